@@ -1,0 +1,1 @@
+//! overlay-flood (not yet written).

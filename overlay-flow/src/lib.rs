@@ -1,0 +1,1 @@
+//! overlay-flow (not yet written).

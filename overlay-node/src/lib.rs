@@ -1,0 +1,1 @@
+//! overlay-node (not yet written).

@@ -1,0 +1,1 @@
+//! overlay-sim (not yet written).
