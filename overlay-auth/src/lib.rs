@@ -1,1 +1,27 @@
-//! overlay-auth
+//! Identity and channel for the Stellar overlay: node keys, AuthCert, the HELLO/AUTH
+//! handshake, HKDF key derivation, and the per-direction MAC with sequence numbers.
+//!
+//! Deterministic protocol logic with no networking and no OS time or randomness: wall-clock
+//! seconds (for certificate expiry) and random bytes (the process ECDH secret, each
+//! connection's nonce) are arguments. Framing and XDR come from `overlay-proto`; what
+//! happens after the handshake (flow control, flooding, peer management) is not here.
+//!
+//! Start with [`LocalAuth`]: it makes a [`Handshake`] per connection, which ends in an
+//! [`Established`] channel whose [`MacChannel`] seals and opens every later message.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod cert;
+pub mod error;
+pub mod handshake;
+pub mod hello;
+pub mod identity;
+pub mod keys;
+pub mod mac;
+
+pub use error::{CertError, CryptoError, HandshakeError, IdentityError, MacError};
+pub use handshake::{Established, Handshake, LocalAuth, LocalKeys, OpenPolicy, PeerPolicy, Progress};
+pub use hello::{HelloFacts, HelloParams};
+pub use identity::NodeIdentity;
+pub use keys::{MacKeys, Role};
+pub use mac::MacChannel;

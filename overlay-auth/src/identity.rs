@@ -1,0 +1,57 @@
+//! [`NodeIdentity`]: a node's long-term Ed25519 key (`NODE_SEED`, PROTOCOL.md §3.2).
+
+use crate::error::IdentityError;
+use core::fmt;
+use ed25519_dalek::{Signer, SigningKey};
+use overlay_proto::NodeId;
+
+/// A node's signing key and the [`NodeId`] it proves.
+///
+/// ```
+/// use overlay_auth::NodeIdentity;
+/// let id = NodeIdentity::from_strkey("SDP4WMPE2XWJ6YRYRO2DNA5CIO4RBVIWTAUQUBVMIKBAVOR3JN7KE4XA").unwrap();
+/// assert_eq!(id.node_id().to_string(), "GAIF3ENJ3TQKZY22ZEMJFAA4U22F3R4FVYIWXH3FURVGKJVVOERCCCNZ");
+/// ```
+#[derive(Clone)]
+pub struct NodeIdentity {
+    signing: SigningKey,
+    node_id: NodeId,
+}
+
+impl NodeIdentity {
+    /// From the 32-byte Ed25519 seed.
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        let signing = SigningKey::from_bytes(&seed);
+        let node_id = NodeId(signing.verifying_key().to_bytes());
+        NodeIdentity { signing, node_id }
+    }
+
+    /// From an `S...` secret seed strkey.
+    pub fn from_strkey(s: &str) -> Result<Self, IdentityError> {
+        let key = stellar_strkey::ed25519::PrivateKey::from_string(s.trim())
+            .map_err(|_| IdentityError::InvalidSecretSeed)?;
+        Ok(Self::from_seed(key.0))
+    }
+
+    /// The `S...` strkey of the seed. Handle with care: it is the node's secret.
+    pub fn secret_strkey(&self) -> String {
+        format!("{}", stellar_strkey::ed25519::PrivateKey(self.signing.to_bytes()).as_unredacted())
+    }
+
+    /// The public identity.
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// An Ed25519 signature of `message`.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.signing.sign(message).to_bytes()
+    }
+}
+
+impl fmt::Debug for NodeIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the secret.
+        f.debug_struct("NodeIdentity").field("node_id", &self.node_id).finish_non_exhaustive()
+    }
+}

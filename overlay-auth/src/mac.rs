@@ -1,0 +1,201 @@
+//! The authenticated channel: per-direction sequence numbers and HMAC-SHA256 (PROTOCOL.md §2).
+
+use crate::error::MacError;
+use crate::keys::MacKeys;
+use hmac::{Hmac, KeyInit, Mac};
+use overlay_proto::frame::encode_authenticated_with;
+use overlay_proto::wire::{self, RawMessage};
+use overlay_proto::xdr::{MessageType, StellarMessage};
+use overlay_proto::MessageClass;
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// One connection's MAC state after the keys are installed.
+///
+/// Sending: HELLO and ERROR_MSG go out with sequence 0 and a zero MAC and do not advance the
+/// send sequence; every other message carries the next sequence and
+/// `HMAC(sendKey, u64_be(seq) ‖ XDR(msg))`.
+///
+/// Receiving: ERROR_MSG is never authenticated and leaves the receive sequence alone. Every
+/// other message must carry exactly the expected sequence and a MAC that matches in constant
+/// time; a replayed, skipped or tampered message is rejected and the channel expects the
+/// same sequence again (the caller drops the connection anyway).
+///
+/// The keyed HMAC state is computed once per key and cloned per message, so each MAC costs
+/// only the hashing of the message itself.
+#[derive(Clone)]
+pub struct MacChannel {
+    send_mac: HmacSha256,
+    recv_mac: HmacSha256,
+    recv_key_is_zero: bool,
+    send_seq: u64,
+    recv_seq: u64,
+}
+
+impl core::fmt::Debug for MacChannel {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MacChannel")
+            .field("send_seq", &self.send_seq)
+            .field("recv_seq", &self.recv_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MacChannel {
+    /// A channel with both sequences at 0.
+    pub fn new(keys: &MacKeys) -> Self {
+        MacChannel {
+            send_mac: HmacSha256::new_from_slice(&keys.send).expect("HMAC takes any key length"),
+            recv_mac: HmacSha256::new_from_slice(&keys.recv).expect("HMAC takes any key length"),
+            recv_key_is_zero: keys.recv == [0u8; 32],
+            send_seq: 0,
+            recv_seq: 0,
+        }
+    }
+
+    /// The sequence the next authenticated message we send will carry.
+    pub fn send_sequence(&self) -> u64 {
+        self.send_seq
+    }
+
+    /// The sequence we expect on the next authenticated message we receive.
+    pub fn recv_sequence(&self) -> u64 {
+        self.recv_seq
+    }
+
+    /// Append a whole frame carrying `message_xdr` (the XDR of a StellarMessage) to `out`.
+    ///
+    /// The message type is read from the first four bytes of `message_xdr`.
+    pub fn seal_xdr(&mut self, message_xdr: &[u8], out: &mut Vec<u8>) {
+        let unauthenticated = message_xdr
+            .first_chunk::<4>()
+            .and_then(|t| MessageType::try_from(i32::from_be_bytes(*t)).ok())
+            .is_some_and(|t| t.is_unauthenticated());
+        if unauthenticated {
+            encode_authenticated_with(0, message_xdr, out, |_| [0u8; 32]);
+            return;
+        }
+        let mac = &self.send_mac;
+        encode_authenticated_with(self.send_seq, message_xdr, out, |input| {
+            let mut m = mac.clone();
+            m.update(input);
+            m.finalize().into_bytes().into()
+        });
+        self.send_seq = self.send_seq.wrapping_add(1);
+    }
+
+    /// Encode `msg` and append its frame to `out`.
+    pub fn seal(&mut self, msg: &StellarMessage, out: &mut Vec<u8>) -> Result<(), overlay_proto::xdr::Error> {
+        let xdr = wire::encode_message(msg)?;
+        self.seal_xdr(&xdr, out);
+        Ok(())
+    }
+
+    /// Verify a received message in the order of §2.2: sequence, zero key, MAC. ERROR_MSG
+    /// passes unchecked.
+    pub fn open(&mut self, raw: &RawMessage<'_>) -> Result<(), MacError> {
+        if raw.message_type() == Some(MessageType::ErrorMsg) {
+            return Ok(());
+        }
+        if raw.sequence() != self.recv_seq {
+            return Err(MacError::UnexpectedSequence { expected: self.recv_seq, got: raw.sequence() });
+        }
+        if self.recv_key_is_zero {
+            return Err(MacError::ZeroKey);
+        }
+        let mut m = self.recv_mac.clone();
+        m.update(raw.mac_input());
+        m.verify_slice(raw.mac()).map_err(|_| MacError::BadMac)?;
+        self.recv_seq = self.recv_seq.wrapping_add(1);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overlay_proto::frame::FrameDecoder;
+    use overlay_proto::xdr::{Auth, ErrorCode, SError};
+
+    fn pair() -> (MacChannel, MacChannel) {
+        let a = MacKeys { send: [1; 32], recv: [2; 32] };
+        let b = MacKeys { send: [2; 32], recv: [1; 32] };
+        (MacChannel::new(&a), MacChannel::new(&b))
+    }
+
+    fn body(frame: &[u8]) -> Vec<u8> {
+        let mut d = FrameDecoder::new();
+        d.feed(frame);
+        d.next_frame().unwrap().unwrap().to_vec()
+    }
+
+    fn auth_frame(ch: &mut MacChannel) -> Vec<u8> {
+        let mut out = Vec::new();
+        ch.seal(&StellarMessage::Auth(Auth { flags: 200 }), &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn in_order_messages_verify_and_advance() {
+        let (mut a, mut b) = pair();
+        for seq in 0..5 {
+            let f = body(&auth_frame(&mut a));
+            let raw = RawMessage::parse(&f).unwrap();
+            assert_eq!(raw.sequence(), seq);
+            b.open(&raw).unwrap();
+        }
+        assert_eq!((a.send_sequence(), b.recv_sequence()), (5, 5));
+    }
+
+    #[test]
+    fn replayed_skipped_and_tampered_messages_are_rejected() {
+        let (mut a, mut b) = pair();
+        let first = body(&auth_frame(&mut a));
+        b.open(&RawMessage::parse(&first).unwrap()).unwrap();
+        // Replay.
+        assert_eq!(
+            b.open(&RawMessage::parse(&first).unwrap()),
+            Err(MacError::UnexpectedSequence { expected: 1, got: 0 })
+        );
+        // Skip one.
+        let _second = auth_frame(&mut a);
+        let third = body(&auth_frame(&mut a));
+        assert_eq!(
+            b.open(&RawMessage::parse(&third).unwrap()),
+            Err(MacError::UnexpectedSequence { expected: 1, got: 2 })
+        );
+        // Tamper with the message or the MAC.
+        let (mut a, mut b) = pair();
+        let good = body(&auth_frame(&mut a));
+        for i in [12, 19, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[i] ^= 0x40;
+            assert_eq!(b.open(&RawMessage::parse(&bad).unwrap()), Err(MacError::BadMac), "byte {i}");
+        }
+        b.open(&RawMessage::parse(&good).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn errors_are_never_authenticated_and_do_not_advance() {
+        let (mut a, mut b) = pair();
+        let mut out = Vec::new();
+        let err = StellarMessage::ErrorMsg(SError { code: ErrorCode::Load, msg: "x".try_into().unwrap() });
+        a.seal(&err, &mut out).unwrap();
+        assert_eq!(a.send_sequence(), 0);
+        let f = body(&out);
+        let raw = RawMessage::parse(&f).unwrap();
+        assert_eq!((raw.sequence(), raw.mac()), (0, &[0u8; 32]));
+        b.open(&raw).unwrap();
+        b.open(&raw).unwrap();
+        assert_eq!(b.recv_sequence(), 0);
+    }
+
+    #[test]
+    fn zero_receive_key_is_rejected() {
+        let mut b = MacChannel::new(&MacKeys { send: [1; 32], recv: [0; 32] });
+        let mut a = MacChannel::new(&MacKeys { send: [0; 32], recv: [1; 32] });
+        let f = body(&auth_frame(&mut a));
+        assert_eq!(b.open(&RawMessage::parse(&f).unwrap()), Err(MacError::ZeroKey));
+    }
+}
