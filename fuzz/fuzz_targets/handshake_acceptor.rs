@@ -1,3 +1,7 @@
 #![no_main]
-//! Placeholder until the target is written.
-libfuzzer_sys::fuzz_target!(|_data: &[u8]| {});
+//! The handshake machine in the acceptor role fed arbitrary message sequences.
+#[path = "common/handshake.rs"]
+mod handshake;
+libfuzzer_sys::fuzz_target!(|ops: Vec<handshake::Op>| {
+    handshake::run(overlay_auth::Role::Acceptor, ops);
+});

@@ -34,6 +34,7 @@
 pub mod address;
 pub mod class;
 pub mod error;
+pub mod fixtures;
 pub mod frame;
 pub mod hash;
 pub mod network;
