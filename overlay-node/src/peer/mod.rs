@@ -1,0 +1,552 @@
+//! [`Peer`]: one connection's whole life as one sans-IO machine, composing framing, the
+//! handshake, the MAC channel and flow control (PROTOCOL.md §1–§7).
+//!
+//! # Drain contract
+//!
+//! After every input (`handle_bytes`, `handle_timeout`, `admit`, `send*`, `close`), the
+//! driver:
+//! 1. drains [`Peer::poll_event`] until `None` and acts on each event;
+//! 2. drains [`Peer::poll_transmit`] while it can write, writing each batch in order;
+//! 3. closes the socket once [`Peer::is_finished`] (closed and everything flushed);
+//! 4. arms a timer for [`Peer::poll_timeout`] and calls [`Peer::handle_timeout`] then.
+//!
+//! After [`PeerEvent::Authenticated`] the peer reads no further frame until the owner calls
+//! [`Peer::admit`] (with the PEERS to send, if any) or [`Peer::close`]: that is where the
+//! overlay manager decides on the authenticated slot (§3.6 step 6).
+
+mod config;
+mod reason;
+mod stats;
+
+pub use config::PeerConfig;
+pub use reason::DropReason;
+pub use stats::PeerStats;
+
+use overlay_auth::{Handshake, HelloFacts, MacChannel, PeerPolicy, Progress, Role};
+use overlay_flow::{FlowControl, LedgerLimits, OutboundMessage};
+use overlay_proto::frame::{encode_unauthenticated, FrameDecoder, HEADER_LEN};
+use overlay_proto::wire::{self, RawMessage};
+use overlay_proto::xdr::{DontHave, ErrorCode, MessageType, SError, StellarMessage, Uint256};
+use overlay_proto::{Hash256, MessageClass, PeerAddress, Timestamp};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Something the owner of a [`Peer`] must act on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PeerEvent {
+    /// The remote HELLO passed every check (the moment stellar-core updates the peer's
+    /// record type, §3.5 step 12).
+    GotHello(HelloFacts),
+    /// Both AUTHs are done. Call [`Peer::admit`] or [`Peer::close`].
+    Authenticated(HelloFacts),
+    /// An authenticated message for the node. Flow-control messages, pings and protocol
+    /// violations are handled inside the peer and never appear here.
+    Message {
+        /// The message.
+        message: StellarMessage,
+        /// Its XDR size, the unit of byte flow control.
+        size: usize,
+    },
+    /// The connection is over. Final: exactly one per peer.
+    Closed(DropReason),
+}
+
+enum Phase {
+    Handshaking(Box<Handshake>),
+    /// Authenticated; `admitted` is false until the owner calls `admit`.
+    Authenticated { channel: Box<MacChannel>, admitted: bool },
+    Closed,
+}
+
+/// Why [`Peer::send`] did not take a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The peer is not authenticated yet.
+    #[error("peer not authenticated")]
+    NotAuthenticated,
+    /// The peer is closed.
+    #[error("peer closed")]
+    Closed,
+    /// The message does not encode.
+    #[error("message does not encode")]
+    Encode,
+}
+
+/// One peer connection. See the [module docs](self) for the drain contract.
+pub struct Peer {
+    decoder: FrameDecoder,
+    inner: Inner,
+}
+
+struct Inner {
+    role: Role,
+    address: PeerAddress,
+    config: Arc<PeerConfig>,
+    phase: Phase,
+    remote: Option<HelloFacts>,
+    flow: FlowControl<Arc<[u8]>>,
+    /// Sealed frames waiting for the next write batch: handshake, control and response
+    /// messages (everything that bypasses flow control). Bounded by `max_unsent_bytes`.
+    urgent: Vec<u8>,
+    urgent_frames: usize,
+    urgent_last_enqueued: Timestamp,
+    events: VecDeque<PeerEvent>,
+    got_peers: bool,
+    last_read: Timestamp,
+    last_write: Timestamp,
+    enqueue_time_of_last_write: Timestamp,
+    next_tick: Timestamp,
+    ping_key: u64,
+    ping: Option<(Hash256, Timestamp)>,
+    stats: PeerStats,
+}
+
+impl core::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Peer")
+            .field("role", &self.inner.role)
+            .field("address", &self.inner.address)
+            .field("remote", &self.inner.remote.as_ref().map(|r| r.node_id))
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Peer {
+    /// A connection whose handshake is `handshake` (from `LocalAuth::initiate` for a
+    /// connection we dialed, `LocalAuth::accept` for one we accepted), to or from `address`.
+    /// `ping_key` varies the ping hashes; pass a random value.
+    pub fn new(
+        handshake: Handshake,
+        address: PeerAddress,
+        config: Arc<PeerConfig>,
+        ledger: LedgerLimits,
+        now: Timestamp,
+        ping_key: u64,
+    ) -> Self {
+        let role = handshake.role().unwrap_or(Role::Acceptor);
+        let flow = FlowControl::new(&config.flow, ledger, now);
+        let mut inner = Inner {
+            role,
+            address,
+            phase: Phase::Handshaking(Box::new(handshake)),
+            remote: None,
+            flow,
+            urgent: Vec::new(),
+            urgent_frames: 0,
+            urgent_last_enqueued: now,
+            events: VecDeque::new(),
+            got_peers: false,
+            last_read: now,
+            last_write: now,
+            enqueue_time_of_last_write: now,
+            next_tick: now + config.recurrent_timer_period,
+            ping_key,
+            ping: None,
+            stats: PeerStats { created_at: now, ..PeerStats::default() },
+            config,
+        };
+        inner.take_handshake_output(now);
+        Peer { decoder: FrameDecoder::new(), inner }
+    }
+
+    /// Our role on this connection.
+    pub fn role(&self) -> Role {
+        self.inner.role
+    }
+
+    /// The remote address: as connected until the remote HELLO, then `(IP, listening port)`.
+    pub fn address(&self) -> &PeerAddress {
+        &self.inner.address
+    }
+
+    /// The remote's HELLO facts, once its HELLO passed every check.
+    pub fn remote(&self) -> Option<&HelloFacts> {
+        self.inner.remote.as_ref()
+    }
+
+    /// Whether the handshake completed and the connection is open.
+    pub fn is_authenticated(&self) -> bool {
+        matches!(self.inner.phase, Phase::Authenticated { .. })
+    }
+
+    /// Whether the connection is closed (it may still have bytes to flush).
+    pub fn is_closed(&self) -> bool {
+        matches!(self.inner.phase, Phase::Closed)
+    }
+
+    /// Closed with nothing left to write: the driver may close the socket.
+    pub fn is_finished(&self) -> bool {
+        self.is_closed() && self.inner.urgent.is_empty()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> PeerStats {
+        self.inner.stats
+    }
+
+    /// Flow-control counters.
+    pub fn flow_stats(&self) -> overlay_flow::FlowStats {
+        self.inner.flow.stats()
+    }
+
+    /// Flow control, for inspection (invariant checks, metrics).
+    pub fn flow(&self) -> &FlowControl<Arc<[u8]>> {
+        &self.inner.flow
+    }
+
+    /// Bytes sealed but not yet handed to the driver.
+    pub fn unsent_bytes(&self) -> usize {
+        self.inner.urgent.len()
+    }
+
+    /// Bytes received. `now_unix` is wall-clock seconds (certificate expiry); `policy`
+    /// answers the ban and duplicate questions of the handshake.
+    pub fn handle_bytes(&mut self, now: Timestamp, now_unix: u64, data: &[u8], policy: &impl PeerPolicy) {
+        if self.is_closed() {
+            return;
+        }
+        self.decoder.feed(data);
+        self.process_frames(now, now_unix, policy);
+    }
+
+    fn process_frames(&mut self, now: Timestamp, now_unix: u64, policy: &impl PeerPolicy) {
+        while self.inner.ready_to_read() {
+            let body = match self.decoder.next_frame() {
+                Ok(Some(body)) => body,
+                Ok(None) => break,
+                Err(e) => {
+                    self.inner.close(now, DropReason::Frame(e));
+                    break;
+                }
+            };
+            self.inner.handle_frame(now, now_unix, body, policy);
+        }
+    }
+
+    /// Admit an authenticated peer: send `peers` (PEERS, acceptor only, §10.4), then the
+    /// initial SEND_MORE_EXTENDED and GET_SCP_STATE(`scp_state_ledger`) (§3.6 steps 7–9),
+    /// and resume reading.
+    pub fn admit(&mut self, now: Timestamp, peers: Option<StellarMessage>, scp_state_ledger: u32) {
+        let Phase::Authenticated { admitted, .. } = &mut self.inner.phase else { return };
+        if *admitted {
+            return;
+        }
+        *admitted = true;
+        if let Some(p) = peers {
+            self.inner.send_now(now, &p);
+        }
+        self.inner.flow.handle_authenticated(now);
+        self.inner.send_grants(now);
+        self.inner.send_now(now, &StellarMessage::GetScpState(scp_state_ledger));
+        self.process_frames(now, 0, &overlay_auth::OpenPolicy);
+    }
+
+    /// Send a message: flood messages go through flow control (§6), everything else is
+    /// sealed at once.
+    pub fn send(&mut self, now: Timestamp, msg: &StellarMessage) -> Result<(), SendError> {
+        self.inner.check_can_send()?;
+        if msg.is_flood() {
+            let xdr: Arc<[u8]> = wire::encode_message(msg).map_err(|_| SendError::Encode)?.into();
+            self.send_flood(now, msg, xdr)
+        } else {
+            self.inner.send_now(now, msg);
+            Ok(())
+        }
+    }
+
+    /// Queue a flood message already encoded as `xdr` (encode once, send to many).
+    pub fn send_flood(&mut self, now: Timestamp, msg: &StellarMessage, xdr: Arc<[u8]>) -> Result<(), SendError> {
+        self.inner.check_can_send()?;
+        let out = OutboundMessage::new(msg, xdr.len(), xdr).map_err(|_| SendError::Encode)?;
+        let report = self.inner.flow.enqueue(now, out);
+        self.inner.stats.outbound_dropped += report.dropped_msgs;
+        Ok(())
+    }
+
+    /// New ledger-driven limits for flow control.
+    pub fn handle_ledger_limits(&mut self, now: Timestamp, limits: LedgerLimits) {
+        self.inner.flow.handle_ledger_limits(now, limits);
+        if self.is_authenticated() {
+            self.inner.send_grants(now);
+        }
+    }
+
+    /// Drop the connection for a local reason; its ERROR, if any, is flushed first.
+    pub fn close(&mut self, now: Timestamp, reason: DropReason) {
+        self.inner.close(now, reason);
+    }
+
+    /// The driver saw the socket end (`reason` is [`DropReason::RemoteClosed`] or
+    /// [`DropReason::Io`]). Nothing more will be written.
+    pub fn handle_socket_closed(&mut self, now: Timestamp, reason: DropReason) {
+        self.inner.close(now, reason);
+        self.inner.urgent.clear();
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<PeerEvent> {
+        self.inner.events.pop_front()
+    }
+
+    /// The next batch of bytes to write, if any: queued frames first, then flood messages
+    /// released by flow control, up to the batch limits.
+    pub fn poll_transmit(&mut self, now: Timestamp) -> Option<Vec<u8>> {
+        self.inner.poll_transmit(now)
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        (!self.is_closed()).then_some(self.inner.next_tick)
+    }
+
+    /// Timers: the recurrent tick checks, in order, idle, no outbound credit and
+    /// straggling, then sends a ping if due (§4.3, §4.4).
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        if self.is_closed() || now < self.inner.next_tick {
+            return;
+        }
+        self.inner.next_tick = now + self.inner.config.recurrent_timer_period;
+        self.inner.tick(now);
+    }
+}
+
+impl Inner {
+    fn ready_to_read(&self) -> bool {
+        match &self.phase {
+            Phase::Handshaking(_) => true,
+            Phase::Authenticated { admitted, .. } => *admitted && !self.flow.is_read_throttled(),
+            Phase::Closed => false,
+        }
+    }
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        match self.phase {
+            Phase::Authenticated { .. } => Ok(()),
+            Phase::Handshaking(_) => Err(SendError::NotAuthenticated),
+            Phase::Closed => Err(SendError::Closed),
+        }
+    }
+
+    fn handle_frame(&mut self, now: Timestamp, now_unix: u64, body: &[u8], policy: &impl PeerPolicy) {
+        self.last_read = now;
+        self.stats.messages_read += 1;
+        self.stats.bytes_read += (body.len() + HEADER_LEN) as u64;
+        match &mut self.phase {
+            Phase::Handshaking(hs) => {
+                let result = hs.handle_frame(body, now_unix, policy);
+                self.take_handshake_output(now);
+                match result {
+                    Ok(Progress::Pending) => {}
+                    Ok(Progress::GotHello) => self.got_hello(),
+                    Ok(Progress::Established(est)) => self.established(now, est),
+                    Err(e) => {
+                        // The handshake queued its ERROR already.
+                        self.phase = Phase::Closed;
+                        self.events.push_back(PeerEvent::Closed(DropReason::Handshake(e)));
+                    }
+                }
+            }
+            Phase::Authenticated { .. } => self.handle_authenticated_frame(now, body),
+            Phase::Closed => {}
+        }
+    }
+
+    fn got_hello(&mut self) {
+        let Phase::Handshaking(hs) = &self.phase else { return };
+        if let Some(facts) = hs.remote() {
+            self.address.port = facts.listening_port;
+            self.remote = Some(facts.clone());
+            self.events.push_back(PeerEvent::GotHello(facts.clone()));
+        }
+    }
+
+    fn established(&mut self, now: Timestamp, est: Box<overlay_auth::Established>) {
+        let est = *est;
+        self.stats.authenticated_at = Some(now);
+        self.remote = Some(est.remote.clone());
+        self.phase = Phase::Authenticated { channel: Box::new(est.channel), admitted: false };
+        self.events.push_back(PeerEvent::Authenticated(est.remote));
+    }
+
+    fn take_handshake_output(&mut self, now: Timestamp) {
+        if let Phase::Handshaking(hs) = &mut self.phase {
+            while let Some(frame) = hs.poll_transmit() {
+                self.urgent.extend_from_slice(&frame);
+                self.urgent_frames += 1;
+                self.urgent_last_enqueued = now;
+            }
+        }
+    }
+
+    fn push_frame(&mut self, now: Timestamp, frame: &[u8]) {
+        self.urgent.extend_from_slice(frame);
+        self.urgent_frames += 1;
+        self.urgent_last_enqueued = now;
+    }
+
+    fn handle_authenticated_frame(&mut self, now: Timestamp, body: &[u8]) {
+        let Phase::Authenticated { channel, .. } = &mut self.phase else { return };
+        let decoded = RawMessage::parse(body).and_then(|raw| raw.decode().map(|m| (raw, m)));
+        let (raw, msg) = match decoded {
+            Ok(v) => v,
+            Err(e) => return self.close(now, DropReason::CorruptXdr(e)),
+        };
+        if let Err(e) = channel.open(&raw) {
+            return self.close(now, DropReason::Mac(e));
+        }
+        let size = raw.message_len();
+        let receipt = match self.flow.handle_received(now, msg.discriminant(), size) {
+            Ok(r) => r,
+            Err(e) => return self.close(now, DropReason::Flow(e)),
+        };
+        self.dispatch(now, msg, size);
+        self.flow.handle_processed(now, receipt);
+        if !matches!(self.phase, Phase::Closed) {
+            self.send_grants(now);
+        }
+    }
+
+    /// What the peer handles itself; the rest goes to the owner.
+    fn dispatch(&mut self, now: Timestamp, msg: StellarMessage, size: usize) {
+        match msg {
+            StellarMessage::ErrorMsg(e) => self.close(now, DropReason::RemoteError(e)),
+            StellarMessage::Hello(_) => self.close(now, DropReason::UnexpectedHello),
+            StellarMessage::Auth(_) => self.close(now, DropReason::OutOfOrderAuth),
+            StellarMessage::SendMore(_) => {
+                let e = self.flow.handle_legacy_send_more(now).err();
+                self.close(now, DropReason::Flow(e.unwrap_or(overlay_flow::FlowError::LegacySendMore)));
+            }
+            StellarMessage::SendMoreExtended(g) => {
+                if let Err(e) = self.flow.handle_send_more(now, &g) {
+                    self.close(now, DropReason::Flow(e));
+                }
+            }
+            StellarMessage::Peers(_) if self.role == Role::Acceptor => self.close(now, DropReason::ReceivedPeers),
+            StellarMessage::Peers(_) if self.got_peers => self.close(now, DropReason::TooManyPeers),
+            StellarMessage::Peers(p) => {
+                self.got_peers = true;
+                self.events.push_back(PeerEvent::Message { message: StellarMessage::Peers(p), size });
+            }
+            msg => {
+                self.check_ping_reply(now, &msg);
+                self.events.push_back(PeerEvent::Message { message: msg, size });
+            }
+        }
+    }
+
+    fn check_ping_reply(&mut self, now: Timestamp, msg: &StellarMessage) {
+        let Some((hash, sent)) = self.ping else { return };
+        let answered = match msg {
+            StellarMessage::DontHave(DontHave { type_: MessageType::ScpQuorumset, req_hash }) => req_hash.0 == hash.0,
+            StellarMessage::ScpQuorumset(q) => {
+                wire::encode_message(&StellarMessage::ScpQuorumset(q.clone()))
+                    .map(|x| Hash256::sha256(&x[4..]) == hash)
+                    .unwrap_or(false)
+            }
+            _ => false,
+        };
+        if answered {
+            self.stats.latency_ms = Some(now.saturating_duration_since(sent).as_millis() as u64);
+            self.ping = None;
+        }
+    }
+
+    fn send_grants(&mut self, now: Timestamp) {
+        while let Some(g) = self.flow.poll_grant() {
+            self.send_now(now, &StellarMessage::SendMoreExtended(g));
+        }
+    }
+
+    /// Seal a non-flood message into the urgent buffer.
+    fn send_now(&mut self, now: Timestamp, msg: &StellarMessage) {
+        let Phase::Authenticated { channel, .. } = &mut self.phase else { return };
+        let before = self.urgent.len();
+        if channel.seal(msg, &mut self.urgent).is_err() {
+            self.urgent.truncate(before);
+            return;
+        }
+        self.urgent_frames += 1;
+        self.urgent_last_enqueued = now;
+        if self.urgent.len() > self.config.max_unsent_bytes {
+            self.close(now, DropReason::SendBufferFull);
+        }
+    }
+
+    fn close(&mut self, now: Timestamp, reason: DropReason) {
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        self.phase = Phase::Closed;
+        if let Some((code, text)) = reason.error_to_send() {
+            let msg = StellarMessage::ErrorMsg(SError {
+                code,
+                msg: text.as_bytes().to_vec().try_into().unwrap_or_default(),
+            });
+            let mut frame = Vec::new();
+            if encode_unauthenticated(&msg, &mut frame).is_ok() {
+                self.push_frame(now, &frame);
+            }
+        }
+        self.events.push_back(PeerEvent::Closed(reason));
+    }
+
+    fn poll_transmit(&mut self, now: Timestamp) -> Option<Vec<u8>> {
+        let mut batch = core::mem::take(&mut self.urgent);
+        let mut frames = core::mem::take(&mut self.urgent_frames);
+        let mut last_enqueued = (!batch.is_empty()).then_some(self.urgent_last_enqueued);
+        if let Phase::Authenticated { channel, admitted: true } = &mut self.phase {
+            while frames < self.config.max_batch_write_count && batch.len() < self.config.max_batch_write_bytes {
+                let Some(s) = self.flow.poll_send(now) else { break };
+                channel.seal_xdr(&s.payload, &mut batch);
+                frames += 1;
+                last_enqueued = Some(s.enqueued_at);
+                self.flow.handle_write_complete(now, s.ticket);
+            }
+        }
+        if batch.is_empty() {
+            return None;
+        }
+        self.last_write = now;
+        if let Some(t) = last_enqueued {
+            self.enqueue_time_of_last_write = t;
+        }
+        self.stats.messages_written += frames as u64;
+        self.stats.bytes_written += batch.len() as u64;
+        Some(batch)
+    }
+
+    fn tick(&mut self, now: Timestamp) {
+        let authenticated = matches!(self.phase, Phase::Authenticated { .. });
+        let idle_limit = if authenticated { self.config.idle_timeout } else { self.config.authentication_timeout };
+        if now - self.last_read >= idle_limit && now - self.last_write >= idle_limit {
+            return self.close(now, DropReason::IdleTimeout);
+        }
+        if authenticated {
+            if let Err(e) = self.flow.handle_timeout(now) {
+                return self.close(now, DropReason::Flow(e));
+            }
+        }
+        if now - self.enqueue_time_of_last_write >= self.config.straggler_timeout {
+            return self.close(now, DropReason::Straggling);
+        }
+        if matches!(self.phase, Phase::Authenticated { admitted: true, .. }) && self.config.ping && self.ping.is_none() {
+            let mut seed = self.ping_key.to_be_bytes().to_vec();
+            seed.extend_from_slice(&now.as_nanos().to_be_bytes());
+            let digest = Hash256::sha256(&seed);
+            let mut hash = [0u8; 32];
+            hash[..8].copy_from_slice(&digest.0[..8]);
+            self.ping = Some((Hash256(hash), now));
+            self.send_now(now, &StellarMessage::GetScpQuorumset(Uint256(hash)));
+        }
+    }
+}
+
+/// The ERROR frame for `code` and `text` (unauthenticated, §2.1), for drivers that must
+/// refuse a connection before a [`Peer`] exists.
+pub fn error_frame(code: ErrorCode, text: &str) -> Vec<u8> {
+    let msg = StellarMessage::ErrorMsg(SError { code, msg: text.as_bytes().to_vec().try_into().unwrap_or_default() });
+    let mut frame = Vec::new();
+    let _ = encode_unauthenticated(&msg, &mut frame);
+    frame
+}
