@@ -8,5 +8,6 @@
 #![deny(missing_docs)]
 
 pub mod peer;
+pub mod responder;
 
 pub use peer::{DropReason, Peer, PeerConfig, PeerEvent, PeerStats, SendError};

@@ -47,6 +47,14 @@ pub enum PeerEvent {
         /// Its XDR size, the unit of byte flow control.
         size: usize,
     },
+    /// An authenticated message the peer handled itself (SEND_MORE_EXTENDED), reported for
+    /// logs and metrics; nothing to do.
+    Handled {
+        /// Its type.
+        message_type: MessageType,
+        /// Its XDR size.
+        size: usize,
+    },
     /// The connection is over. Final: exactly one per peer.
     Closed(DropReason),
 }
@@ -193,6 +201,16 @@ impl Peer {
     /// Flow control, for inspection (invariant checks, metrics).
     pub fn flow(&self) -> &FlowControl<Arc<[u8]>> {
         &self.inner.flow
+    }
+
+    /// Whether a flood message of `priority` can be queued now without making its queue
+    /// shed (§6.4): messages waiting in that queue stay below the ledger's maximum tx set
+    /// size in operations. A sender that wants every message delivered waits for this
+    /// instead of queueing into load shedding.
+    pub fn has_queue_room(&self, priority: overlay_proto::Priority) -> bool {
+        let q = self.inner.flow.stats().queues[priority.index()];
+        let limit = self.inner.flow.ledger_limits().max_tx_set_size_ops as usize;
+        q.len_msgs.saturating_sub(q.in_flight_msgs) < limit.max(1)
     }
 
     /// Bytes sealed but not yet handed to the driver.
@@ -417,11 +435,10 @@ impl Inner {
                 let e = self.flow.handle_legacy_send_more(now).err();
                 self.close(now, DropReason::Flow(e.unwrap_or(overlay_flow::FlowError::LegacySendMore)));
             }
-            StellarMessage::SendMoreExtended(g) => {
-                if let Err(e) = self.flow.handle_send_more(now, &g) {
-                    self.close(now, DropReason::Flow(e));
-                }
-            }
+            StellarMessage::SendMoreExtended(g) => match self.flow.handle_send_more(now, &g) {
+                Ok(()) => self.events.push_back(PeerEvent::Handled { message_type: MessageType::SendMoreExtended, size }),
+                Err(e) => self.close(now, DropReason::Flow(e)),
+            },
             StellarMessage::Peers(_) if self.role == Role::Acceptor => self.close(now, DropReason::ReceivedPeers),
             StellarMessage::Peers(_) if self.got_peers => self.close(now, DropReason::TooManyPeers),
             StellarMessage::Peers(p) => {
