@@ -1,9 +1,9 @@
 //! Frame encode and decode of a 220-byte TRANSACTION, beside the bare XDR encode and decode
 //! of the same message (the baseline: what framing adds on top of XDR).
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use overlay_proto::fixtures::transaction_message;
-use overlay_proto::frame::{encode_authenticated_with, FrameDecoder};
+use overlay_proto::frame::{FrameDecoder, encode_authenticated_with};
 use overlay_proto::wire::{self, RawMessage};
 use overlay_proto::xdr::{Limits, ReadXdr, StellarMessage, WriteXdr};
 use std::hint::black_box;
@@ -14,11 +14,18 @@ fn bench(c: &mut Criterion) {
     let mut frame = Vec::new();
     encode_authenticated_with(5, &xdr, &mut frame, |_| [7; 32]);
     // 64 frames back to back, as one socket read would deliver them.
-    let stream: Vec<u8> = frame.iter().copied().cycle().take(frame.len() * 64).collect();
+    let stream: Vec<u8> = frame
+        .iter()
+        .copied()
+        .cycle()
+        .take(frame.len() * 64)
+        .collect();
 
     let mut g = c.benchmark_group("frame_220B");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("baseline_xdr_encode", |b| b.iter(|| black_box(&msg).to_xdr(Limits::none()).unwrap()));
+    g.bench_function("baseline_xdr_encode", |b| {
+        b.iter(|| black_box(&msg).to_xdr(Limits::none()).unwrap())
+    });
     g.bench_function("encode_frame", |b| {
         let mut out = Vec::with_capacity(512);
         b.iter(|| {

@@ -1,11 +1,11 @@
 //! One full in-memory handshake, both sides, beside its unavoidable cryptography (two
 //! X25519 agreements and two strict Ed25519 verifications: the baseline).
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use ed25519_dalek::{Signer, SigningKey};
 use overlay_auth::{HelloParams, LocalAuth, NodeIdentity, OpenPolicy, Progress};
-use overlay_proto::frame::FrameDecoder;
 use overlay_proto::Network;
+use overlay_proto::frame::FrameDecoder;
 use std::hint::black_box;
 use x25519_dalek::{PublicKey, StaticSecret};
 
@@ -38,8 +38,18 @@ fn handshake(a: &mut LocalAuth, b: &mut LocalAuth, n: u8) {
 
 fn bench(c: &mut Criterion) {
     let net = Network::Testnet.id();
-    let mut a = LocalAuth::new(NodeIdentity::from_seed([1; 32]), net, [2; 32], HelloParams::default());
-    let mut b = LocalAuth::new(NodeIdentity::from_seed([3; 32]), net, [4; 32], HelloParams::default());
+    let mut a = LocalAuth::new(
+        NodeIdentity::from_seed([1; 32]),
+        net,
+        [2; 32],
+        HelloParams::default(),
+    );
+    let mut b = LocalAuth::new(
+        NodeIdentity::from_seed([3; 32]),
+        net,
+        [4; 32],
+        HelloParams::default(),
+    );
     let mut g = c.benchmark_group("handshake");
     let sk = SigningKey::from_bytes(&[9; 32]);
     let vk = sk.verifying_key();

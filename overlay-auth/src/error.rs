@@ -180,7 +180,13 @@ pub fn remote_error_reason(e: &SError) -> String {
         .msg
         .as_vec()
         .iter()
-        .map(|&b| if b.is_ascii_alphanumeric() || b == b' ' { b as char } else { '*' })
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() || b == b' ' {
+                b as char
+            } else {
+                '*'
+            }
+        })
         .collect();
     format!("{} ({msg})", error_code_name(e.code))
 }

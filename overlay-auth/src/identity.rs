@@ -35,7 +35,10 @@ impl NodeIdentity {
 
     /// The `S...` strkey of the seed. Handle with care: it is the node's secret.
     pub fn secret_strkey(&self) -> String {
-        format!("{}", stellar_strkey::ed25519::PrivateKey(self.signing.to_bytes()).as_unredacted())
+        format!(
+            "{}",
+            stellar_strkey::ed25519::PrivateKey(self.signing.to_bytes()).as_unredacted()
+        )
     }
 
     /// The public identity.
@@ -52,6 +55,8 @@ impl NodeIdentity {
 impl fmt::Debug for NodeIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print the secret.
-        f.debug_struct("NodeIdentity").field("node_id", &self.node_id).finish_non_exhaustive()
+        f.debug_struct("NodeIdentity")
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
     }
 }

@@ -1,16 +1,24 @@
 //! Properties of the handshake machine and the MAC channel.
 
-use overlay_auth::{Handshake, HandshakeError, HelloParams, LocalAuth, MacChannel, MacKeys, NodeIdentity, OpenPolicy, Progress};
+use overlay_auth::{
+    Handshake, HandshakeError, HelloParams, LocalAuth, MacChannel, MacKeys, NodeIdentity,
+    OpenPolicy, Progress,
+};
+use overlay_proto::Network;
 use overlay_proto::frame::FrameDecoder;
 use overlay_proto::wire::RawMessage;
 use overlay_proto::xdr::{StellarMessage, Uint256};
-use overlay_proto::Network;
 use proptest::prelude::*;
 
 const NOW: u64 = 1_800_000_000;
 
 fn auth(seed: u8) -> LocalAuth {
-    LocalAuth::new(NodeIdentity::from_seed([seed; 32]), Network::Testnet.id(), [seed ^ 0x33; 32], HelloParams::default())
+    LocalAuth::new(
+        NodeIdentity::from_seed([seed; 32]),
+        Network::Testnet.id(),
+        [seed ^ 0x33; 32],
+        HelloParams::default(),
+    )
 }
 
 #[derive(Default)]
@@ -21,7 +29,14 @@ struct Side {
 }
 
 /// Move bytes from `from` to `to.decoder` in chunks, applying `corrupt` to the stream.
-fn pump(from: &mut Handshake, to: &mut Handshake, side: &mut Side, chunk: usize, corrupt: &mut Option<(usize, u8)>, sent: &mut usize) {
+fn pump(
+    from: &mut Handshake,
+    to: &mut Handshake,
+    side: &mut Side,
+    chunk: usize,
+    corrupt: &mut Option<(usize, u8)>,
+    sent: &mut usize,
+) {
     while let Some(frame) = from.poll_transmit() {
         let mut frame = frame;
         if let Some((at, mask)) = *corrupt {
@@ -60,13 +75,22 @@ fn run(chunk_a: usize, chunk_b: usize, mut corrupt: Option<(usize, u8)>) -> (Sid
     let mut b = auth(2).accept(NOW, [8; 32]);
     let (mut sa, mut sb) = (Side::default(), Side::default());
     let (mut sent_a, mut sent_b) = (0, 0);
-    let mut corrupt_b = corrupt.map(|(at, m)| (at.saturating_sub(400), m)).filter(|_| corrupt.is_some_and(|(at, _)| at >= 400));
+    let mut corrupt_b = corrupt
+        .map(|(at, m)| (at.saturating_sub(400), m))
+        .filter(|_| corrupt.is_some_and(|(at, _)| at >= 400));
     if corrupt_b.is_some() {
         corrupt = None;
     }
     for _ in 0..6 {
         pump(&mut a, &mut b, &mut sb, chunk_a, &mut corrupt, &mut sent_a);
-        pump(&mut b, &mut a, &mut sa, chunk_b, &mut corrupt_b, &mut sent_b);
+        pump(
+            &mut b,
+            &mut a,
+            &mut sa,
+            chunk_b,
+            &mut corrupt_b,
+            &mut sent_b,
+        );
     }
     (sa, sb)
 }

@@ -19,7 +19,12 @@ pub enum Priority {
 
 impl Priority {
     /// All priorities, highest first.
-    pub const ALL: [Priority; 4] = [Priority::Scp, Priority::Transaction, Priority::Demand, Priority::Advert];
+    pub const ALL: [Priority; 4] = [
+        Priority::Scp,
+        Priority::Transaction,
+        Priority::Demand,
+        Priority::Advert,
+    ];
 
     /// Index of this priority's queue, 0 to 3.
     pub const fn index(self) -> usize {
@@ -46,7 +51,10 @@ pub enum ProcessingQueue {
 impl ProcessingQueue {
     /// Whether messages in this queue may be dropped when it is overloaded.
     pub const fn droppable(self) -> bool {
-        matches!(self, ProcessingQueue::Transaction | ProcessingQueue::ScpQuery)
+        matches!(
+            self,
+            ProcessingQueue::Transaction | ProcessingQueue::ScpQuery
+        )
     }
 }
 
@@ -100,7 +108,10 @@ impl MessageClass for MessageType {
     }
 
     fn allowed_before_auth(&self) -> bool {
-        matches!(self, MessageType::Hello | MessageType::Auth | MessageType::ErrorMsg)
+        matches!(
+            self,
+            MessageType::Hello | MessageType::Auth | MessageType::ErrorMsg
+        )
     }
 
     fn is_survey(&self) -> bool {
@@ -114,7 +125,10 @@ impl MessageClass for MessageType {
     }
 
     fn is_fetch_reply(&self) -> bool {
-        matches!(self, MessageType::TxSet | MessageType::GeneralizedTxSet | MessageType::ScpQuorumset)
+        matches!(
+            self,
+            MessageType::TxSet | MessageType::GeneralizedTxSet | MessageType::ScpQuorumset
+        )
     }
 
     fn processing_queue(&self) -> ProcessingQueue {
@@ -216,7 +230,11 @@ mod tests {
             (T::TimeSlicedSurveyStartCollecting, 23, None),
             (T::TimeSlicedSurveyStopCollecting, 24, None),
         ];
-        assert_eq!(table.len(), MessageType::VARIANTS.len(), "the catalogue covers every XDR type");
+        assert_eq!(
+            table.len(),
+            MessageType::VARIANTS.len(),
+            "the catalogue covers every XDR type"
+        );
         for (t, value, prio) in table {
             assert_eq!(*t as i32, *value, "{}", t.wire_name());
             assert_eq!(t.priority(), *prio, "{}", t.wire_name());

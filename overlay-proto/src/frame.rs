@@ -57,7 +57,12 @@ impl FrameDecoder {
 
     /// A decoder with an explicit body limit.
     pub fn with_limit(limit: u32) -> Self {
-        FrameDecoder { buf: Vec::new(), pos: 0, limit, failed: None }
+        FrameDecoder {
+            buf: Vec::new(),
+            pos: 0,
+            limit,
+            failed: None,
+        }
     }
 
     /// The body limit in force.
@@ -212,7 +217,13 @@ mod tests {
     fn limit_is_checked_from_the_header_alone() {
         let mut d = FrameDecoder::new();
         d.feed(&(4097u32 | LAST_FRAGMENT_BIT).to_be_bytes());
-        assert_eq!(d.next_frame(), Err(FrameError::TooLarge { len: 4097, limit: 4096 }));
+        assert_eq!(
+            d.next_frame(),
+            Err(FrameError::TooLarge {
+                len: 4097,
+                limit: 4096
+            })
+        );
 
         let mut d = FrameDecoder::new();
         d.feed(&4096u32.to_be_bytes());
@@ -228,7 +239,10 @@ mod tests {
         d.feed(&u32::MAX.to_be_bytes());
         assert_eq!(
             d.next_frame(),
-            Err(FrameError::TooLarge { len: 0x7fff_ffff, limit: MAX_MESSAGE_SIZE })
+            Err(FrameError::TooLarge {
+                len: 0x7fff_ffff,
+                limit: MAX_MESSAGE_SIZE
+            })
         );
     }
 
@@ -268,7 +282,10 @@ mod tests {
         });
         assert_eq!(&out[..4], &(LAST_FRAGMENT_BIT | 52).to_be_bytes());
         assert_eq!(&out[4..8], &[0, 0, 0, 0]);
-        assert_eq!(seen, [&7u64.to_be_bytes()[..], &[0, 0, 0, 2, 0, 0, 0, 200]].concat());
+        assert_eq!(
+            seen,
+            [&7u64.to_be_bytes()[..], &[0, 0, 0, 2, 0, 0, 0, 200]].concat()
+        );
         assert_eq!(&out[out.len() - 32..], &[0xab; 32]);
     }
 }

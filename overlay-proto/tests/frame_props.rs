@@ -1,7 +1,7 @@
 //! Properties of the streaming frame decoder.
 
-use overlay_proto::frame::{FrameDecoder, LAST_FRAGMENT_BIT, MAX_UNAUTH_MESSAGE_SIZE};
 use overlay_proto::FrameError;
+use overlay_proto::frame::{FrameDecoder, LAST_FRAGMENT_BIT, MAX_UNAUTH_MESSAGE_SIZE};
 use proptest::prelude::*;
 
 fn wire_of(bodies: &[Vec<u8>]) -> Vec<u8> {

@@ -19,8 +19,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -141,7 +141,11 @@ impl core::fmt::Debug for PeerConnection {
 
 impl PeerConnection {
     /// Dial `addr` and complete the handshake as initiator.
-    pub async fn connect(auth: &SharedAuth, addr: SocketAddr, config: &ConnectionConfig) -> Result<Self, ConnectionError> {
+    pub async fn connect(
+        auth: &SharedAuth,
+        addr: SocketAddr,
+        config: &ConnectionConfig,
+    ) -> Result<Self, ConnectionError> {
         let stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| ConnectionError::Timeout)??;
@@ -149,7 +153,11 @@ impl PeerConnection {
     }
 
     /// Complete the handshake as acceptor on a socket a listener accepted.
-    pub async fn accept(auth: &SharedAuth, stream: TcpStream, config: &ConnectionConfig) -> Result<Self, ConnectionError> {
+    pub async fn accept(
+        auth: &SharedAuth,
+        stream: TcpStream,
+        config: &ConnectionConfig,
+    ) -> Result<Self, ConnectionError> {
         let addr = stream.peer_addr()?;
         Self::start(stream, addr, auth.accept(), config).await
     }
@@ -175,10 +183,17 @@ impl PeerConnection {
         let task = tokio::spawn(run(stream, peer, config.clone(), cmd_rx, ev_tx));
         // The handshake's deadline is the peer's authentication timeout (§4.3).
         match ev_rx.recv().await {
-            Some(TaskEvent::Authenticated(remote)) => {
-                Ok(PeerConnection { remote, address: addr, role, commands: cmd_tx, events: ev_rx, task })
+            Some(TaskEvent::Authenticated(remote)) => Ok(PeerConnection {
+                remote,
+                address: addr,
+                role,
+                commands: cmd_tx,
+                events: ev_rx,
+                task,
+            }),
+            Some(TaskEvent::Connection(ConnectionEvent::Closed(reason))) => {
+                Err(ConnectionError::Dropped(reason))
             }
-            Some(TaskEvent::Connection(ConnectionEvent::Closed(reason))) => Err(ConnectionError::Dropped(reason)),
             _ => Err(ConnectionError::Closed),
         }
     }
@@ -200,7 +215,10 @@ impl PeerConnection {
 
     /// Send a message (flood messages wait for the peer's credit).
     pub async fn send(&self, message: StellarMessage) -> Result<(), ConnectionError> {
-        self.commands.send(Command::Send(message)).await.map_err(|_| ConnectionError::Closed)
+        self.commands
+            .send(Command::Send(message))
+            .await
+            .map_err(|_| ConnectionError::Closed)
     }
 
     /// The next event; `None` once the connection is closed and every event was taken.
@@ -222,7 +240,10 @@ impl PeerConnection {
     }
 }
 
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) -> std::io::Result<()> {
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<()> {
     while let Some(batch) = rx.recv().await {
         wr.write_all(&batch).await?;
     }
@@ -264,19 +285,29 @@ async fn run(
                 }
                 PeerEvent::GotHello(_) => {}
                 PeerEvent::Message { message, size } => {
-                    pending.push_back(TaskEvent::Connection(ConnectionEvent::Message { message, size }))
+                    pending.push_back(TaskEvent::Connection(ConnectionEvent::Message {
+                        message,
+                        size,
+                    }))
                 }
                 PeerEvent::Handled { message_type, size } => {
-                    pending.push_back(TaskEvent::Connection(ConnectionEvent::Handled { message_type, size }))
+                    pending.push_back(TaskEvent::Connection(ConnectionEvent::Handled {
+                        message_type,
+                        size,
+                    }))
                 }
-                PeerEvent::Closed(r) => pending.push_back(TaskEvent::Connection(ConnectionEvent::Closed(r))),
+                PeerEvent::Closed(r) => {
+                    pending.push_back(TaskEvent::Connection(ConnectionEvent::Closed(r)))
+                }
             }
         }
         loop {
             if pending_write.is_none() {
                 pending_write = peer.poll_transmit(now());
             }
-            let Some(batch) = pending_write.take() else { break };
+            let Some(batch) = pending_write.take() else {
+                break;
+            };
             match write_tx.try_send(batch) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(b)) => {

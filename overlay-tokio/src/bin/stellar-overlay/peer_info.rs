@@ -1,10 +1,10 @@
 //! `stellar-overlay peer-info`.
 
 use crate::events::direction_name;
-use crate::{identity, NetworkArgs};
+use crate::{NetworkArgs, identity};
 use clap::Args;
-use overlay_tokio::{ConnectionConfig, LocalNode, PeerConnection, SharedAuth};
 use overlay_node::DropReason;
+use overlay_tokio::{ConnectionConfig, LocalNode, PeerConnection, SharedAuth};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,7 +22,11 @@ pub struct PeerInfoArgs {
 
 pub async fn run(args: PeerInfoArgs) -> Result<(), String> {
     let network_id = args.network.network_id()?;
-    let target = if args.address.contains(':') { args.address.clone() } else { format!("{}:11625", args.address) };
+    let target = if args.address.contains(':') {
+        args.address.clone()
+    } else {
+        format!("{}:11625", args.address)
+    };
     let addr: SocketAddr = tokio::net::lookup_host(&target)
         .await
         .map_err(|e| format!("cannot resolve {}: {e}", args.address))?
@@ -30,7 +34,10 @@ pub async fn run(args: PeerInfoArgs) -> Result<(), String> {
         .ok_or_else(|| format!("no IPv4 address for {}", args.address))?;
     let local = LocalNode::new(identity(None)?, network_id);
     let auth = SharedAuth::new(&local);
-    let config = ConnectionConfig { connect_timeout: Duration::from_secs(args.timeout), ..ConnectionConfig::default() };
+    let config = ConnectionConfig {
+        connect_timeout: Duration::from_secs(args.timeout),
+        ..ConnectionConfig::default()
+    };
     let connect = PeerConnection::connect(&auth, addr, &config);
     let conn = tokio::time::timeout(Duration::from_secs(args.timeout), connect)
         .await
