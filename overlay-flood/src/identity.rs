@@ -1,0 +1,117 @@
+//! The two hashes of flooding: a flooded message's identity in the Floodgate, and a
+//! transaction's pull-mode hash.
+//!
+//! * **Message identity** ([`flood_message_id`]): SHA-256 of `XDR(StellarMessage)`.
+//!   stellar-core keys its Floodgate with BLAKE2b of the same bytes; that hash is local (it is
+//!   never sent on the wire), so a different function changes nothing a peer can observe. We
+//!   use SHA-256 because the node computes it anyway on the receive path (PERF.md) and
+//!   `overlay-proto` already carries it.
+//! * **Pull-mode hash** ([`tx_full_hash`]): SHA-256 of `XDR(TransactionEnvelope)` (for a fee
+//!   bump, of the outer envelope). This one **is** on the wire: it is what FLOOD_ADVERT and
+//!   FLOOD_DEMAND carry (PROTOCOL.md §9), and it differs from the ordinary transaction hash.
+
+use crate::error::FloodError;
+use overlay_proto::Hash256;
+use overlay_proto::xdr::{
+    Limited, Limits, MessageType, ScpEnvelope, StellarMessage, TransactionEnvelope, WriteXdr,
+};
+
+/// Size of the message type discriminant at the start of `XDR(StellarMessage)`.
+const TYPE_LEN: usize = 4;
+
+/// The Floodgate identity of a message: SHA-256 of its XDR.
+pub fn flood_message_id(msg: &StellarMessage) -> Result<Hash256, FloodError> {
+    let xdr = overlay_proto::wire::encode_message(msg).map_err(|_| FloodError::XdrEncode)?;
+    Ok(Hash256::sha256(&xdr))
+}
+
+/// The Floodgate identity of a message from its XDR bytes as received (the node has them:
+/// `RawMessage::message_xdr`), without re-encoding.
+pub fn flood_message_id_from_xdr(message_xdr: &[u8]) -> Hash256 {
+    Hash256::sha256(message_xdr)
+}
+
+/// The Floodgate identity of `StellarMessage::ScpMessage(envelope)`: what the fetcher looks up
+/// to find the peers that sent us an envelope waiting for an item (§8.3).
+pub fn scp_message_id(envelope: &ScpEnvelope) -> Result<Hash256, FloodError> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(&(MessageType::ScpMessage as i32).to_be_bytes());
+    let mut w = Limited::new(
+        &mut out,
+        Limits::depth(overlay_proto::wire::XDR_DEPTH_LIMIT),
+    );
+    envelope
+        .write_xdr(&mut w)
+        .map_err(|_| FloodError::XdrEncode)?;
+    Ok(Hash256::sha256(&out))
+}
+
+/// The pull-mode hash of a transaction: SHA-256 of `XDR(TransactionEnvelope)`.
+pub fn tx_full_hash(envelope: &TransactionEnvelope) -> Result<Hash256, FloodError> {
+    let mut out = Vec::with_capacity(256);
+    let mut w = Limited::new(
+        &mut out,
+        Limits::depth(overlay_proto::wire::XDR_DEPTH_LIMIT),
+    );
+    envelope
+        .write_xdr(&mut w)
+        .map_err(|_| FloodError::XdrEncode)?;
+    Ok(Hash256::sha256(&out))
+}
+
+/// The pull-mode hash from the XDR of a TRANSACTION `StellarMessage` as received: the
+/// envelope is the message minus its 4-byte type, so no decoding or re-encoding is needed.
+pub fn tx_full_hash_from_message_xdr(message_xdr: &[u8]) -> Result<Hash256, FloodError> {
+    match message_xdr.split_first_chunk::<TYPE_LEN>() {
+        Some((ty, envelope)) if i32::from_be_bytes(*ty) == MessageType::Transaction as i32 => {
+            Ok(Hash256::sha256(envelope))
+        }
+        _ => Err(FloodError::NotATransaction),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overlay_proto::xdr::{Hash, ScpStatement, ScpStatementConfirm, ScpStatementPledges};
+
+    fn envelope(slot: u64) -> ScpEnvelope {
+        ScpEnvelope {
+            statement: ScpStatement {
+                slot_index: slot,
+                pledges: ScpStatementPledges::Confirm(ScpStatementConfirm {
+                    n_prepared: 7,
+                    quorum_set_hash: Hash([3; 32]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn scp_message_id_equals_the_id_of_the_wrapping_message() {
+        let env = envelope(9);
+        let direct = scp_message_id(&env).unwrap();
+        let wrapped = flood_message_id(&StellarMessage::ScpMessage(env.clone())).unwrap();
+        assert_eq!(direct, wrapped);
+        assert_ne!(direct, scp_message_id(&envelope(10)).unwrap());
+        let xdr = overlay_proto::wire::encode_message(&StellarMessage::ScpMessage(env)).unwrap();
+        assert_eq!(flood_message_id_from_xdr(&xdr), direct);
+    }
+
+    #[test]
+    fn tx_hash_from_message_xdr_rejects_other_types() {
+        let xdr =
+            overlay_proto::wire::encode_message(&StellarMessage::ScpMessage(envelope(1))).unwrap();
+        assert_eq!(
+            tx_full_hash_from_message_xdr(&xdr),
+            Err(FloodError::NotATransaction)
+        );
+        assert_eq!(
+            tx_full_hash_from_message_xdr(&[0, 0]),
+            Err(FloodError::NotATransaction)
+        );
+    }
+}
