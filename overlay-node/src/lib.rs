@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod discovery;
 pub mod peer;
 pub mod responder;
 

@@ -5,7 +5,7 @@ use overlay_flow::LedgerLimits;
 use overlay_node::{DropReason, Peer, PeerConfig, PeerEvent};
 use overlay_proto::fixtures::transaction_message;
 use overlay_proto::xdr::{DontHave, MessageType, StellarMessage};
-use overlay_proto::{MessageClass, Network, Timestamp};
+use overlay_proto::{Network, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,0 +1,1 @@
+//! Peer records, discovery and bans (PROTOCOL.md §10). Being written.
