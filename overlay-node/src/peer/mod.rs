@@ -46,6 +46,9 @@ pub enum PeerEvent {
         message: StellarMessage,
         /// Its XDR size, the unit of byte flow control.
         size: usize,
+        /// Its XDR as received, for SCP_MESSAGE and TRANSACTION: hashed for flood identity
+        /// and forwarded to other peers without encoding it again.
+        xdr: Option<Arc<[u8]>>,
     },
     /// An authenticated message the peer handled itself (SEND_MORE_EXTENDED), reported for
     /// logs and metrics; nothing to do.
@@ -457,7 +460,9 @@ impl Inner {
             Ok(r) => r,
             Err(e) => return self.close(now, DropReason::Flow(e)),
         };
-        self.dispatch(now, msg, size);
+        let xdr = matches!(msg, StellarMessage::ScpMessage(_) | StellarMessage::Transaction(_))
+            .then(|| Arc::<[u8]>::from(raw.message_xdr()));
+        self.dispatch(now, msg, size, xdr);
         self.flow.handle_processed(now, receipt);
         if !matches!(self.phase, Phase::Closed) {
             self.send_grants(now);
@@ -465,7 +470,7 @@ impl Inner {
     }
 
     /// What the peer handles itself; the rest goes to the owner.
-    fn dispatch(&mut self, now: Timestamp, msg: StellarMessage, size: usize) {
+    fn dispatch(&mut self, now: Timestamp, msg: StellarMessage, size: usize, xdr: Option<Arc<[u8]>>) {
         match msg {
             StellarMessage::ErrorMsg(e) => self.close(now, DropReason::RemoteError(e)),
             StellarMessage::Hello(_) => self.close(now, DropReason::UnexpectedHello),
@@ -493,12 +498,12 @@ impl Inner {
                 self.events.push_back(PeerEvent::Message {
                     message: StellarMessage::Peers(p),
                     size,
+                    xdr,
                 });
             }
             msg => {
                 self.check_ping_reply(now, &msg);
-                self.events
-                    .push_back(PeerEvent::Message { message: msg, size });
+                self.events.push_back(PeerEvent::Message { message: msg, size, xdr });
             }
         }
     }

@@ -1,0 +1,247 @@
+//! [`Harness`]: several nodes in memory on virtual time, for tests.
+//!
+//! Each node has the address `10.0.0.<i+1>:11625`. Bytes written on a connection arrive at
+//! the other end after a fixed `latency` (zero by default), in order. Time jumps to the
+//! earliest deadline of any node or any delivery, so minutes of protocol time take
+//! milliseconds. Everything is deterministic: same calls, same result.
+
+use crate::app::MemoryApp;
+use crate::config::NodeConfig;
+use crate::discovery::MemoryStore;
+use crate::node::{ConnId, Node, NodeEvent, Output};
+use crate::peer::DropReason;
+use core::time::Duration;
+use overlay_auth::{HelloParams, LocalAuth, NodeIdentity};
+use overlay_proto::{Network, NodeId, PeerAddress, Timestamp};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Wall-clock seconds the harness reports to nodes (certificate expiry): a fixed base plus
+/// the virtual time.
+pub const UNIX_BASE: u64 = 1_800_000_000;
+
+/// A node in the harness.
+pub type TestNode = Node<MemoryApp, MemoryStore>;
+
+/// Several nodes wired in memory. See the [module docs](self).
+pub struct Harness {
+    /// The nodes, by index.
+    pub nodes: Vec<TestNode>,
+    /// Every event each node emitted, in order.
+    pub events: Vec<Vec<NodeEvent>>,
+    /// The current virtual time.
+    pub now: Timestamp,
+    /// Delivery delay of every link.
+    pub latency: Duration,
+    links: BTreeMap<(usize, ConnId), (usize, ConnId)>,
+    /// Bytes in flight: (delivery time, sequence) → (to node, to conn, bytes).
+    in_flight: BTreeMap<(Timestamp, u64), (usize, ConnId, Vec<u8>)>,
+    seq: u64,
+    /// Connections whose far end is gone: nothing is delivered to them any more.
+    closed: BTreeSet<(usize, ConnId)>,
+    /// Links whose delivery is held back (a "corked" peer, §17.1), by the sending side.
+    pub corked: BTreeSet<(usize, ConnId)>,
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Harness {
+    /// An empty harness at time 100 s.
+    pub fn new() -> Self {
+        Harness {
+            nodes: Vec::new(),
+            events: Vec::new(),
+            now: Timestamp::from_secs(100),
+            latency: Duration::ZERO,
+            links: BTreeMap::new(),
+            in_flight: BTreeMap::new(),
+            seq: 0,
+            closed: BTreeSet::new(),
+            corked: BTreeSet::new(),
+        }
+    }
+
+    /// The address of node `i`.
+    pub fn address(i: usize) -> PeerAddress {
+        format!("10.0.{}.{}:11625", i / 250, i % 250 + 1).parse().expect("valid address")
+    }
+
+    /// The identity seed of node `i`.
+    pub fn seed(i: usize) -> [u8; 32] {
+        let mut s = [0u8; 32];
+        s[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+        s[31] = 0x5e;
+        s
+    }
+
+    /// The NodeID of node `i`.
+    pub fn node_id(i: usize) -> NodeId {
+        NodeIdentity::from_seed(Self::seed(i)).node_id()
+    }
+
+    /// A configuration for tests: private addresses allowed, standalone network.
+    pub fn config() -> NodeConfig {
+        NodeConfig { allow_private_addresses_for_testing: true, ..NodeConfig::default() }
+    }
+
+    /// Add a started node with `config`; returns its index.
+    pub fn add_node(&mut self, config: NodeConfig) -> usize {
+        let i = self.nodes.len();
+        let hello = HelloParams { listening_port: 11625, ..HelloParams::default() };
+        let mut ecdh = Self::seed(i);
+        ecdh[0] ^= 0xff;
+        let auth = LocalAuth::new(NodeIdentity::from_seed(Self::seed(i)), Network::Standalone.id(), ecdh, hello);
+        let mut node = Node::new(config, auth, MemoryApp::default(), MemoryStore::default(), i as u64 + 7, self.now);
+        node.start(self.now, self.unix());
+        self.nodes.push(node);
+        self.events.push(Vec::new());
+        self.pump();
+        i
+    }
+
+    /// Wall-clock seconds now.
+    pub fn unix(&self) -> u64 {
+        UNIX_BASE + self.now.as_nanos() / 1_000_000_000
+    }
+
+    /// Node `from` dials node `to`.
+    pub fn connect(&mut self, from: usize, to: usize) -> ConnId {
+        let now = self.now;
+        let conn = self.nodes[from].connect(now, Self::address(to)).expect("a pending slot");
+        self.pump();
+        conn
+    }
+
+    /// Deliver every output until nothing moves at the current time.
+    pub fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            for i in 0..self.nodes.len() {
+                while let Some(out) = self.nodes[i].poll_output() {
+                    moved = true;
+                    self.handle_output(i, out);
+                }
+            }
+            moved |= self.deliver_due();
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn handle_output(&mut self, i: usize, out: Output) {
+        let (now, unix) = (self.now, self.unix());
+        match out {
+            Output::Connect { conn, address } => {
+                let target = (0..self.nodes.len()).find(|&j| Self::address(j).ip() == address.ip());
+                match target {
+                    Some(j) if j != i || address.port == 11625 => {
+                        let remote = Self::address(i);
+                        let remote = PeerAddress { port: 40_000 + conn.0 as u16 % 20_000, ..remote };
+                        match self.nodes[j].handle_inbound(now, unix, remote) {
+                            Some(theirs) => {
+                                self.links.insert((i, conn), (j, theirs));
+                                self.links.insert((j, theirs), (i, conn));
+                                self.nodes[i].handle_connected(now, unix, conn);
+                            }
+                            None => self.nodes[i].handle_connect_failed(now, unix, conn, "connection refused"),
+                        }
+                    }
+                    _ => self.nodes[i].handle_connect_failed(now, unix, conn, "no route to host"),
+                }
+            }
+            Output::Transmit { conn, bytes } => {
+                if let Some(&(j, theirs)) = self.links.get(&(i, conn)) {
+                    if !self.corked.contains(&(i, conn)) {
+                        self.seq += 1;
+                        self.in_flight.insert((now + self.latency, self.seq), (j, theirs, bytes));
+                    }
+                }
+            }
+            Output::Close { conn } => {
+                if let Some((j, theirs)) = self.links.remove(&(i, conn)) {
+                    self.links.remove(&(j, theirs));
+                    self.closed.insert((i, conn));
+                    // The far end sees the socket close after what was in flight.
+                    self.seq += 1;
+                    self.in_flight.insert((now + self.latency, self.seq), (j, theirs, Vec::new()));
+                }
+            }
+            Output::Event(e) => self.events[i].push(e),
+        }
+    }
+
+    fn deliver_due(&mut self) -> bool {
+        let mut moved = false;
+        while let Some(entry) = self.in_flight.first_entry() {
+            if entry.key().0 > self.now {
+                break;
+            }
+            let (j, conn, bytes) = entry.remove();
+            moved = true;
+            let (now, unix) = (self.now, self.unix());
+            if bytes.is_empty() {
+                self.nodes[j].handle_socket_closed(now, unix, conn, DropReason::RemoteClosed);
+            } else {
+                self.nodes[j].handle_bytes(now, unix, conn, &bytes);
+            }
+        }
+        moved
+    }
+
+    /// Run until `deadline`, jumping from deadline to deadline.
+    pub fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        self.run_until(end, |_| false);
+    }
+
+    /// Run until `pred` holds or `deadline` passes; returns whether `pred` held.
+    pub fn run_until(&mut self, deadline: Timestamp, mut pred: impl FnMut(&Harness) -> bool) -> bool {
+        self.pump();
+        loop {
+            if pred(self) {
+                return true;
+            }
+            let next_timer = self.nodes.iter().filter_map(|n| n.poll_timeout()).min();
+            let next_delivery = self.in_flight.keys().next().map(|k| k.0);
+            let next = [next_timer, next_delivery].into_iter().flatten().min();
+            match next {
+                Some(t) if t <= deadline => {
+                    self.now = self.now.max(t);
+                    let (now, unix) = (self.now, self.unix());
+                    for n in &mut self.nodes {
+                        if n.poll_timeout().is_some_and(|t| t <= now) {
+                            n.handle_timeout(now, unix);
+                        }
+                    }
+                    self.pump();
+                }
+                _ => {
+                    self.now = self.now.max(deadline);
+                    return pred(self);
+                }
+            }
+        }
+    }
+
+    /// Whether nodes `a` and `b` are authenticated with each other.
+    pub fn linked(&self, a: usize, b: usize) -> bool {
+        let (ida, idb) = (self.nodes[a].node_id(), self.nodes[b].node_id());
+        self.nodes[a].authenticated_peers().any(|(n, _)| n == idb)
+            && self.nodes[b].authenticated_peers().any(|(n, _)| n == ida)
+    }
+
+    /// The drop reasons node `i` reported, in order.
+    pub fn drops(&self, i: usize) -> Vec<String> {
+        self.events[i]
+            .iter()
+            .filter_map(|e| match e {
+                NodeEvent::Disconnected { reason, .. } => Some(reason.text().into_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+}

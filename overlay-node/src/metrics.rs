@@ -1,0 +1,116 @@
+//! The node's metrics (PROTOCOL.md §14) as plain counters a driver can export.
+
+use crate::peer::PeerStats;
+
+/// Counters of a node, named after stellar-core's metrics in [`NodeMetrics::export`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeMetrics {
+    /// `overlay.inbound.attempt`
+    pub inbound_attempt: u64,
+    /// `overlay.inbound.establish`
+    pub inbound_establish: u64,
+    /// `overlay.inbound.reject` (refused at accept: no pending slot)
+    pub inbound_reject: u64,
+    /// `overlay.inbound.drop`
+    pub inbound_drop: u64,
+    /// `overlay.outbound.attempt`
+    pub outbound_attempt: u64,
+    /// `overlay.outbound.establish`
+    pub outbound_establish: u64,
+    /// `overlay.outbound.drop`
+    pub outbound_drop: u64,
+    /// `overlay.outbound.cancel` (dial failed)
+    pub outbound_cancel: u64,
+    /// `overlay.timeout.idle`
+    pub timeout_idle: u64,
+    /// `overlay.timeout.straggler`
+    pub timeout_straggler: u64,
+    /// `overlay.message.broadcast`
+    pub message_broadcast: u64,
+    /// `overlay.flood.unique-recv` (messages)
+    pub flood_unique_recv: u64,
+    /// `overlay.flood.duplicate-recv` (messages)
+    pub flood_duplicate_recv: u64,
+    /// `overlay.flood.advertised` (hashes sent in FLOOD_ADVERT)
+    pub flood_advertised: u64,
+    /// `overlay.flood.demanded` (hashes sent in FLOOD_DEMAND)
+    pub flood_demanded: u64,
+    /// `overlay.flood.fulfilled` (transactions sent for demands)
+    pub flood_fulfilled: u64,
+    /// `overlay.fetch.unique-recv` (items we were fetching)
+    pub fetch_unique_recv: u64,
+    /// `overlay.fetch.duplicate-recv` (items nobody was fetching)
+    pub fetch_duplicate_recv: u64,
+    /// `overlay.recv.get-scp-state` ignored by the rate limit
+    pub query_ignored: u64,
+    /// Messages, bytes read and written, outbound drops of closed connections (live ones
+    /// are added in [`NodeMetrics::export`]).
+    pub closed_peers: PeerTotals,
+}
+
+/// Sums of [`PeerStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerTotals {
+    /// `overlay.message.read`
+    pub messages_read: u64,
+    /// `overlay.message.write`
+    pub messages_written: u64,
+    /// `overlay.byte.read`
+    pub bytes_read: u64,
+    /// `overlay.byte.write`
+    pub bytes_written: u64,
+    /// `overlay.outbound-queue.drop-*` summed
+    pub outbound_dropped: u64,
+}
+
+impl PeerTotals {
+    /// Add one connection's counters.
+    pub fn add(&mut self, s: &PeerStats) {
+        self.messages_read += s.messages_read;
+        self.messages_written += s.messages_written;
+        self.bytes_read += s.bytes_read;
+        self.bytes_written += s.bytes_written;
+        self.outbound_dropped += s.outbound_dropped;
+    }
+}
+
+impl NodeMetrics {
+    /// Every counter with its stellar-core name; `live` are the totals of open connections
+    /// and `pending`, `authenticated` the current connection counts.
+    pub fn export(&self, live: PeerTotals, pending: u64, authenticated: u64) -> Vec<(&'static str, u64)> {
+        let mut io = self.closed_peers;
+        io.messages_read += live.messages_read;
+        io.messages_written += live.messages_written;
+        io.bytes_read += live.bytes_read;
+        io.bytes_written += live.bytes_written;
+        io.outbound_dropped += live.outbound_dropped;
+        vec![
+            ("overlay.inbound.attempt", self.inbound_attempt),
+            ("overlay.inbound.establish", self.inbound_establish),
+            ("overlay.inbound.reject", self.inbound_reject),
+            ("overlay.inbound.drop", self.inbound_drop),
+            ("overlay.outbound.attempt", self.outbound_attempt),
+            ("overlay.outbound.establish", self.outbound_establish),
+            ("overlay.outbound.drop", self.outbound_drop),
+            ("overlay.outbound.cancel", self.outbound_cancel),
+            ("overlay.connection.pending", pending),
+            ("overlay.connection.authenticated", authenticated),
+            ("overlay.timeout.idle", self.timeout_idle),
+            ("overlay.timeout.straggler", self.timeout_straggler),
+            ("overlay.message.read", io.messages_read),
+            ("overlay.message.write", io.messages_written),
+            ("overlay.message.broadcast", self.message_broadcast),
+            ("overlay.byte.read", io.bytes_read),
+            ("overlay.byte.write", io.bytes_written),
+            ("overlay.outbound-queue.drop", io.outbound_dropped),
+            ("overlay.flood.unique-recv", self.flood_unique_recv),
+            ("overlay.flood.duplicate-recv", self.flood_duplicate_recv),
+            ("overlay.flood.advertised", self.flood_advertised),
+            ("overlay.flood.demanded", self.flood_demanded),
+            ("overlay.flood.fulfilled", self.flood_fulfilled),
+            ("overlay.fetch.unique-recv", self.fetch_unique_recv),
+            ("overlay.fetch.duplicate-recv", self.fetch_duplicate_recv),
+            ("overlay.query.ignored", self.query_ignored),
+        ]
+    }
+}

@@ -1,0 +1,44 @@
+//! One connection as the overlay manager sees it.
+
+use crate::peer::Peer;
+use overlay_auth::Role;
+use overlay_flood::QueryLimiter;
+use overlay_proto::{NodeId, PeerAddress};
+
+/// A connection handle, unique for the node's lifetime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+impl core::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+pub(crate) struct Conn {
+    pub direction: Role,
+    /// The address dialed, or the remote socket address of an accepted connection.
+    pub address: PeerAddress,
+    /// `None` while an outbound TCP connect is in progress.
+    pub peer: Option<Box<Peer>>,
+    /// Set once admitted to an authenticated slot.
+    pub node_id: Option<NodeId>,
+    pub writable: bool,
+    pub closed: bool,
+    pub limiter: QueryLimiter,
+}
+
+impl Conn {
+    pub fn new(direction: Role, address: PeerAddress, peer: Option<Box<Peer>>) -> Self {
+        Conn { direction, address, peer, node_id: None, writable: true, closed: false, limiter: QueryLimiter::new() }
+    }
+
+    /// Pending: not closed, not admitted (connecting or handshaking).
+    pub fn is_pending(&self) -> bool {
+        !self.closed && self.node_id.is_none()
+    }
+
+    pub fn is_authenticated(&self) -> bool {
+        !self.closed && self.node_id.is_some()
+    }
+}
