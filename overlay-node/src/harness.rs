@@ -87,13 +87,20 @@ impl Harness {
         NodeConfig { allow_private_addresses_for_testing: true, ..NodeConfig::default() }
     }
 
-    /// Add a started node with `config`; returns its index.
+    /// Add a started node with `config` on the standalone network; returns its index.
     pub fn add_node(&mut self, config: NodeConfig) -> usize {
+        let hello = HelloParams { listening_port: config.peer_port, ..HelloParams::default() };
+        self.add_node_with(config, Network::Standalone.passphrase(), hello, Self::seed(self.nodes.len()))
+    }
+
+    /// Add a started node with every parameter given: network passphrase, HELLO parameters
+    /// and identity seed (give two nodes the same seed to test self-connections).
+    pub fn add_node_with(&mut self, config: NodeConfig, passphrase: &str, hello: HelloParams, seed: [u8; 32]) -> usize {
         let i = self.nodes.len();
-        let hello = HelloParams { listening_port: 11625, ..HelloParams::default() };
         let mut ecdh = Self::seed(i);
         ecdh[0] ^= 0xff;
-        let auth = LocalAuth::new(NodeIdentity::from_seed(Self::seed(i)), Network::Standalone.id(), ecdh, hello);
+        let network = overlay_proto::NetworkId::from_passphrase(passphrase);
+        let auth = LocalAuth::new(NodeIdentity::from_seed(seed), network, ecdh, hello);
         let mut node = Node::new(config, auth, MemoryApp::default(), MemoryStore::default(), i as u64 + 7, self.now);
         node.start(self.now, self.unix());
         self.nodes.push(node);

@@ -76,11 +76,18 @@ fn database_roundtrip() {
 #[test]
 fn private_addresses_are_not_advertised() {
     let mut pm = manager();
-    for a in ["10.1.2.3:15", "172.17.1.2:15", "192.168.1.2:15", "1.2.3.4:15"] {
+    for a in [
+        "10.1.2.3:15",
+        "172.17.1.2:15",
+        "192.168.1.2:15",
+        "1.2.3.4:15",
+    ] {
         let r = record(a.parse().unwrap(), NOW, 0, PeerType::Outbound);
         pm.store_mut().insert(&r).unwrap();
     }
-    let sent = pm.peers_to_send(NOW, 50, &localhost(1), &mut rng()).unwrap();
+    let sent = pm
+        .peers_to_send(NOW, 50, &localhost(1), &mut rng())
+        .unwrap();
     assert_eq!(sent, vec!["1.2.3.4:15".parse::<PeerAddress>().unwrap()]);
 }
 
@@ -164,7 +171,8 @@ fn create_peers(
         port += 1;
     }
     for _ in 0..normal_outbound {
-        pm.update_type(NOW, &localhost(port), PeerType::Outbound, false).unwrap();
+        pm.update_type(NOW, &localhost(port), PeerType::Outbound, false)
+            .unwrap();
         port += 1;
     }
     for _ in 0..failed_outbound {
@@ -190,7 +198,11 @@ fn sizes_sent(counts: (u16, u16, u16, u16), requests: &[usize]) -> Vec<usize> {
 fn get_peers_to_send_no_peers() {
     assert_eq!(sizes_sent((0, 0, 0, 0), &[0, 10, 50]), [0, 0, 0]);
     let mut pm = manager();
-    assert_eq!(pm.build_peers_message(NOW, &localhost(1), &mut rng()).unwrap(), None);
+    assert_eq!(
+        pm.build_peers_message(NOW, &localhost(1), &mut rng())
+            .unwrap(),
+        None
+    );
 }
 
 // C++: PeerManagerTests "getPeersToSend" / "less peers in database than requested" —
@@ -240,7 +252,10 @@ fn peers_to_send_prefers_outbound_and_skips_recipient() {
     assert_eq!(sent.len(), 50);
     assert!(!sent.contains(&recipient));
     let outbound = sent.iter().filter(|a| a.port > 40).count();
-    assert_eq!(outbound, 29, "every outbound record but the recipient, then inbound ones");
+    assert_eq!(
+        outbound, 29,
+        "every outbound record but the recipient, then inbound ones"
+    );
 }
 
 // C++: PeerManagerTests "RandomPeerSource::nextAttemptCutoff also limits maxFailures" —
@@ -380,12 +395,15 @@ fn inbound_nodes_can_be_promoted_to_outbound() {
     let known = PeerAddress::new("1.1.1.1", 11_625);
     let inbound = PeerAddress::new("2.2.2.2", 11_625);
     let report = pm
-        .store_config_peers(NOW, &[known.clone()], &[], true, &mut rng)
+        .store_config_peers(NOW, std::slice::from_ref(&known), &[], true, &mut rng)
         .unwrap();
     assert_eq!(report.stored, 1);
     pm.note_hello(NOW, &inbound, Role::Acceptor, false).unwrap();
     let t = |pm: &Manager, a| pm.load(a).unwrap().unwrap().peer_type;
-    assert_eq!((t(&pm, &known), t(&pm, &inbound)), (PeerType::Outbound, PeerType::Inbound));
+    assert_eq!(
+        (t(&pm, &known), t(&pm, &inbound)),
+        (PeerType::Outbound, PeerType::Inbound)
+    );
 
     // `inbound` is connected to us (it dialed us); `known` is connected by our dial.
     let connected = |a: &PeerAddress| {
@@ -406,7 +424,8 @@ fn inbound_nodes_can_be_promoted_to_outbound() {
         .unwrap();
     assert_eq!(promote, vec![inbound.clone()]);
     pm.note_connect_attempt(NOW, &inbound, &mut rng).unwrap();
-    pm.note_hello(NOW, &inbound, Role::Initiator, false).unwrap();
+    pm.note_hello(NOW, &inbound, Role::Initiator, false)
+        .unwrap();
     pm.note_authenticated(NOW, &inbound, Role::Initiator, &mut rng)
         .unwrap();
     assert_eq!(t(&pm, &inbound), PeerType::Outbound);
@@ -420,14 +439,20 @@ fn inbound_nodes_can_be_promoted_to_outbound() {
 #[test]
 fn store_config_peers_adds() {
     let mut pm = manager();
-    let known: Vec<PeerAddress> = vec!["1.1.1.1:11625".parse().unwrap(), "1.1.1.2:11625".parse().unwrap()];
+    let known: Vec<PeerAddress> = vec![
+        "1.1.1.1:11625".parse().unwrap(),
+        "1.1.1.2:11625".parse().unwrap(),
+    ];
     let preferred: Vec<PeerAddress> = vec!["2.2.2.2:11625".parse().unwrap()];
     let report = pm
         .store_config_peers(NOW, &known, &preferred, true, &mut rng())
         .unwrap();
     assert_eq!((report.stored, report.skipped_invalid), (3, 0));
     for a in &known {
-        assert_eq!(pm.load(a).unwrap(), Some(record(a.clone(), NOW, 0, PeerType::Outbound)));
+        assert_eq!(
+            pm.load(a).unwrap(),
+            Some(record(a.clone(), NOW, 0, PeerType::Outbound))
+        );
     }
     assert_eq!(
         pm.load(&preferred[0]).unwrap(),
@@ -435,7 +460,13 @@ fn store_config_peers_adds() {
     );
     // A name that was not resolved is skipped, not stored.
     let report = pm
-        .store_config_peers(NOW, &[PeerAddress::new("unresolved.example", 1)], &[], true, &mut rng())
+        .store_config_peers(
+            NOW,
+            &[PeerAddress::new("unresolved.example", 1)],
+            &[],
+            true,
+            &mut rng(),
+        )
         .unwrap();
     assert_eq!((report.stored, report.skipped_invalid), (0, 1));
 }
@@ -448,13 +479,27 @@ fn store_config_peers_update_type() {
     let known: PeerAddress = "1.1.1.1:11625".parse().unwrap();
     let preferred: PeerAddress = "2.2.2.2:11625".parse().unwrap();
     for a in [&known, &preferred] {
-        let r = record(a.clone(), NOW + Duration::from_secs(500), 7, PeerType::Inbound);
+        let r = record(
+            a.clone(),
+            NOW + Duration::from_secs(500),
+            7,
+            PeerType::Inbound,
+        );
         pm.store_mut().insert(&r).unwrap();
     }
     let later = NOW + Duration::from_secs(10);
-    pm.store_config_peers(later, &[known.clone()], &[preferred.clone()], true, &mut rng())
-        .unwrap();
-    assert_eq!(pm.load(&known).unwrap(), Some(record(known.clone(), later, 0, PeerType::Outbound)));
+    pm.store_config_peers(
+        later,
+        std::slice::from_ref(&known),
+        std::slice::from_ref(&preferred),
+        true,
+        &mut rng(),
+    )
+    .unwrap();
+    assert_eq!(
+        pm.load(&known).unwrap(),
+        Some(record(known.clone(), later, 0, PeerType::Outbound))
+    );
     assert_eq!(
         pm.load(&preferred).unwrap(),
         Some(record(preferred.clone(), later, 0, PeerType::Preferred))
@@ -462,16 +507,21 @@ fn store_config_peers_update_type() {
     // A periodic re-resolution (not startup) changes types only.
     let r = record(known.clone(), later, 4, PeerType::Outbound);
     pm.store_mut().update(&r).unwrap();
-    pm.store_config_peers(later, &[], &[known.clone()], false, &mut rng())
+    pm.store_config_peers(later, &[], std::slice::from_ref(&known), false, &mut rng())
         .unwrap();
-    assert_eq!(pm.load(&known).unwrap(), Some(record(known.clone(), later, 4, PeerType::Preferred)));
+    assert_eq!(
+        pm.load(&known).unwrap(),
+        Some(record(known.clone(), later, 4, PeerType::Preferred))
+    );
 }
 
 // §10.4 / §16 "reject banned peers": bans are NodeId-keyed and survive listing.
 #[test]
 fn bans_round_trip() {
     let mut pm = manager();
-    let id = "GAIF3ENJ3TQKZY22ZEMJFAA4U22F3R4FVYIWXH3FURVGKJVVOERCCCNZ".parse().unwrap();
+    let id = "GAIF3ENJ3TQKZY22ZEMJFAA4U22F3R4FVYIWXH3FURVGKJVVOERCCCNZ"
+        .parse()
+        .unwrap();
     assert!(!pm.is_banned(&id).unwrap());
     assert!(pm.ban(&id).unwrap());
     assert!(!pm.ban(&id).unwrap());

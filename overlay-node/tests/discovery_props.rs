@@ -38,14 +38,19 @@ enum Op {
 }
 
 fn peer_type() -> impl Strategy<Value = PeerType> {
-    prop_oneof![Just(PeerType::Inbound), Just(PeerType::Outbound), Just(PeerType::Preferred)]
+    prop_oneof![
+        Just(PeerType::Inbound),
+        Just(PeerType::Outbound),
+        Just(PeerType::Preferred)
+    ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let a = (0..IPS.len(), 1u16..4);
     prop_oneof![
         a.clone().prop_map(|(i, p)| Op::EnsureExists(i, p)),
-        (a.clone(), peer_type(), any::<bool>()).prop_map(|((i, p), t, k)| Op::UpdateType(i, p, t, k)),
+        (a.clone(), peer_type(), any::<bool>())
+            .prop_map(|((i, p), t, k)| Op::UpdateType(i, p, t, k)),
         (
             a.clone(),
             prop_oneof![
@@ -78,7 +83,10 @@ fn filter(code: u8) -> PeerTypeFilter {
 }
 
 fn snapshot(pm: &PeerManager<MemoryStore>) -> BTreeMap<PeerAddress, PeerRecord> {
-    pm.store().records().map(|r| (r.address.clone(), r)).collect()
+    pm.store()
+        .records()
+        .map(|r| (r.address.clone(), r))
+        .collect()
 }
 
 /// Check that only allowed changes happened between `before` and `after` for an operation
@@ -98,7 +106,11 @@ fn check_single_write(
             None => {
                 // Only an eviction for a new non-inbound record, from a full store.
                 prop_assert!(created, "record {} vanished", a);
-                prop_assert_eq!(r.peer_type, PeerType::Inbound, "evicted a non-inbound record");
+                prop_assert_eq!(
+                    r.peer_type,
+                    PeerType::Inbound,
+                    "evicted a non-inbound record"
+                );
                 prop_assert_eq!(before.len() as u64, MAX_RECORDS);
                 prop_assert!(after[touched].peer_type != PeerType::Inbound);
             }
@@ -140,6 +152,23 @@ fn run(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                 let expected = stored_before.after_observation(*observed, *known);
                 match result {
                     Ok(r) => {
+                        // §10.3 stated independently of `after_observation`.
+                        let got = r.peer_type;
+                        if *observed == PeerType::Preferred {
+                            prop_assert_eq!(got, PeerType::Preferred);
+                        }
+                        prop_assert_eq!(
+                            got == PeerType::Inbound,
+                            stored_before == PeerType::Inbound && *observed == PeerType::Inbound
+                        );
+                        if got == PeerType::Preferred {
+                            prop_assert!(
+                                *observed == PeerType::Preferred
+                                    || (stored_before == PeerType::Preferred
+                                        && *observed == PeerType::Outbound
+                                        && !*known)
+                            );
+                        }
                         prop_assert_eq!(r.peer_type, expected);
                         prop_assert_eq!(after[&a].peer_type, expected);
                         if let Some(old) = before.get(&a) {
@@ -247,8 +276,11 @@ fn run(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                 let got = pm.load_random_peers(&q, now, 10, &mut rng).unwrap();
                 let set: BTreeSet<&PeerAddress> = got.iter().collect();
                 prop_assert_eq!(set.len(), got.len(), "duplicates");
-                let expected: BTreeSet<&PeerAddress> =
-                    before.values().filter(|r| q.matches(r, now)).map(|r| &r.address).collect();
+                let expected: BTreeSet<&PeerAddress> = before
+                    .values()
+                    .filter(|r| q.matches(r, now))
+                    .map(|r| &r.address)
+                    .collect();
                 prop_assert_eq!(set, expected);
             }
             Op::Connect(t, max, connected_bits) => {
@@ -257,7 +289,9 @@ fn run(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                     0 => Some(Role::Initiator),
                     _ => Some(Role::Acceptor),
                 };
-                let got = pm.peers_to_connect(now, *t, *max, role_of, &mut rng).unwrap();
+                let got = pm
+                    .peers_to_connect(now, *t, *max, role_of, &mut rng)
+                    .unwrap();
                 prop_assert!(got.len() <= (*max).min(50));
                 let set: BTreeSet<&PeerAddress> = got.iter().collect();
                 prop_assert_eq!(set.len(), got.len(), "duplicates");
@@ -271,7 +305,10 @@ fn run(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                 prop_assert_eq!(snapshot(&pm), before, "selection wrote to the store");
             }
         }
-        prop_assert!(pm.store().len() as u64 <= MAX_RECORDS, "store bound exceeded");
+        prop_assert!(
+            pm.store().len() as u64 <= MAX_RECORDS,
+            "store bound exceeded"
+        );
         for r in pm.store().records() {
             prop_assert!(r.address.ip().is_some_and(|ip| ip.is_ipv4()) && r.address.port != 0);
         }

@@ -46,7 +46,7 @@ impl Harness {
             connection,
             ..Default::default()
         };
-        let mut node = SimpleNode::start(
+        let node = SimpleNode::start(
             LocalNode::new(NodeIdentity::from_seed([1; 32]), NET.id()),
             config,
         )

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{local_auth, RawClient, WAIT};
+use common::{local_auth, WAIT};
 use overlay_auth::OpenPolicy;
 use overlay_flow::LedgerLimits;
 use overlay_node::{Peer, PeerConfig, PeerEvent};
@@ -190,5 +190,4 @@ async fn a_thousand_transactions_in_a_row_all_reach_the_node() {
         }
     }
     assert!(grants >= 1 + (1000 - 200) / 40, "grants seen: {grants}");
-    let _ = RawClient::connect; // the shared test helpers are used by the other tests
 }

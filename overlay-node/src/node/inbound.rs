@@ -21,17 +21,15 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         match &message {
             StellarMessage::Transaction(tx) => self.on_transaction(from, tx, xdr.as_ref()),
             StellarMessage::ScpMessage(env) => self.on_scp(from, env, xdr.as_ref()),
-            StellarMessage::FloodAdvert(a) => {
-                if self.app.ledger().synced {
-                    let hashes: Vec<Hash256> = a.tx_hashes.0.iter().map(|h| Hash256(h.0)).collect();
-                    let ledger = self.app.ledger().tracking_ledger;
-                    self.pull.handle_flood_advert(from, &hashes, ledger, &mut self.rng);
-                }
+            // Pull mode is ignored while out of sync (§7 step 7).
+            StellarMessage::FloodAdvert(a) if self.app.ledger().synced => {
+                let hashes: Vec<Hash256> = a.tx_hashes.0.iter().map(|h| Hash256(h.0)).collect();
+                let ledger = self.app.ledger().tracking_ledger;
+                self.pull.handle_flood_advert(from, &hashes, ledger, &mut self.rng);
             }
-            StellarMessage::FloodDemand(d) => {
-                if self.app.ledger().synced {
-                    self.serve_demand(conn, &d.tx_hashes.0.iter().map(|h| Hash256(h.0)).collect::<Vec<_>>());
-                }
+            StellarMessage::FloodDemand(d) if self.app.ledger().synced => {
+                let hashes: Vec<Hash256> = d.tx_hashes.0.iter().map(|h| Hash256(h.0)).collect();
+                self.serve_demand(conn, &hashes);
             }
             StellarMessage::GetTxSet(h) => self.serve_tx_set(conn, h),
             StellarMessage::GetScpQuorumset(h) => self.serve_quorum_set(conn, h),

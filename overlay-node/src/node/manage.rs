@@ -8,6 +8,7 @@ use crate::discovery::PeerStore;
 use crate::peer::DropReason;
 use overlay_auth::{HelloFacts, Role};
 use overlay_proto::{NodeId, PeerAddress};
+use rand_chacha::rand_core::Rng;
 use std::collections::BTreeSet;
 
 /// Node state owned by connection management.
@@ -179,6 +180,8 @@ impl<A: Application, S: PeerStore> Node<A, S> {
                 budget -= 1;
             }
         }
+        let should_drop = auth_slots == 0 && pending_slots > 0;
+        self.rotate_if_out_of_sync(should_drop);
         let (_, pending_out, _, auth_out) = self.connection_counts();
         let pending_slots = self.limits.max_outbound_pending.saturating_sub(pending_out);
         let auth_slots = target.saturating_sub(auth_out + pending_out);
@@ -195,6 +198,39 @@ impl<A: Application, S: PeerStore> Node<A, S> {
                 budget -= 1;
             }
         }
+    }
+
+    /// §11.6: while out of sync, every `OUT_OF_SYNC_RECONNECT_DELAY` drop one random
+    /// non-preferred outbound peer (if the outbound slots are full), so that a partitioned
+    /// node finds other peers. Preferred-only topologies therefore never rotate.
+    fn rotate_if_out_of_sync(&mut self, should_drop: bool) {
+        if self.app.ledger().synced {
+            self.out_of_sync_since = None;
+            return;
+        }
+        let Some(since) = self.out_of_sync_since else {
+            self.out_of_sync_since = Some(self.now);
+            return;
+        };
+        if !should_drop || self.now - since <= self.config.out_of_sync_reconnect_delay {
+            return;
+        }
+        let candidates: Vec<ConnId> = self
+            .authenticated
+            .iter()
+            .filter(|(n, c)| {
+                self.conns.get(c).is_some_and(|c| {
+                    c.direction == Role::Initiator && c.peer.as_ref().is_some_and(|p| !self.is_preferred(p.address(), n))
+                })
+            })
+            .map(|(_, c)| *c)
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let victim = candidates[(self.rng.next_u64() % candidates.len() as u64) as usize];
+        self.close_conn(victim, DropReason::OUT_OF_SYNC);
+        self.out_of_sync_since = Some(self.now);
     }
 
     fn non_preferred_outbound(&self) -> usize {

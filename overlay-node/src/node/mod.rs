@@ -546,7 +546,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
             self.dirty.insert(id);
         }
         self.pull.set_ledger_limits(ledger.flood);
-        let remember = u32::try_from(self.config.flood.max_slots_to_remember).unwrap_or(u32::MAX);
+        let remember = self.config.flood.max_slots_to_remember;
         let min = ledger.tracking_ledger.saturating_sub(remember).saturating_add(1);
         self.floodgate.clear_below(min);
         self.pull.clear_below(min);

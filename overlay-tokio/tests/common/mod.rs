@@ -82,18 +82,15 @@ impl RawClient {
                 .read_body()
                 .await
                 .expect("the node kept the connection");
-            match hs
+            let step = hs
                 .handle_frame(&body, UNIX(), &OpenPolicy)
-                .expect("handshake step")
-            {
-                Progress::Established(e) => {
-                    while let Some(f) = hs.poll_transmit() {
-                        self.send_raw(&f).await;
-                    }
-                    self.channel = Some(e.channel);
-                    return;
+                .expect("handshake step");
+            if let Progress::Established(e) = step {
+                while let Some(f) = hs.poll_transmit() {
+                    self.send_raw(&f).await;
                 }
-                _ => {}
+                self.channel = Some(e.channel);
+                return;
             }
         }
     }
