@@ -359,6 +359,16 @@ fn peer_is_purged_from_database_after_few_failures() {
     assert_eq!(pm.load(&b).unwrap(), None);
     // Only that IP is purged.
     assert!(pm.load(&other_ip).unwrap().is_some());
+    // An inbound connection dropped before its HELLO has no listening port yet: the IP is
+    // enough.
+    let r = record(localhost(11_629), NOW, 120, PeerType::Inbound);
+    pm.store_mut().insert(&r).unwrap();
+    assert_eq!(
+        pm.note_peer_removed(&PeerAddress::new("127.0.0.1", 0))
+            .unwrap(),
+        1
+    );
+    assert_eq!(pm.load(&r.address).unwrap(), None);
 }
 
 // C++: OverlayTests "loopback peer hello" — the initiator knows the acceptor as OUTBOUND,

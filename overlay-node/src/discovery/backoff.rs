@@ -91,7 +91,9 @@ mod tests {
 
     #[test]
     fn window_doubles_up_to_the_cap() {
-        let expected = [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 10240];
+        let expected = [
+            10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 10240,
+        ];
         for (n, w) in expected.iter().enumerate() {
             assert_eq!(backoff_window_secs(n as u32), *w, "n = {n}");
         }

@@ -3,12 +3,15 @@
 //! `OverlayManagerImpl`).
 
 use super::backoff::BackoffUpdate;
-use super::config::{DiscoveryConfig, MAX_PEERS_TO_CONNECT_PER_CALL, REALLY_DEAD_NUM_FAILURES_CUTOFF};
+use super::config::{
+    DiscoveryConfig, MAX_PEERS_TO_CONNECT_PER_CALL, REALLY_DEAD_NUM_FAILURES_CUTOFF,
+};
 use super::error::StoreError;
 use super::query::PeerQuery;
-use super::record::{PeerRecord, PeerType, ipv4_key};
+use super::record::{PeerRecord, PeerType};
 use super::source::{PeerSource, load_random_peers};
 use super::store::PeerStore;
+use core::net::IpAddr;
 use overlay_auth::Role;
 use overlay_proto::{PeerAddress, Timestamp};
 use rand_core::Rng;
@@ -83,7 +86,8 @@ impl<S: PeerStore> PeerManager<S> {
         PeerManager {
             store,
             config,
-            connect_sources: PeerType::ALL.map(|t| PeerSource::new(PeerQuery::next_attempt_cutoff(t))),
+            connect_sources: PeerType::ALL
+                .map(|t| PeerSource::new(PeerQuery::next_attempt_cutoff(t))),
             send_outbound: PeerSource::new(PeerQuery::to_send_outbound()),
             send_inbound: PeerSource::new(PeerQuery::to_send_inbound()),
         }
@@ -118,7 +122,11 @@ impl<S: PeerStore> PeerManager<S> {
     /// Create an `Inbound` record for `address` (0 failures, due `now`) unless one exists
     /// (stellar-core `ensureExists`); whether it was created. Used for addresses learned from
     /// PEERS: never evicts, so on a full store it fails with [`StoreError::StoreFull`].
-    pub fn ensure_exists(&mut self, now: Timestamp, address: &PeerAddress) -> Result<bool, StoreError> {
+    pub fn ensure_exists(
+        &mut self,
+        now: Timestamp,
+        address: &PeerAddress,
+    ) -> Result<bool, StoreError> {
         if self.store.load(address)?.is_some() {
             return Ok(false);
         }
@@ -184,17 +192,29 @@ impl<S: PeerStore> PeerManager<S> {
         rng: &mut R,
     ) -> Result<ConfigPeersReport, StoreError> {
         let mut report = ConfigPeersReport::default();
-        let lists = [(known, PeerType::Outbound), (preferred, PeerType::Preferred)];
+        let lists = [
+            (known, PeerType::Outbound),
+            (preferred, PeerType::Preferred),
+        ];
         for (list, observed) in lists {
             for address in list {
                 let result = if startup {
-                    self.update_type_and_backoff(now, address, observed, false, BackoffUpdate::HardReset, rng)
+                    self.update_type_and_backoff(
+                        now,
+                        address,
+                        observed,
+                        false,
+                        BackoffUpdate::HardReset,
+                        rng,
+                    )
                 } else {
                     self.update_type(now, address, observed, false)
                 };
                 match result {
                     Ok(_) => report.stored += 1,
-                    Err(StoreError::NotIpv4(_) | StoreError::ZeroPort(_)) => report.skipped_invalid += 1,
+                    Err(StoreError::NotIpv4(_) | StoreError::ZeroPort(_)) => {
+                        report.skipped_invalid += 1
+                    }
                     Err(StoreError::StoreFull { .. }) => report.refused_full += 1,
                     Err(e) => return Err(e),
                 }
@@ -206,16 +226,20 @@ impl<S: PeerStore> PeerManager<S> {
     /// Delete every record with at least [`REALLY_DEAD_NUM_FAILURES_CUTOFF`] (120) failures;
     /// how many. Called once at overlay start.
     pub fn purge_dead(&mut self) -> Result<u64, StoreError> {
-        self.store.delete_with_min_failures(REALLY_DEAD_NUM_FAILURES_CUTOFF)
+        self.store
+            .delete_with_min_failures(REALLY_DEAD_NUM_FAILURES_CUTOFF)
     }
 
     /// A peer connection to `address` was removed: delete the records of its IP (all ports)
-    /// with at least 120 failures (§11.7); how many. An address that cannot have a record
-    /// deletes nothing.
+    /// with at least 120 failures (§11.7); how many. Only the IP matters, so the address of
+    /// an inbound connection dropped before its HELLO (remote port, or 0) works too; a
+    /// non-IPv4 address deletes nothing.
     pub fn note_peer_removed(&mut self, address: &PeerAddress) -> Result<u64, StoreError> {
-        match ipv4_key(address) {
-            Ok((ip, _)) => self.store.delete_ip_with_min_failures(ip, REALLY_DEAD_NUM_FAILURES_CUTOFF),
-            Err(_) => Ok(0),
+        match address.ip() {
+            Some(IpAddr::V4(ip)) => self
+                .store
+                .delete_ip_with_min_failures(ip, REALLY_DEAD_NUM_FAILURES_CUTOFF),
+            _ => Ok(0),
         }
     }
 
@@ -320,7 +344,12 @@ impl<S: PeerStore> PeerManager<S> {
 
     /// Load, change and write back the record of `address`, creating it (`Inbound`, due
     /// `now`) when absent.
-    fn modify<F>(&mut self, now: Timestamp, address: &PeerAddress, change: F) -> Result<PeerRecord, StoreError>
+    fn modify<F>(
+        &mut self,
+        now: Timestamp,
+        address: &PeerAddress,
+        change: F,
+    ) -> Result<PeerRecord, StoreError>
     where
         F: FnOnce(&mut PeerRecord),
     {

@@ -98,8 +98,7 @@ impl MemoryStore {
         query: &'a PeerQuery,
         now: Timestamp,
     ) -> impl Iterator<Item = PeerRecord> + 'a {
-        self.records()
-            .filter(move |r| query.matches(r, now))
+        self.records().filter(move |r| query.matches(r, now))
     }
 }
 
@@ -254,10 +253,7 @@ mod tests {
     fn insert_update_delete_contract() {
         let mut s = MemoryStore::new();
         let r = rec("1.2.3.4:5", 0, PeerType::Inbound);
-        assert_eq!(
-            s.update(&r),
-            Err(StoreError::NotFound(r.address.clone()))
-        );
+        assert_eq!(s.update(&r), Err(StoreError::NotFound(r.address.clone())));
         s.insert(&r).unwrap();
         assert_eq!(
             s.insert(&r),
@@ -304,7 +300,8 @@ mod tests {
         s.insert(&rec("1.1.1.1:1", 5, PeerType::Inbound)).unwrap();
         s.insert(&rec("1.1.1.1:2", 7, PeerType::Inbound)).unwrap();
         s.insert(&rec("1.1.1.1:3", 50, PeerType::Outbound)).unwrap();
-        s.insert(&rec("1.1.1.1:4", 60, PeerType::Preferred)).unwrap();
+        s.insert(&rec("1.1.1.1:4", 60, PeerType::Preferred))
+            .unwrap();
         let first = s.evict_one_inbound().unwrap();
         assert_eq!(first, Some("1.1.1.1:2".parse().unwrap()));
         let second = s.evict_one_inbound().unwrap();
@@ -330,7 +327,11 @@ mod tests {
         let page = s.load_page(&q, Timestamp::ZERO, 1, 2).unwrap();
         assert_eq!(page.len(), 2);
         assert_eq!(page[0].address.to_string(), "1.0.0.1:2");
-        assert!(s.load_page(&q, Timestamp::ZERO, u64::MAX, 2).unwrap().is_empty());
+        assert!(
+            s.load_page(&q, Timestamp::ZERO, u64::MAX, 2)
+                .unwrap()
+                .is_empty()
+        );
         let outbound = PeerQuery {
             type_filter: PeerTypeFilter::AnyOutbound,
             ..q

@@ -115,10 +115,11 @@ impl PeerQuery {
         if self.use_next_attempt && record.next_attempt > now {
             return false;
         }
-        if let Some(max) = self.max_failures {
-            if record.num_failures > max {
-                return false;
-            }
+        if self
+            .max_failures
+            .is_some_and(|max| record.num_failures > max)
+        {
+            return false;
         }
         self.type_filter.matches(record.peer_type)
     }

@@ -177,7 +177,10 @@ mod tests {
         for t in PeerType::ALL {
             assert_eq!(PeerType::from_db_int(t.as_db_int()), Ok(t));
         }
-        assert_eq!((Inbound as i64, Outbound as i64, Preferred as i64), (0, 1, 2));
+        assert_eq!(
+            (Inbound as i64, Outbound as i64, Preferred as i64),
+            (0, 1, 2)
+        );
         for bad in [-1, 3, i64::MAX, i64::MIN] {
             assert_eq!(PeerType::from_db_int(bad), Err(StoreError::InvalidRow));
         }

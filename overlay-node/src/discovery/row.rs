@@ -59,10 +59,7 @@ impl PeerRow {
 
     /// The record of a row; [`StoreError::InvalidRow`] if any column is out of range.
     pub fn to_record(&self) -> Result<PeerRecord, StoreError> {
-        let ip = self
-            .ip
-            .parse()
-            .map_err(|_| StoreError::InvalidRow)?;
+        let ip = self.ip.parse().map_err(|_| StoreError::InvalidRow)?;
         let port = u16::try_from(self.port)
             .ok()
             .filter(|p| *p != 0)

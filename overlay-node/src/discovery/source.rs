@@ -14,6 +14,9 @@ use rand_core::Rng;
 /// A larger request is capped to it, which bounds the memory of one answer (about 1 MiB).
 pub const MAX_RANDOM_LOAD: usize = 10_000;
 
+// `clamp` below needs its lower bound not above its upper bound.
+const _: () = assert!(BATCH_SIZE <= MAX_RANDOM_LOAD);
+
 /// Up to `n = min(max(requested, BATCH_SIZE), MAX_RANDOM_LOAD)` records matching `query`
 /// at `now`, in random order: count the matches, pick a random offset in
 /// `[0, count - n]` (0 when `count <= n`), load `n` rows from there in the store's order,
@@ -32,7 +35,7 @@ where
     S: PeerStore + ?Sized,
     R: Rng + ?Sized,
 {
-    let n = requested.max(BATCH_SIZE).min(MAX_RANDOM_LOAD);
+    let n = requested.clamp(BATCH_SIZE, MAX_RANDOM_LOAD);
     let count = store.count(query, now)?;
     if count == 0 {
         return Ok(Vec::new());
@@ -55,7 +58,7 @@ where
 /// [`load_random_peers`] only when it holds fewer addresses than asked for. Every address it
 /// looks at is consumed, taken or skipped, so one cache load never yields an address twice.
 /// The cache is not invalidated when records change: an address may be served after its
-/// record was updated or purged, as in stellar-core [parity].
+/// record was updated or purged, as in stellar-core (parity).
 ///
 /// Bounded: the cache holds at most one load, at most [`MAX_RANDOM_LOAD`] addresses (in
 /// practice [`BATCH_SIZE`], since callers ask for at most 50); a refill replaces it.
@@ -204,9 +207,10 @@ mod tests {
             .unwrap();
         assert_eq!(all.len(), 10);
         assert_eq!(src.cached(), 0);
-        assert!(src
-            .random_peers(&s, Timestamp::ZERO, 0, |_| true, &mut rng)
-            .unwrap()
-            .is_empty());
+        assert!(
+            src.random_peers(&s, Timestamp::ZERO, 0, |_| true, &mut rng)
+                .unwrap()
+                .is_empty()
+        );
     }
 }
