@@ -33,10 +33,7 @@ fn index_of(h: &Hash256) -> usize {
 fn floodgate(c: &mut Criterion) {
     let msg = [0x5au8; 220];
     for n in [10_000u64, 100_000] {
-        let cfg = FloodConfig {
-            floodgate_entries_max: n as usize,
-            ..FloodConfig::default()
-        };
+        let cfg = FloodConfig { floodgate_entries_max: n as usize, ..FloodConfig::default() };
         let mut full: Floodgate<u32> = Floodgate::new(&cfg, 1);
         for i in 0..n {
             full.record_received(id(i), (i % 8) as u32, 1).unwrap();
@@ -52,9 +49,7 @@ fn floodgate(c: &mut Criterion) {
 
         let mut g = c.benchmark_group(format!("floodgate_{n}"));
         g.throughput(Throughput::Elements(1));
-        g.bench_function("baseline_sha256_220B", |b| {
-            b.iter(|| Sha256::digest(black_box(&msg)))
-        });
+        g.bench_function("baseline_sha256_220B", |b| b.iter(|| Sha256::digest(black_box(&msg))));
         g.bench_function("insert_new_evicting", |b| {
             let mut gate = full.clone();
             let mut next = n;
@@ -112,19 +107,11 @@ const HASHES: u64 = 10_000;
 /// Pubnet-like sizes: 1000-op tx sets, queue ×2, 5 s ledgers → 20 hashes per advert,
 /// 80 per demand; incoming queues large enough for the 10,000 hashes.
 fn limits() -> LedgerLimits {
-    LedgerLimits {
-        max_tx_set_size_ops: 10_000,
-        max_queue_size_ops: 2_000,
-        ..LedgerLimits::default()
-    }
+    LedgerLimits { max_tx_set_size_ops: 10_000, max_queue_size_ops: 2_000, ..LedgerLimits::default() }
 }
 
 fn advert_limits() -> LedgerLimits {
-    LedgerLimits {
-        max_tx_set_size_ops: 1_000,
-        max_queue_size_ops: 2_000,
-        ..LedgerLimits::default()
-    }
+    LedgerLimits { max_tx_set_size_ops: 1_000, max_queue_size_ops: 2_000, ..LedgerLimits::default() }
 }
 
 fn pull_mode(peers: u32, limits: LedgerLimits) -> PullMode<u32> {

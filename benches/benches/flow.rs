@@ -44,8 +44,7 @@ fn flow(c: &mut Criterion) {
     });
     group.bench_function("hmac_sha256_220B_new_key", |b| {
         b.iter(|| {
-            let mut mac =
-                Hmac::<sha2::Sha256>::new_from_slice(black_box(&key)).expect("any key length");
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(black_box(&key)).expect("any key length");
             mac.update(black_box(&msg));
             black_box(mac.finalize().into_bytes())
         })
@@ -54,14 +53,8 @@ fn flow(c: &mut Criterion) {
     let config = FlowConfig::default();
     let now = Timestamp::from_secs(1);
     let meta = MessageMeta::transaction(MSG_BYTES);
-    let regrant = SendMoreExtended {
-        num_messages: 1,
-        num_bytes: MSG_BYTES as u32,
-    };
-    let initial = SendMoreExtended {
-        num_messages: 200,
-        num_bytes: 300_000,
-    };
+    let regrant = SendMoreExtended { num_messages: 1, num_bytes: MSG_BYTES as u32 };
+    let initial = SendMoreExtended { num_messages: 200, num_bytes: 300_000 };
 
     // Sender: an authenticated peer that has granted its initial credit. The payload is an
     // index (pure bookkeeping).
@@ -75,36 +68,25 @@ fn flow(c: &mut Criterion) {
             index += 1;
             let report = sender.enqueue(now, OutboundMessage::from_meta(meta.clone(), index));
             black_box(report.shed_anything());
-            let out = sender
-                .poll_send(now)
-                .expect("credit is returned every message");
+            let out = sender.poll_send(now).expect("credit is returned every message");
             sender.handle_write_complete(now, out.ticket);
             black_box(out.payload);
-            sender
-                .handle_send_more(now, black_box(&regrant))
-                .expect("valid grant");
+            sender.handle_send_more(now, black_box(&regrant)).expect("valid grant");
         })
     });
 
     // As stellar-core runs: the peer grants back a batch of 40 messages.
-    let batch = SendMoreExtended {
-        num_messages: 40,
-        num_bytes: 40 * MSG_BYTES as u32,
-    };
+    let batch = SendMoreExtended { num_messages: 40, num_bytes: 40 * MSG_BYTES as u32 };
     group.bench_function("send_enqueue_poll_complete_grant_every_40", |b| {
         b.iter(|| {
             index += 1;
             let report = sender.enqueue(now, OutboundMessage::from_meta(meta.clone(), index));
             black_box(report.shed_anything());
-            let out = sender
-                .poll_send(now)
-                .expect("credit is returned every 40 messages");
+            let out = sender.poll_send(now).expect("credit is returned every 40 messages");
             sender.handle_write_complete(now, out.ticket);
             black_box(out.payload);
             if index % 40 == 0 {
-                sender
-                    .handle_send_more(now, black_box(&batch))
-                    .expect("valid grant");
+                sender.handle_send_more(now, black_box(&batch)).expect("valid grant");
             }
         })
     });
@@ -112,36 +94,26 @@ fn flow(c: &mut Criterion) {
     // The same with the payload a node would use: an `Arc` of the encoded message, cloned
     // for this peer and dropped after the write (two atomic operations the caller pays
     // whatever the flow control).
-    let mut sender_arc: FlowControl<Arc<[u8]>> =
-        FlowControl::new(&config, LedgerLimits::default(), now);
+    let mut sender_arc: FlowControl<Arc<[u8]>> = FlowControl::new(&config, LedgerLimits::default(), now);
     sender_arc.handle_authenticated(now);
     while sender_arc.poll_grant().is_some() {}
-    sender_arc
-        .handle_send_more(now, &initial)
-        .expect("valid grant");
+    sender_arc.handle_send_more(now, &initial).expect("valid grant");
     let encoded: Arc<[u8]> = Arc::from(vec![0u8; MSG_BYTES + 48]);
     let mut arc_index = 0u64;
-    group.bench_function(
-        "send_enqueue_poll_complete_grant_every_40_arc_payload",
-        |b| {
-            b.iter(|| {
-                arc_index += 1;
-                let msg = OutboundMessage::from_meta(meta.clone(), encoded.clone());
-                let report = sender_arc.enqueue(now, msg);
-                black_box(report.shed_anything());
-                let out = sender_arc
-                    .poll_send(now)
-                    .expect("credit is returned every 40 messages");
-                sender_arc.handle_write_complete(now, out.ticket);
-                black_box(out.payload);
-                if arc_index % 40 == 0 {
-                    sender_arc
-                        .handle_send_more(now, black_box(&batch))
-                        .expect("valid grant");
-                }
-            })
-        },
-    );
+    group.bench_function("send_enqueue_poll_complete_grant_every_40_arc_payload", |b| {
+        b.iter(|| {
+            arc_index += 1;
+            let msg = OutboundMessage::from_meta(meta.clone(), encoded.clone());
+            let report = sender_arc.enqueue(now, msg);
+            black_box(report.shed_anything());
+            let out = sender_arc.poll_send(now).expect("credit is returned every 40 messages");
+            sender_arc.handle_write_complete(now, out.ticket);
+            black_box(out.payload);
+            if arc_index % 40 == 0 {
+                sender_arc.handle_send_more(now, black_box(&batch)).expect("valid grant");
+            }
+        })
+    });
 
     // Receiver: authenticated, initial grant sent.
     let mut receiver: FlowControl<u64> = FlowControl::new(&config, LedgerLimits::default(), now);
@@ -150,11 +122,7 @@ fn flow(c: &mut Criterion) {
     group.bench_function("receive_lock_release_grant", |b| {
         b.iter(|| {
             let receipt = receiver
-                .handle_received(
-                    now,
-                    black_box(MessageType::Transaction),
-                    black_box(MSG_BYTES),
-                )
+                .handle_received(now, black_box(MessageType::Transaction), black_box(MSG_BYTES))
                 .expect("capacity is released every message");
             receiver.handle_processed(now, receipt);
             while let Some(g) = receiver.poll_grant() {

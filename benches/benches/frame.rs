@@ -14,18 +14,11 @@ fn bench(c: &mut Criterion) {
     let mut frame = Vec::new();
     encode_authenticated_with(5, &xdr, &mut frame, |_| [7; 32]);
     // 64 frames back to back, as one socket read would deliver them.
-    let stream: Vec<u8> = frame
-        .iter()
-        .copied()
-        .cycle()
-        .take(frame.len() * 64)
-        .collect();
+    let stream: Vec<u8> = frame.iter().copied().cycle().take(frame.len() * 64).collect();
 
     let mut g = c.benchmark_group("frame_220B");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("baseline_xdr_encode", |b| {
-        b.iter(|| black_box(&msg).to_xdr(Limits::none()).unwrap())
-    });
+    g.bench_function("baseline_xdr_encode", |b| b.iter(|| black_box(&msg).to_xdr(Limits::none()).unwrap()));
     g.bench_function("encode_frame", |b| {
         let mut out = Vec::with_capacity(512);
         b.iter(|| {

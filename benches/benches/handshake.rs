@@ -38,18 +38,8 @@ fn handshake(a: &mut LocalAuth, b: &mut LocalAuth, n: u8) {
 
 fn bench(c: &mut Criterion) {
     let net = Network::Testnet.id();
-    let mut a = LocalAuth::new(
-        NodeIdentity::from_seed([1; 32]),
-        net,
-        [2; 32],
-        HelloParams::default(),
-    );
-    let mut b = LocalAuth::new(
-        NodeIdentity::from_seed([3; 32]),
-        net,
-        [4; 32],
-        HelloParams::default(),
-    );
+    let mut a = LocalAuth::new(NodeIdentity::from_seed([1; 32]), net, [2; 32], HelloParams::default());
+    let mut b = LocalAuth::new(NodeIdentity::from_seed([3; 32]), net, [4; 32], HelloParams::default());
     let mut g = c.benchmark_group("handshake");
     let sk = SigningKey::from_bytes(&[9; 32]);
     let vk = sk.verifying_key();

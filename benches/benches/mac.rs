@@ -18,10 +18,7 @@ fn message_xdr(size: usize) -> Vec<u8> {
 fn bench(c: &mut Criterion) {
     for size in [200usize, 1024, 100 * 1024] {
         let xdr = message_xdr(size);
-        let keys = MacKeys {
-            send: [1; 32],
-            recv: [2; 32],
-        };
+        let keys = MacKeys { send: [1; 32], recv: [2; 32] };
         let mut g = c.benchmark_group(format!("mac_{size}B"));
         g.throughput(Throughput::Bytes(size as u64));
 
@@ -55,10 +52,7 @@ fn bench(c: &mut Criterion) {
                 f[4..].to_vec()
             })
             .collect();
-        let rx_keys = MacKeys {
-            send: keys.recv,
-            recv: keys.send,
-        };
+        let rx_keys = MacKeys { send: keys.recv, recv: keys.send };
         let mut rx = MacChannel::new(&rx_keys);
         let mut i = 0usize;
         g.bench_function(BenchmarkId::new("open", size), |b| {
@@ -67,8 +61,7 @@ fn bench(c: &mut Criterion) {
                     rx = MacChannel::new(&rx_keys);
                     i = 0;
                 }
-                rx.open(&RawMessage::parse(black_box(&frames[i])).unwrap())
-                    .unwrap();
+                rx.open(&RawMessage::parse(black_box(&frames[i])).unwrap()).unwrap();
                 i += 1;
             })
         });

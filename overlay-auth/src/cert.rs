@@ -16,11 +16,7 @@ const ENVELOPE_TYPE_AUTH: u32 = 3;
 
 /// `SHA-256(networkID ‖ u32_be(ENVELOPE_TYPE_AUTH) ‖ u64_be(expiration) ‖ pubkey)`, the hash a
 /// certificate signs.
-pub fn cert_signed_hash(
-    network_id: &NetworkId,
-    expiration: u64,
-    ecdh_public: &[u8; 32],
-) -> [u8; 32] {
+pub fn cert_signed_hash(network_id: &NetworkId, expiration: u64, ecdh_public: &[u8; 32]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(network_id.as_bytes());
     h.update(ENVELOPE_TYPE_AUTH.to_be_bytes());
@@ -30,12 +26,7 @@ pub fn cert_signed_hash(
 }
 
 /// A certificate for `ecdh_public` that expires at `expiration` (Unix seconds).
-pub fn make_cert(
-    identity: &NodeIdentity,
-    network_id: &NetworkId,
-    ecdh_public: &[u8; 32],
-    expiration: u64,
-) -> AuthCert {
+pub fn make_cert(identity: &NodeIdentity, network_id: &NetworkId, ecdh_public: &[u8; 32], expiration: u64) -> AuthCert {
     let hash = cert_signed_hash(network_id, expiration, ecdh_public);
     let sig = identity.sign(&hash);
     AuthCert {
@@ -50,28 +41,15 @@ pub fn make_cert(
 /// Rejects an expired certificate (`expiration < now`; equal is accepted, and no upper
 /// bound is checked), a signature that is not exactly 64 bytes, and any signature that
 /// strict Ed25519 verification rejects (small-order or non-canonical encodings included).
-pub fn verify_cert(
-    cert: &AuthCert,
-    peer: &NodeId,
-    network_id: &NetworkId,
-    now_unix: u64,
-) -> Result<(), CertError> {
+pub fn verify_cert(cert: &AuthCert, peer: &NodeId, network_id: &NetworkId, now_unix: u64) -> Result<(), CertError> {
     if cert.expiration < now_unix {
-        return Err(CertError::Expired {
-            expiration: cert.expiration,
-            now: now_unix,
-        });
+        return Err(CertError::Expired { expiration: cert.expiration, now: now_unix });
     }
-    let sig: [u8; 64] = cert
-        .sig
-        .0
-        .as_slice()
-        .try_into()
-        .map_err(|_| CertError::BadSignatureLength(cert.sig.0.len()))?;
+    let sig: [u8; 64] =
+        cert.sig.0.as_slice().try_into().map_err(|_| CertError::BadSignatureLength(cert.sig.0.len()))?;
     let key = VerifyingKey::from_bytes(peer.as_bytes()).map_err(|_| CertError::BadKey)?;
     let hash = cert_signed_hash(network_id, cert.expiration, &cert.pubkey.key);
-    key.verify_strict(&hash, &Signature::from_bytes(&sig))
-        .map_err(|_| CertError::BadSignature)
+    key.verify_strict(&hash, &Signature::from_bytes(&sig)).map_err(|_| CertError::BadSignature)
 }
 
 /// Issues our certificate and re-issues it when it nears expiry.
@@ -102,10 +80,8 @@ impl CertIssuer {
         ecdh_public: &[u8; 32],
         now_unix: u64,
     ) -> &AuthCert {
-        let stale = self
-            .current
-            .as_ref()
-            .is_none_or(|c| c.expiration < now_unix.saturating_add(CERT_REFRESH_MARGIN_SECS));
+        let stale =
+            self.current.as_ref().is_none_or(|c| c.expiration < now_unix.saturating_add(CERT_REFRESH_MARGIN_SECS));
         if stale {
             let expiration = now_unix.saturating_add(CERT_LIFETIME_SECS);
             self.current = Some(make_cert(identity, network_id, ecdh_public, expiration));

@@ -176,18 +176,8 @@ impl HandshakeError {
 /// The drop reason for a received ERROR: `"<CODE_NAME> (<msg>)"` with every character that
 /// is not alphanumeric or a space replaced by `*`, as stellar-core logs it (§4.1).
 pub fn remote_error_reason(e: &SError) -> String {
-    let msg: String = e
-        .msg
-        .as_vec()
-        .iter()
-        .map(|&b| {
-            if b.is_ascii_alphanumeric() || b == b' ' {
-                b as char
-            } else {
-                '*'
-            }
-        })
-        .collect();
+    let msg: String =
+        e.msg.as_vec().iter().map(|&b| if b.is_ascii_alphanumeric() || b == b' ' { b as char } else { '*' }).collect();
     format!("{} ({msg})", error_code_name(e.code))
 }
 

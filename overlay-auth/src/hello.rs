@@ -1,8 +1,7 @@
 //! HELLO: what we advertise, and the facts we keep from the remote's (PROTOCOL.md §3.5).
 
 use overlay_proto::version::{
-    DEFAULT_PEER_PORT, LEDGER_PROTOCOL_VERSION, OVERLAY_PROTOCOL_MIN_VERSION,
-    OVERLAY_PROTOCOL_VERSION, VERSION_STR,
+    DEFAULT_PEER_PORT, LEDGER_PROTOCOL_VERSION, OVERLAY_PROTOCOL_MIN_VERSION, OVERLAY_PROTOCOL_VERSION, VERSION_STR,
 };
 use overlay_proto::xdr::{AuthCert, Hello, Uint256};
 use overlay_proto::{NetworkId, NodeId};
@@ -36,13 +35,7 @@ impl Default for HelloParams {
 
 impl HelloParams {
     /// The HELLO for these parameters.
-    pub fn build(
-        &self,
-        node_id: &NodeId,
-        network_id: &NetworkId,
-        cert: &AuthCert,
-        nonce: &[u8; 32],
-    ) -> Hello {
+    pub fn build(&self, node_id: &NodeId, network_id: &NetworkId, cert: &AuthCert, nonce: &[u8; 32]) -> Hello {
         let mut version = self.version_str.as_bytes().to_vec();
         version.truncate(100);
         Hello {

@@ -28,17 +28,14 @@ impl NodeIdentity {
 
     /// From an `S...` secret seed strkey.
     pub fn from_strkey(s: &str) -> Result<Self, IdentityError> {
-        let key = stellar_strkey::ed25519::PrivateKey::from_string(s.trim())
-            .map_err(|_| IdentityError::InvalidSecretSeed)?;
+        let key =
+            stellar_strkey::ed25519::PrivateKey::from_string(s.trim()).map_err(|_| IdentityError::InvalidSecretSeed)?;
         Ok(Self::from_seed(key.0))
     }
 
     /// The `S...` strkey of the seed. Handle with care: it is the node's secret.
     pub fn secret_strkey(&self) -> String {
-        format!(
-            "{}",
-            stellar_strkey::ed25519::PrivateKey(self.signing.to_bytes()).as_unredacted()
-        )
+        format!("{}", stellar_strkey::ed25519::PrivateKey(self.signing.to_bytes()).as_unredacted())
     }
 
     /// The public identity.
@@ -55,8 +52,6 @@ impl NodeIdentity {
 impl fmt::Debug for NodeIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print the secret.
-        f.debug_struct("NodeIdentity")
-            .field("node_id", &self.node_id)
-            .finish_non_exhaustive()
+        f.debug_struct("NodeIdentity").field("node_id", &self.node_id).finish_non_exhaustive()
     }
 }

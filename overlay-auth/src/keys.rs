@@ -47,9 +47,7 @@ impl EcdhKeypair {
 
 impl core::fmt::Debug for EcdhKeypair {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("EcdhKeypair")
-            .field("public", &self.public)
-            .finish_non_exhaustive()
+        f.debug_struct("EcdhKeypair").field("public", &self.public).finish_non_exhaustive()
     }
 }
 
@@ -112,13 +110,7 @@ pub fn derive_mac_keys(
     let k_ab = expand(&k, &info(0, n_a, n_b));
     let k_ba = expand(&k, &info(1, n_b, n_a));
     match role {
-        Role::Initiator => MacKeys {
-            send: k_ab,
-            recv: k_ba,
-        },
-        Role::Acceptor => MacKeys {
-            send: k_ba,
-            recv: k_ab,
-        },
+        Role::Initiator => MacKeys { send: k_ab, recv: k_ba },
+        Role::Acceptor => MacKeys { send: k_ba, recv: k_ab },
     }
 }

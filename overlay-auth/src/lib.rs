@@ -20,9 +20,7 @@ pub mod keys;
 pub mod mac;
 
 pub use error::{CertError, CryptoError, HandshakeError, IdentityError, MacError};
-pub use handshake::{
-    Established, Handshake, LocalAuth, LocalKeys, OpenPolicy, PeerPolicy, Progress,
-};
+pub use handshake::{Established, Handshake, LocalAuth, LocalKeys, OpenPolicy, PeerPolicy, Progress};
 pub use hello::{HelloFacts, HelloParams};
 pub use identity::NodeIdentity;
 pub use keys::{MacKeys, Role};

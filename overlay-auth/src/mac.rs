@@ -86,11 +86,7 @@ impl MacChannel {
     }
 
     /// Encode `msg` and append its frame to `out`.
-    pub fn seal(
-        &mut self,
-        msg: &StellarMessage,
-        out: &mut Vec<u8>,
-    ) -> Result<(), overlay_proto::xdr::Error> {
+    pub fn seal(&mut self, msg: &StellarMessage, out: &mut Vec<u8>) -> Result<(), overlay_proto::xdr::Error> {
         let xdr = wire::encode_message(msg)?;
         self.seal_xdr(&xdr, out);
         Ok(())
@@ -103,10 +99,7 @@ impl MacChannel {
             return Ok(());
         }
         if raw.sequence() != self.recv_seq {
-            return Err(MacError::UnexpectedSequence {
-                expected: self.recv_seq,
-                got: raw.sequence(),
-            });
+            return Err(MacError::UnexpectedSequence { expected: self.recv_seq, got: raw.sequence() });
         }
         if self.recv_key_is_zero {
             return Err(MacError::ZeroKey);
@@ -126,14 +119,8 @@ mod tests {
     use overlay_proto::xdr::{Auth, ErrorCode, SError};
 
     fn pair() -> (MacChannel, MacChannel) {
-        let a = MacKeys {
-            send: [1; 32],
-            recv: [2; 32],
-        };
-        let b = MacKeys {
-            send: [2; 32],
-            recv: [1; 32],
-        };
+        let a = MacKeys { send: [1; 32], recv: [2; 32] };
+        let b = MacKeys { send: [2; 32], recv: [1; 32] };
         (MacChannel::new(&a), MacChannel::new(&b))
     }
 
@@ -145,8 +132,7 @@ mod tests {
 
     fn auth_frame(ch: &mut MacChannel) -> Vec<u8> {
         let mut out = Vec::new();
-        ch.seal(&StellarMessage::Auth(Auth { flags: 200 }), &mut out)
-            .unwrap();
+        ch.seal(&StellarMessage::Auth(Auth { flags: 200 }), &mut out).unwrap();
         out
     }
 
@@ -170,20 +156,14 @@ mod tests {
         // Replay.
         assert_eq!(
             b.open(&RawMessage::parse(&first).unwrap()),
-            Err(MacError::UnexpectedSequence {
-                expected: 1,
-                got: 0
-            })
+            Err(MacError::UnexpectedSequence { expected: 1, got: 0 })
         );
         // Skip one.
         let _second = auth_frame(&mut a);
         let third = body(&auth_frame(&mut a));
         assert_eq!(
             b.open(&RawMessage::parse(&third).unwrap()),
-            Err(MacError::UnexpectedSequence {
-                expected: 1,
-                got: 2
-            })
+            Err(MacError::UnexpectedSequence { expected: 1, got: 2 })
         );
         // Tamper with the message or the MAC.
         let (mut a, mut b) = pair();
@@ -191,11 +171,7 @@ mod tests {
         for i in [12, 19, good.len() - 1] {
             let mut bad = good.clone();
             bad[i] ^= 0x40;
-            assert_eq!(
-                b.open(&RawMessage::parse(&bad).unwrap()),
-                Err(MacError::BadMac),
-                "byte {i}"
-            );
+            assert_eq!(b.open(&RawMessage::parse(&bad).unwrap()), Err(MacError::BadMac), "byte {i}");
         }
         b.open(&RawMessage::parse(&good).unwrap()).unwrap();
     }
@@ -204,10 +180,7 @@ mod tests {
     fn errors_are_never_authenticated_and_do_not_advance() {
         let (mut a, mut b) = pair();
         let mut out = Vec::new();
-        let err = StellarMessage::ErrorMsg(SError {
-            code: ErrorCode::Load,
-            msg: "x".try_into().unwrap(),
-        });
+        let err = StellarMessage::ErrorMsg(SError { code: ErrorCode::Load, msg: "x".try_into().unwrap() });
         a.seal(&err, &mut out).unwrap();
         assert_eq!(a.send_sequence(), 0);
         let f = body(&out);
@@ -220,18 +193,9 @@ mod tests {
 
     #[test]
     fn zero_receive_key_is_rejected() {
-        let mut b = MacChannel::new(&MacKeys {
-            send: [1; 32],
-            recv: [0; 32],
-        });
-        let mut a = MacChannel::new(&MacKeys {
-            send: [0; 32],
-            recv: [1; 32],
-        });
+        let mut b = MacChannel::new(&MacKeys { send: [1; 32], recv: [0; 32] });
+        let mut a = MacChannel::new(&MacKeys { send: [0; 32], recv: [1; 32] });
         let f = body(&auth_frame(&mut a));
-        assert_eq!(
-            b.open(&RawMessage::parse(&f).unwrap()),
-            Err(MacError::ZeroKey)
-        );
+        assert_eq!(b.open(&RawMessage::parse(&f).unwrap()), Err(MacError::ZeroKey));
     }
 }

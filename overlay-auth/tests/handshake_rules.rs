@@ -4,8 +4,8 @@
 use overlay_auth::cert::make_cert;
 use overlay_auth::keys::{EcdhKeypair, Role, derive_mac_keys};
 use overlay_auth::{
-    Handshake, HandshakeError, HelloParams, LocalAuth, MacChannel, MacError, NodeIdentity,
-    OpenPolicy, PeerPolicy, Progress,
+    Handshake, HandshakeError, HelloParams, LocalAuth, MacChannel, MacError, NodeIdentity, OpenPolicy, PeerPolicy,
+    Progress,
 };
 use overlay_proto::frame::{FrameDecoder, encode_unauthenticated};
 use overlay_proto::wire::RawMessage;
@@ -19,12 +19,7 @@ fn net() -> NetworkId {
 }
 
 fn local(seed: u8) -> LocalAuth {
-    LocalAuth::new(
-        NodeIdentity::from_seed([seed; 32]),
-        net(),
-        [seed.wrapping_add(100); 32],
-        HelloParams::default(),
-    )
+    LocalAuth::new(NodeIdentity::from_seed([seed; 32]), net(), [seed.wrapping_add(100); 32], HelloParams::default())
 }
 
 fn body(frame: &[u8]) -> Vec<u8> {
@@ -39,9 +34,7 @@ fn decode(frame: &[u8]) -> StellarMessage {
 }
 
 fn drain(hs: &mut Handshake) -> Vec<StellarMessage> {
-    std::iter::from_fn(|| hs.poll_transmit())
-        .map(|f| decode(&f))
-        .collect()
+    std::iter::from_fn(|| hs.poll_transmit()).map(|f| decode(&f)).collect()
 }
 
 /// A hand-driven remote peer that can send anything.
@@ -83,29 +76,16 @@ impl Remote {
 
     /// Install keys from the other side's HELLO, as a correct peer would.
     fn learn(&mut self, their_hello: &StellarMessage, role: Role) {
-        let StellarMessage::Hello(h) = their_hello else {
-            panic!("not a HELLO")
-        };
+        let StellarMessage::Hello(h) = their_hello else { panic!("not a HELLO") };
         let q = self.ecdh.shared_secret(&h.cert.pubkey.key).unwrap();
-        let keys = derive_mac_keys(
-            role,
-            &q,
-            self.ecdh.public(),
-            &h.cert.pubkey.key,
-            &self.nonce,
-            &h.nonce.0,
-        );
+        let keys = derive_mac_keys(role, &q, self.ecdh.public(), &h.cert.pubkey.key, &self.nonce, &h.nonce.0);
         self.send_key = Some(keys.send);
         self.channel = Some(MacChannel::new(&keys));
     }
 
     fn sealed(&mut self, msg: &StellarMessage) -> Vec<u8> {
         let mut f = Vec::new();
-        self.channel
-            .as_mut()
-            .expect("keys installed")
-            .seal(msg, &mut f)
-            .unwrap();
+        self.channel.as_mut().expect("keys installed").seal(msg, &mut f).unwrap();
         f
     }
 
@@ -129,12 +109,7 @@ fn assert_error_sent(sent: &[StellarMessage], code: ErrorCode, text: &str) {
 }
 
 fn assert_silent(sent: &[StellarMessage]) {
-    assert!(
-        !sent
-            .iter()
-            .any(|m| matches!(m, StellarMessage::ErrorMsg(_))),
-        "no ERROR expected: {sent:?}"
-    );
+    assert!(!sent.iter().any(|m| matches!(m, StellarMessage::ErrorMsg(_))), "no ERROR expected: {sent:?}");
 }
 
 /// An acceptor fed a HELLO from `remote` edited by `edit`; returns the error and what it sent.
@@ -162,12 +137,7 @@ fn expired_and_malformed_certificates_are_silent_drops() {
     for edit in [
         Box::new(|h: &mut Hello| {
             // Correctly signed, but expired a second ago.
-            h.cert = make_cert(
-                &NodeIdentity::from_seed([2; 32]),
-                &net(),
-                &h.cert.pubkey.key,
-                NOW - 1,
-            );
+            h.cert = make_cert(&NodeIdentity::from_seed([2; 32]), &net(), &h.cert.pubkey.key, NOW - 1);
         }) as Box<dyn FnOnce(&mut Hello)>,
         Box::new(|h: &mut Hello| h.cert.sig = vec![0u8; 63].try_into().unwrap()),
         Box::new(|h: &mut Hello| h.cert.sig = vec![].try_into().unwrap()),
@@ -181,12 +151,7 @@ fn expired_and_malformed_certificates_are_silent_drops() {
     // Expiration equal to now is still valid.
     let mut hs = local(1).accept(NOW, [9; 32]);
     let ok = remote.hello_frame_with(|h| {
-        h.cert = make_cert(
-            &NodeIdentity::from_seed([2; 32]),
-            &net(),
-            &h.cert.pubkey.key,
-            NOW,
-        );
+        h.cert = make_cert(&NodeIdentity::from_seed([2; 32]), &net(), &h.cert.pubkey.key, NOW);
     });
     assert!(matches!(feed(&mut hs, &ok), Ok(Progress::GotHello)));
 }
@@ -199,31 +164,19 @@ fn other_network_fails_at_the_certificate() {
     let frame = remote.hello_frame_with(|h| {
         let other = Network::Pubnet.id();
         h.network_id = overlay_proto::xdr::Hash(other.0);
-        h.cert = make_cert(
-            &NodeIdentity::from_seed([2; 32]),
-            &other,
-            &h.cert.pubkey.key,
-            NOW + 3600,
-        );
+        h.cert = make_cert(&NodeIdentity::from_seed([2; 32]), &other, &h.cert.pubkey.key, NOW + 3600);
     });
     let mut hs = local(1).accept(NOW, [9; 32]);
-    assert!(matches!(
-        feed(&mut hs, &frame),
-        Err(HandshakeError::BadCert(_))
-    ));
+    assert!(matches!(feed(&mut hs, &frame), Err(HandshakeError::BadCert(_))));
     assert!(drain(&mut hs).is_empty());
 }
 
 // §3.5 step 10: a cert valid for our network but a HELLO naming another network.
 #[test]
 fn wrong_network_id_in_hello_sends_err_conf() {
-    let (err, sent) =
-        acceptor_rejects(|h| h.network_id = overlay_proto::xdr::Hash(Network::Pubnet.id().0));
+    let (err, sent) = acceptor_rejects(|h| h.network_id = overlay_proto::xdr::Hash(Network::Pubnet.id().0));
     assert_eq!(err, HandshakeError::WrongNetwork);
-    assert!(
-        matches!(sent[0], StellarMessage::Hello(_)),
-        "acceptor HELLO goes first (§3.5 step 7)"
-    );
+    assert!(matches!(sent[0], StellarMessage::Hello(_)), "acceptor HELLO goes first (§3.5 step 7)");
     assert_error_sent(&sent, ErrorCode::Conf, "wrong network passphrase");
 }
 
@@ -241,13 +194,7 @@ fn banned_peer_is_a_silent_drop() {
     }
     let remote = Remote::new(2);
     let mut hs = local(1).accept(NOW, [9; 32]);
-    let err = hs
-        .handle_frame(
-            &body(&remote.hello_frame()),
-            NOW,
-            &Bans(remote.identity.node_id()),
-        )
-        .unwrap_err();
+    let err = hs.handle_frame(&body(&remote.hello_frame()), NOW, &Bans(remote.identity.node_id())).unwrap_err();
     assert_eq!(err, HandshakeError::Banned);
     assert_eq!(err.reason(), "node is banned");
     assert!(drain(&mut hs).is_empty());
@@ -309,13 +256,8 @@ fn already_connected_peer_sends_err_conf_with_short_id() {
     }
     let remote = Remote::new(2);
     let mut hs = local(1).accept(NOW, [9; 32]);
-    let err = hs
-        .handle_frame(&body(&remote.hello_frame()), NOW, &Connected)
-        .unwrap_err();
-    let text = format!(
-        "already-connected peer: {}",
-        remote.identity.node_id().short()
-    );
+    let err = hs.handle_frame(&body(&remote.hello_frame()), NOW, &Connected).unwrap_err();
+    let text = format!("already-connected peer: {}", remote.identity.node_id().short());
     assert_eq!(err.reason(), text);
     assert_error_sent(&drain(&mut hs), ErrorCode::Conf, &text);
 }
@@ -324,12 +266,7 @@ fn already_connected_peer_sends_err_conf_with_short_id() {
 #[test]
 fn small_order_ecdh_key_is_a_bad_crypto_drop() {
     let (err, sent) = acceptor_rejects(|h| {
-        h.cert = make_cert(
-            &NodeIdentity::from_seed([2; 32]),
-            &net(),
-            &[0u8; 32],
-            NOW + 3600,
-        );
+        h.cert = make_cert(&NodeIdentity::from_seed([2; 32]), &net(), &[0u8; 32], NOW + 3600);
     });
     assert!(matches!(err, HandshakeError::Crypto(_)));
     assert_eq!(err.reason(), "Bad crypto request");
@@ -342,17 +279,10 @@ fn auth_before_hello_sends_err_misc() {
     let mut hs = local(1).accept(NOW, [9; 32]);
     let mut remote = Remote::new(2);
     // Any MAC: before GOT_HELLO nothing is verified.
-    remote.channel = Some(MacChannel::new(&overlay_auth::MacKeys {
-        send: [7; 32],
-        recv: [8; 32],
-    }));
+    remote.channel = Some(MacChannel::new(&overlay_auth::MacKeys { send: [7; 32], recv: [8; 32] }));
     let err = feed(&mut hs, &remote.auth(200)).unwrap_err();
     assert_eq!(err, HandshakeError::OutOfOrderAuth);
-    assert_error_sent(
-        &drain(&mut hs),
-        ErrorCode::Misc,
-        "out-of-order AUTH message",
-    );
+    assert_error_sent(&drain(&mut hs), ErrorCode::Misc, "out-of-order AUTH message");
 }
 
 // §3.6 step 1: a second AUTH (authenticated) is also out of order; §3.6 step 4: flags.
@@ -366,10 +296,7 @@ fn bad_auth_flags_send_err_conf_after_our_auth() {
     let err = feed(&mut hs, &remote.auth(100)).unwrap_err();
     assert_eq!(err, HandshakeError::FlowControlBytesDisabled);
     let sent = drain(&mut hs);
-    assert!(
-        matches!(sent[0], StellarMessage::Auth(_)),
-        "acceptor AUTH precedes the ERROR (§3.6 step 4)"
-    );
+    assert!(matches!(sent[0], StellarMessage::Auth(_)), "acceptor AUTH precedes the ERROR (§3.6 step 4)");
     assert_error_sent(&sent, ErrorCode::Conf, "flow control bytes disabled");
 }
 
@@ -379,18 +306,11 @@ fn initiator_rejects_bad_auth_flags_too() {
     let ours = drain(&mut hs);
     let mut remote = Remote::new(2);
     remote.learn(&ours[0], Role::Acceptor);
-    assert!(matches!(
-        feed(&mut hs, &remote.hello_frame()),
-        Ok(Progress::GotHello)
-    ));
+    assert!(matches!(feed(&mut hs, &remote.hello_frame()), Ok(Progress::GotHello)));
     assert!(matches!(drain(&mut hs)[..], [StellarMessage::Auth(_)]));
     let err = feed(&mut hs, &remote.auth(0)).unwrap_err();
     assert_eq!(err, HandshakeError::FlowControlBytesDisabled);
-    assert_error_sent(
-        &drain(&mut hs),
-        ErrorCode::Conf,
-        "flow control bytes disabled",
-    );
+    assert_error_sent(&drain(&mut hs), ErrorCode::Conf, "flow control bytes disabled");
 }
 
 // §3.7: before authentication only HELLO, AUTH and ERROR are accepted.
@@ -400,10 +320,7 @@ fn other_messages_before_the_handshake_are_silent_drops() {
     let early = [
         StellarMessage::Peers(vec![].try_into().unwrap()),
         StellarMessage::GetScpState(1),
-        StellarMessage::SendMoreExtended(overlay_proto::xdr::SendMoreExtended {
-            num_messages: 1,
-            num_bytes: 1,
-        }),
+        StellarMessage::SendMoreExtended(overlay_proto::xdr::SendMoreExtended { num_messages: 1, num_bytes: 1 }),
         StellarMessage::GetTxSet(Uint256([0; 32])),
     ];
     for msg in early {
@@ -418,10 +335,7 @@ fn other_messages_before_the_handshake_are_silent_drops() {
         );
         let err = feed(&mut hs, &f).unwrap_err();
         assert_eq!(err, HandshakeError::BeforeHandshake(msg.discriminant()));
-        assert_eq!(
-            err.reason(),
-            format!("received {} before completed handshake", msg.wire_name())
-        );
+        assert_eq!(err.reason(), format!("received {} before completed handshake", msg.wire_name()));
         assert_silent(&drain(&mut hs));
 
         // After HELLO, correctly MAC'd but still before AUTH.
@@ -492,12 +406,7 @@ fn tampered_replayed_and_skipped_auth_send_err_auth() {
             }
             _ => {
                 let mut f = Vec::new();
-                overlay_proto::frame::encode_authenticated_with(
-                    0,
-                    &[0, 0, 0, 2, 0, 0, 0, 200],
-                    &mut f,
-                    |_| [0; 32],
-                );
+                overlay_proto::frame::encode_authenticated_with(0, &[0, 0, 0, 2, 0, 0, 0, 200], &mut f, |_| [0; 32]);
                 f
             }
         };
@@ -506,10 +415,7 @@ fn tampered_replayed_and_skipped_auth_send_err_auth() {
             "skip" => ("unexpected auth sequence", "seq"),
             _ => ("unexpected MAC", "mac"),
         };
-        assert!(
-            matches!(err, HandshakeError::Mac(_)),
-            "{case}: {err:?} ({kind})"
-        );
+        assert!(matches!(err, HandshakeError::Mac(_)), "{case}: {err:?} ({kind})");
         assert_error_sent(&drain(&mut hs), ErrorCode::Auth, text);
     }
 }
@@ -531,10 +437,7 @@ fn corrupt_xdr_sends_err_data() {
 fn remote_error_drops_without_reply() {
     let mut hs = local(1).initiate(NOW, [9; 32]);
     drain(&mut hs);
-    let err_msg = StellarMessage::ErrorMsg(SError {
-        code: ErrorCode::Load,
-        msg: "peer rejected!".try_into().unwrap(),
-    });
+    let err_msg = StellarMessage::ErrorMsg(SError { code: ErrorCode::Load, msg: "peer rejected!".try_into().unwrap() });
     let mut f = Vec::new();
     encode_unauthenticated(&err_msg, &mut f).unwrap();
     let err = feed(&mut hs, &f).unwrap_err();
@@ -550,10 +453,7 @@ fn finished_machine_refuses_input() {
     let remote = Remote::new(2);
     let _ = feed(&mut hs, &remote.hello_frame_with(|h| h.listening_port = 0));
     drain(&mut hs);
-    assert_eq!(
-        feed(&mut hs, &remote.hello_frame()).unwrap_err(),
-        HandshakeError::Finished
-    );
+    assert_eq!(feed(&mut hs, &remote.hello_frame()).unwrap_err(), HandshakeError::Finished);
     assert!(drain(&mut hs).is_empty());
     assert_eq!(MessageType::Hello as i32, 13);
 }

@@ -33,30 +33,15 @@ fn inputs_are_the_hashes_the_spec_names() {
 #[test]
 fn keys_and_certificates() {
     let net = NetworkId::from_passphrase(NETWORK);
-    assert_eq!(
-        net.to_string(),
-        "cee0302d59844d32bdca915c8203dd44b33fbb7edc19051ea37abedf28ecd472"
-    );
+    assert_eq!(net.to_string(), "cee0302d59844d32bdca915c8203dd44b33fbb7edc19051ea37abedf28ecd472");
     let a = NodeIdentity::from_seed(h32(SEED_A));
     let b = NodeIdentity::from_seed(h32(SEED_B));
-    assert_eq!(
-        hex::encode(a.node_id().0),
-        "af4f530c47f8b0d5b1e9ea66a6e6354d0fd827dfc1edef0fb30895ef8c1bc5cd"
-    );
-    assert_eq!(
-        hex::encode(b.node_id().0),
-        "7c2179cc4e11fbc5fe6f1041a79c624df2f47ebbef1854250563e8345dabcf36"
-    );
+    assert_eq!(hex::encode(a.node_id().0), "af4f530c47f8b0d5b1e9ea66a6e6354d0fd827dfc1edef0fb30895ef8c1bc5cd");
+    assert_eq!(hex::encode(b.node_id().0), "7c2179cc4e11fbc5fe6f1041a79c624df2f47ebbef1854250563e8345dabcf36");
     let ea = EcdhKeypair::from_secret(h32(E_SECRET_A));
     let eb = EcdhKeypair::from_secret(h32(E_SECRET_B));
-    assert_eq!(
-        hex::encode(ea.public()),
-        "6fd610f4064a6a3811c071cac8c46079784be1ee9f0659d114f565c804c87c64"
-    );
-    assert_eq!(
-        hex::encode(eb.public()),
-        "00f7330a030f43d2bcedddf7c467340da11b89981d2b12dd246da4545b888c02"
-    );
+    assert_eq!(hex::encode(ea.public()), "6fd610f4064a6a3811c071cac8c46079784be1ee9f0659d114f565c804c87c64");
+    assert_eq!(hex::encode(eb.public()), "00f7330a030f43d2bcedddf7c467340da11b89981d2b12dd246da4545b888c02");
 
     assert_eq!(
         hex::encode(cert_signed_hash(&net, EXPIRATION, ea.public())),
@@ -86,47 +71,18 @@ fn vector_keys() -> (MacKeys, MacKeys) {
     let eb = EcdhKeypair::from_secret(h32(E_SECRET_B));
     let q = ea.shared_secret(eb.public()).unwrap();
     assert_eq!(q, eb.shared_secret(ea.public()).unwrap());
-    assert_eq!(
-        hex::encode(q),
-        "05e8345d751843e178f970dd710c3b2e9610043452696e6028d17e80bb6dc562"
-    );
+    assert_eq!(hex::encode(q), "05e8345d751843e178f970dd710c3b2e9610043452696e6028d17e80bb6dc562");
     let k = shared_key(&q, ea.public(), eb.public());
-    assert_eq!(
-        hex::encode(k),
-        "753220415ba526cc6a8a438732213b6269e6c5321a17d5faea0d9837659b8fc6"
-    );
+    assert_eq!(hex::encode(k), "753220415ba526cc6a8a438732213b6269e6c5321a17d5faea0d9837659b8fc6");
     let mut info = vec![0u8];
     info.extend(h32(N_A));
     info.extend(h32(N_B));
-    assert_eq!(
-        hex::encode(expand(&k, &info)),
-        "438609848e21279cd81212db87fdc9008b5fcad7e0546a40cd1706a70b515861"
-    );
+    assert_eq!(hex::encode(expand(&k, &info)), "438609848e21279cd81212db87fdc9008b5fcad7e0546a40cd1706a70b515861");
 
-    let keys_a = derive_mac_keys(
-        Role::Initiator,
-        &q,
-        ea.public(),
-        eb.public(),
-        &h32(N_A),
-        &h32(N_B),
-    );
-    let keys_b = derive_mac_keys(
-        Role::Acceptor,
-        &q,
-        eb.public(),
-        ea.public(),
-        &h32(N_B),
-        &h32(N_A),
-    );
-    assert_eq!(
-        hex::encode(keys_a.send),
-        "438609848e21279cd81212db87fdc9008b5fcad7e0546a40cd1706a70b515861"
-    );
-    assert_eq!(
-        hex::encode(keys_a.recv),
-        "86c608a905b1c6018f358177d458dc0bdf323131a868013fec58899c5b45c70e"
-    );
+    let keys_a = derive_mac_keys(Role::Initiator, &q, ea.public(), eb.public(), &h32(N_A), &h32(N_B));
+    let keys_b = derive_mac_keys(Role::Acceptor, &q, eb.public(), ea.public(), &h32(N_B), &h32(N_A));
+    assert_eq!(hex::encode(keys_a.send), "438609848e21279cd81212db87fdc9008b5fcad7e0546a40cd1706a70b515861");
+    assert_eq!(hex::encode(keys_a.recv), "86c608a905b1c6018f358177d458dc0bdf323131a868013fec58899c5b45c70e");
     assert_eq!((keys_b.send, keys_b.recv), (keys_a.recv, keys_a.send));
     (keys_a, keys_b)
 }
@@ -157,22 +113,10 @@ fn auth_and_send_more_macs() {
     );
 
     let mut sm = Vec::new();
-    a.seal(
-        &StellarMessage::SendMoreExtended(SendMoreExtended {
-            num_messages: 200,
-            num_bytes: 300_000,
-        }),
-        &mut sm,
-    )
-    .unwrap();
-    assert_eq!(
-        hex::encode(&sm[4..28]),
-        "00000000000000000000000100000014000000c8000493e0"
-    );
-    assert_eq!(
-        hex::encode(&sm[sm.len() - 32..]),
-        "7e2afe37addb574ff9f3679c797bf4e8ea6c37cd71eeb878be9c07f8d21260c3"
-    );
+    a.seal(&StellarMessage::SendMoreExtended(SendMoreExtended { num_messages: 200, num_bytes: 300_000 }), &mut sm)
+        .unwrap();
+    assert_eq!(hex::encode(&sm[4..28]), "00000000000000000000000100000014000000c8000493e0");
+    assert_eq!(hex::encode(&sm[sm.len() - 32..]), "7e2afe37addb574ff9f3679c797bf4e8ea6c37cd71eeb878be9c07f8d21260c3");
 }
 
 #[test]

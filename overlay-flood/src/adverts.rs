@@ -36,11 +36,7 @@ fn fingerprint(h: &Hash256) -> u64 {
 
 impl AdvertHistory {
     fn new(max: usize, seed: u64) -> Self {
-        AdvertHistory {
-            map: HashMap::with_hasher(SeededState::new(seed)),
-            keys: Vec::new(),
-            max: max.max(1),
-        }
+        AdvertHistory { map: HashMap::with_hasher(SeededState::new(seed)), keys: Vec::new(), max: max.max(1) }
     }
 
     fn contains(&self, h: &Hash256) -> bool {
@@ -162,11 +158,7 @@ impl PeerAdverts {
     /// Take the whole batch (None if empty) and stop its timer.
     pub fn take_outgoing(&mut self) -> Option<Vec<Hash256>> {
         self.flush_at = None;
-        if self.outgoing.is_empty() {
-            None
-        } else {
-            Some(core::mem::take(&mut self.outgoing))
-        }
+        if self.outgoing.is_empty() { None } else { Some(core::mem::take(&mut self.outgoing)) }
     }
 
     /// When the outgoing batch must be sent.
@@ -323,10 +315,7 @@ mod tests {
         assert_eq!(a.outgoing_len(), 1);
         assert_eq!(a.flush_deadline(), Some(t0 + period));
         // A second hash does not restart the timer.
-        assert_eq!(
-            a.queue_outgoing(t0 + Duration::from_millis(50), h(1), 5, period),
-            None
-        );
+        assert_eq!(a.queue_outgoing(t0 + Duration::from_millis(50), h(1), 5, period), None);
         assert_eq!(a.flush_deadline(), Some(t0 + period));
         assert_eq!(a.poll_flush(t0 + Duration::from_millis(99)), None);
         assert_eq!(a.poll_flush(t0 + period), Some(vec![h(0), h(1)]));
@@ -344,9 +333,7 @@ mod tests {
             assert_eq!(a.queue_outgoing(t, h(i), 5, period), None);
         }
         assert_eq!(a.outgoing_len(), 4);
-        let batch = a
-            .queue_outgoing(t, h(4), 5, period)
-            .expect("full batch flushes");
+        let batch = a.queue_outgoing(t, h(4), 5, period).expect("full batch flushes");
         assert_eq!(batch.len(), 5);
         assert_eq!(a.outgoing_len(), 0);
         assert_eq!(a.flush_deadline(), None);

@@ -118,10 +118,7 @@ impl FloodConfig {
         }
         let rates = [
             ("flood_op_rate_per_ledger", self.flood_op_rate_per_ledger),
-            (
-                "flood_soroban_rate_per_ledger",
-                self.flood_soroban_rate_per_ledger,
-            ),
+            ("flood_soroban_rate_per_ledger", self.flood_soroban_rate_per_ledger),
         ];
         for (name, r) in rates {
             if !r.is_finite() || r < 0.0 {
@@ -130,21 +127,12 @@ impl FloodConfig {
         }
         let bounds = [
             ("max_demand_peers_per_tx", self.max_demand_peers_per_tx),
-            (
-                "advert_history_entries_max",
-                self.advert_history_entries_max,
-            ),
+            ("advert_history_entries_max", self.advert_history_entries_max),
             ("floodgate_entries_max", self.floodgate_entries_max),
-            (
-                "demand_history_entries_max",
-                self.demand_history_entries_max,
-            ),
+            ("demand_history_entries_max", self.demand_history_entries_max),
             ("incoming_adverts_max", self.incoming_adverts_max),
             ("fetch_trackers_max", self.fetch_trackers_max),
-            (
-                "fetch_waiting_envelopes_max",
-                self.fetch_waiting_envelopes_max,
-            ),
+            ("fetch_waiting_envelopes_max", self.fetch_waiting_envelopes_max),
         ];
         for (name, v) in bounds {
             if v == 0 {
@@ -160,17 +148,13 @@ impl FloodConfig {
     /// How long a demand record is kept: `max_demand_delay_ms × max_demand_peers_per_tx × 2`
     /// (60 s with the defaults). A transaction not received by then counts as abandoned.
     pub fn demand_retention_ms(&self) -> u64 {
-        self.max_demand_delay_ms
-            .saturating_mul(self.max_demand_peers_per_tx as u64)
-            .saturating_mul(2)
+        self.max_demand_delay_ms.saturating_mul(self.max_demand_peers_per_tx as u64).saturating_mul(2)
     }
 
     /// The demand backoff for a hash already demanded from `peers_asked` peers:
     /// `min(peers_asked × flood_demand_backoff_delay_ms, max_demand_delay_ms)`.
     pub fn demand_backoff_ms(&self, peers_asked: usize) -> u64 {
-        (peers_asked as u64)
-            .saturating_mul(self.flood_demand_backoff_delay_ms)
-            .min(self.max_demand_delay_ms)
+        (peers_asked as u64).saturating_mul(self.flood_demand_backoff_delay_ms).min(self.max_demand_delay_ms)
     }
 }
 
@@ -229,39 +213,23 @@ impl LedgerLimits {
     /// Operations flooded per ledger (§9.1): `floor(FLOOD_OP_RATE_PER_LEDGER ×
     /// maxTxSetSizeOps) + floor(FLOOD_SOROBAN_RATE_PER_LEDGER × sorobanLedgerMaxTxCount)`.
     pub fn ops_per_ledger(&self, config: &FloodConfig) -> u64 {
-        ops_flood_ledger(
-            u64::from(self.max_tx_set_size_ops),
-            config.flood_op_rate_per_ledger,
+        ops_flood_ledger(u64::from(self.max_tx_set_size_ops), config.flood_op_rate_per_ledger).saturating_add(
+            ops_flood_ledger(u64::from(self.soroban_ledger_max_tx_count), config.flood_soroban_rate_per_ledger),
         )
-        .saturating_add(ops_flood_ledger(
-            u64::from(self.soroban_ledger_max_tx_count),
-            config.flood_soroban_rate_per_ledger,
-        ))
     }
 
     /// Hashes per outgoing FLOOD_ADVERT (§9.1): `clamp(ceil(opsPerLedger ×
     /// FLOOD_ADVERT_PERIOD_MS / ledgerCloseTimeMs), 1, 1000)`.
     pub fn max_advert_size(&self, config: &FloodConfig) -> usize {
-        per_period(
-            self.ops_per_ledger(config),
-            config.flood_advert_period_ms,
-            self.ledger_close_time_ms,
-        )
+        per_period(self.ops_per_ledger(config), config.flood_advert_period_ms, self.ledger_close_time_ms)
     }
 
     /// Hashes per FLOOD_DEMAND (§9.3): `clamp(ceil(queueOps × FLOOD_DEMAND_PERIOD_MS /
     /// ledgerCloseTimeMs), 1, 1000)` with `queueOps` from the Herder queue sizes.
     pub fn max_demand_size(&self, config: &FloodConfig) -> usize {
         let queue_ops = ops_flood_ledger(self.max_queue_size_ops, config.flood_op_rate_per_ledger)
-            .saturating_add(ops_flood_ledger(
-                self.max_queue_soroban_ops,
-                config.flood_soroban_rate_per_ledger,
-            ));
-        per_period(
-            queue_ops,
-            config.flood_demand_period_ms,
-            self.ledger_close_time_ms,
-        )
+            .saturating_add(ops_flood_ledger(self.max_queue_soroban_ops, config.flood_soroban_rate_per_ledger));
+        per_period(queue_ops, config.flood_demand_period_ms, self.ledger_close_time_ms)
     }
 
     /// Limit of a peer's incoming advert queue plus retry list (§9.2): `maxTxSetSizeOps`,
@@ -308,53 +276,29 @@ mod tests {
         assert_eq!(l.max_advert_size(&c), 2);
         assert_eq!(l.max_demand_size(&c), 8);
         // Soroban adds its count: ceil((1000 + 100) × 100 / 5000) = 22.
-        let l = LedgerLimits {
-            max_tx_set_size_ops: 1000,
-            soroban_ledger_max_tx_count: 100,
-            ..l
-        };
+        let l = LedgerLimits { max_tx_set_size_ops: 1000, soroban_ledger_max_tx_count: 100, ..l };
         assert_eq!(l.max_advert_size(&c), 22);
         // Rounds up, never below 1.
-        let tiny = LedgerLimits {
-            max_tx_set_size_ops: 1,
-            ..LedgerLimits::default()
-        };
+        let tiny = LedgerLimits { max_tx_set_size_ops: 1, ..LedgerLimits::default() };
         assert_eq!(tiny.max_advert_size(&c), 1);
-        let zero = LedgerLimits {
-            max_tx_set_size_ops: 0,
-            max_queue_size_ops: 0,
-            ..LedgerLimits::default()
-        };
+        let zero = LedgerLimits { max_tx_set_size_ops: 0, max_queue_size_ops: 0, ..LedgerLimits::default() };
         assert_eq!(zero.max_advert_size(&c), 1);
         assert_eq!(zero.max_demand_size(&c), 1);
         // Capped at the XDR bound 1000.
-        let huge = LedgerLimits {
-            max_tx_set_size_ops: u32::MAX,
-            max_queue_size_ops: u64::MAX,
-            ..l
-        };
+        let huge = LedgerLimits { max_tx_set_size_ops: u32::MAX, max_queue_size_ops: u64::MAX, ..l };
         assert_eq!(huge.max_advert_size(&c), 1000);
         assert_eq!(huge.max_demand_size(&c), 1000);
         // The rate scales ops before the division: 0.5 × 100 = 50 → ceil(50×100/5000) = 1.
-        let half = FloodConfig {
-            flood_op_rate_per_ledger: 0.5,
-            ..c.clone()
-        };
+        let half = FloodConfig { flood_op_rate_per_ledger: 0.5, ..c.clone() };
         assert_eq!(LedgerLimits::default().max_advert_size(&half), 1);
         // Close time 0 does not divide by zero.
-        let l0 = LedgerLimits {
-            ledger_close_time_ms: 0,
-            ..LedgerLimits::default()
-        };
+        let l0 = LedgerLimits { ledger_close_time_ms: 0, ..LedgerLimits::default() };
         assert_eq!(l0.max_advert_size(&c), 1000);
     }
 
     #[test]
     fn incoming_limit_is_the_tx_set_size_capped_by_ours() {
-        let c = FloodConfig {
-            incoming_adverts_max: 50,
-            ..FloodConfig::default()
-        };
+        let c = FloodConfig { incoming_adverts_max: 50, ..FloodConfig::default() };
         assert_eq!(LedgerLimits::default().incoming_advert_limit(&c), 50);
         let c = FloodConfig::default();
         assert_eq!(LedgerLimits::default().incoming_advert_limit(&c), 100);
@@ -362,35 +306,14 @@ mod tests {
 
     #[test]
     fn invalid_values_are_named() {
-        let c = FloodConfig {
-            flood_demand_period_ms: 0,
-            ..FloodConfig::default()
-        };
-        assert_eq!(
-            c.validate(),
-            Err(FloodError::InvalidConfig("flood_demand_period_ms"))
-        );
-        let c = FloodConfig {
-            flood_op_rate_per_ledger: f64::NAN,
-            ..FloodConfig::default()
-        };
-        assert_eq!(
-            c.validate(),
-            Err(FloodError::InvalidConfig("flood_op_rate_per_ledger"))
-        );
-        let c = FloodConfig {
-            floodgate_entries_max: 0,
-            ..FloodConfig::default()
-        };
-        assert_eq!(
-            c.validate(),
-            Err(FloodError::InvalidConfig("floodgate_entries_max"))
-        );
+        let c = FloodConfig { flood_demand_period_ms: 0, ..FloodConfig::default() };
+        assert_eq!(c.validate(), Err(FloodError::InvalidConfig("flood_demand_period_ms")));
+        let c = FloodConfig { flood_op_rate_per_ledger: f64::NAN, ..FloodConfig::default() };
+        assert_eq!(c.validate(), Err(FloodError::InvalidConfig("flood_op_rate_per_ledger")));
+        let c = FloodConfig { floodgate_entries_max: 0, ..FloodConfig::default() };
+        assert_eq!(c.validate(), Err(FloodError::InvalidConfig("floodgate_entries_max")));
         // Even unvalidated, odd rates do not panic the size formulas.
-        let c = FloodConfig {
-            flood_op_rate_per_ledger: -3.0,
-            ..FloodConfig::default()
-        };
+        let c = FloodConfig { flood_op_rate_per_ledger: -3.0, ..FloodConfig::default() };
         assert_eq!(LedgerLimits::default().max_advert_size(&c), 1);
     }
 }

@@ -120,13 +120,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> DemandScheduler<P> {
 
     /// The status of `hash` for `peer` at `now` (§9.3). `have_or_banned` is the Herder's
     /// answer for this hash (in our tx queue, or banned).
-    pub fn status(
-        &self,
-        now: Timestamp,
-        hash: &Hash256,
-        peer: P,
-        have_or_banned: bool,
-    ) -> DemandStatus {
+    pub fn status(&self, now: Timestamp, hash: &Hash256, peer: P, have_or_banned: bool) -> DemandStatus {
         if have_or_banned {
             return DemandStatus::Discard;
         }
@@ -140,11 +134,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> DemandScheduler<P> {
         if n >= self.max_peers {
             return DemandStatus::Discard;
         }
-        let delay = Duration::from_millis(
-            (n as u64)
-                .saturating_mul(self.backoff_ms)
-                .min(self.max_delay_ms),
-        );
+        let delay = Duration::from_millis((n as u64).saturating_mul(self.backoff_ms).min(self.max_delay_ms));
         if now.saturating_duration_since(rec.last_demanded) >= delay {
             DemandStatus::Demand
         } else {
@@ -219,27 +209,15 @@ impl<P: Copy + Eq + Ord + Hash + Debug> DemandScheduler<P> {
     /// A TRANSACTION with pull-mode hash `hash` arrived from `from` (§9.5). Returns the pull
     /// latency the first time a demanded hash arrives; `None` if it was not demanded (it is
     /// still a valid transaction) or already arrived.
-    pub fn handle_transaction(
-        &mut self,
-        now: Timestamp,
-        from: P,
-        hash: &Hash256,
-    ) -> Option<PullLatency> {
+    pub fn handle_transaction(&mut self, now: Timestamp, from: P, hash: &Hash256) -> Option<PullLatency> {
         let rec = self.history.get_mut(hash)?;
         if rec.received {
             return None;
         }
         rec.received = true;
         self.metrics.pulled += 1;
-        let from_peer = rec
-            .peers
-            .iter()
-            .find(|(p, _)| *p == from)
-            .map(|&(_, t)| now.saturating_duration_since(t));
-        Some(PullLatency {
-            since_first_demand: now.saturating_duration_since(rec.first_demanded),
-            from_peer,
-        })
+        let from_peer = rec.peers.iter().find(|(p, _)| *p == from).map(|&(_, t)| now.saturating_duration_since(t));
+        Some(PullLatency { since_first_demand: now.saturating_duration_since(rec.first_demanded), from_peer })
     }
 
     /// The peers `hash` was demanded from, in order, with the time of each demand.
@@ -298,12 +276,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> DemandScheduler<P> {
         }
         self.history.insert(
             hash,
-            DemandRecord {
-                first_demanded: now,
-                last_demanded: now,
-                peers: vec![(peer, now)],
-                received: false,
-            },
+            DemandRecord { first_demanded: now, last_demanded: now, peers: vec![(peer, now)], received: false },
         );
         self.pending.push_back(hash);
     }
@@ -334,10 +307,7 @@ mod tests {
 
     impl Queues {
         fn advert(&mut self, peer: u32, hashes: &[Hash256]) {
-            self.0
-                .entry(peer)
-                .or_default()
-                .extend(hashes.iter().copied());
+            self.0.entry(peer).or_default().extend(hashes.iter().copied());
         }
     }
 
@@ -381,24 +351,13 @@ mod tests {
         s.record_demand(ms(t), x, 0);
         for n in 1..15u32 {
             let delay = (u64::from(n) * 500).min(2000);
-            assert_eq!(
-                s.status(ms(t + delay - 1), &x, n, false),
-                DemandStatus::RetryLater,
-                "n={n}"
-            );
-            assert_eq!(
-                s.status(ms(t + delay), &x, n, false),
-                DemandStatus::Demand,
-                "n={n}"
-            );
+            assert_eq!(s.status(ms(t + delay - 1), &x, n, false), DemandStatus::RetryLater, "n={n}");
+            assert_eq!(s.status(ms(t + delay), &x, n, false), DemandStatus::Demand, "n={n}");
             t += delay;
             s.record_demand(ms(t), x, n);
         }
         // Fifteen peers asked: never again.
-        assert_eq!(
-            s.status(ms(t + 100_000), &x, 99, false),
-            DemandStatus::Discard
-        );
+        assert_eq!(s.status(ms(t + 100_000), &x, 99, false), DemandStatus::Discard);
     }
 
     #[test]
@@ -412,10 +371,7 @@ mod tests {
         let out = s.run(ms(0), &mut rng, &[1], &mut q, |_| false, 100);
         assert_eq!(out, [(1, vec![h(1)])]);
         q.advert(1, &[h(1)]);
-        assert!(
-            s.run(ms(10_000), &mut rng, &[1], &mut q, |_| false, 100)
-                .is_empty()
-        );
+        assert!(s.run(ms(10_000), &mut rng, &[1], &mut q, |_| false, 100).is_empty());
         assert_eq!(s.metrics().demanded, 1);
     }
 
@@ -448,15 +404,9 @@ mod tests {
         let mut sizes = [a.len(), b.len()];
         sizes.sort_unstable();
         assert_eq!(sizes, [2, 3]);
-        assert!(
-            a.iter().all(|x| !b.contains(x)),
-            "no overlap in the first round"
-        );
+        assert!(a.iter().all(|x| !b.contains(x)), "no overlap in the first round");
         // Before the backoff nothing more is demanded.
-        assert!(
-            s.run(ms(200), &mut rng, &[1, 2], &mut q, |_| false, 100)
-                .is_empty()
-        );
+        assert!(s.run(ms(200), &mut rng, &[1, 2], &mut q, |_| false, 100).is_empty());
         // After 500 ms each peer is asked for what the other had.
         let second = flat(&s.run(ms(600), &mut rng, &[1, 2], &mut q, |_| false, 100));
         let mut a2 = second[&1].clone();
@@ -511,10 +461,7 @@ mod tests {
                 first_to_1 += 1;
             }
         }
-        assert!(
-            first_to_1 <= 2 * rounds / 3 && rounds - first_to_1 <= 2 * rounds / 3,
-            "{first_to_1}"
-        );
+        assert!(first_to_1 <= 2 * rounds / 3 && rounds - first_to_1 <= 2 * rounds / 3, "{first_to_1}");
     }
 
     #[test]
@@ -612,10 +559,7 @@ mod tests {
 
     #[test]
     fn history_is_bounded() {
-        let cfg = FloodConfig {
-            demand_history_entries_max: 3,
-            ..FloodConfig::default()
-        };
+        let cfg = FloodConfig { demand_history_entries_max: 3, ..FloodConfig::default() };
         let mut s: DemandScheduler<u32> = DemandScheduler::new(&cfg, 1);
         let mut q = Queues::default();
         let mut rng = ChaCha8Rng::seed_from_u64(11);

@@ -177,13 +177,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug, E> ItemFetcher<P, E> {
             }
             let created = self.next_created;
             self.next_created += 1;
-            self.trackers.insert(
-                hash,
-                Entry {
-                    tracker: Tracker::new(hash),
-                    created,
-                },
-            );
+            self.trackers.insert(hash, Entry { tracker: Tracker::new(hash), created });
         }
         let Some(entry) = self.trackers.get_mut(&hash) else {
             return;
@@ -228,10 +222,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug, E> ItemFetcher<P, E> {
         knowers: &impl EnvelopeKnowers<P>,
     ) {
         let now = self.clamp(now);
-        let accepted = self
-            .trackers
-            .get(hash)
-            .is_some_and(|e| e.tracker.last_asked() == Some(from));
+        let accepted = self.trackers.get(hash).is_some_and(|e| e.tracker.last_asked() == Some(from));
         if !accepted {
             self.metrics.dont_have_ignored += 1;
             return;
@@ -264,18 +255,11 @@ impl<P: Copy + Eq + Ord + Hash + Debug, E> ItemFetcher<P, E> {
 
     /// The Herder's cleanup: drop envelopes with slot below `min_slot` or above `max_slot`,
     /// except those of `slot_to_keep` (the checkpoint slot); trackers left empty are removed.
-    pub fn stop_fetching_outside_range(
-        &mut self,
-        min_slot: Option<u64>,
-        max_slot: Option<u64>,
-        slot_to_keep: u64,
-    ) {
+    pub fn stop_fetching_outside_range(&mut self, min_slot: Option<u64>, max_slot: Option<u64>, slot_to_keep: u64) {
         let timers = &mut self.timers;
         self.trackers.retain(|hash, e| {
             let old = e.tracker.deadline();
-            let keep = e
-                .tracker
-                .clear_envelopes_outside_range(min_slot, max_slot, slot_to_keep);
+            let keep = e.tracker.clear_envelopes_outside_range(min_slot, max_slot, slot_to_keep);
             if !keep {
                 if let Some(t) = old {
                     timers.remove(&(t, *hash));
@@ -295,12 +279,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug, E> ItemFetcher<P, E> {
         knowers: &impl EnvelopeKnowers<P>,
     ) {
         let now = self.clamp(now);
-        let due: Vec<Hash256> = self
-            .timers
-            .iter()
-            .take_while(|(t, _)| *t <= now)
-            .map(|&(_, h)| h)
-            .collect();
+        let due: Vec<Hash256> = self.timers.iter().take_while(|(t, _)| *t <= now).map(|&(_, h)| h).collect();
         for hash in due {
             self.try_next_peer(now, rng, hash, peers, knowers);
         }
@@ -318,16 +297,12 @@ impl<P: Copy + Eq + Ord + Hash + Debug, E> ItemFetcher<P, E> {
 
     /// Highest slot of the envelopes waiting for `hash` (0 if not fetched or received).
     pub fn last_seen_slot(&self, hash: &Hash256) -> u64 {
-        self.trackers
-            .get(hash)
-            .map_or(0, |e| e.tracker.last_seen_slot())
+        self.trackers.get(hash).map_or(0, |e| e.tracker.last_seen_slot())
     }
 
     /// The envelopes waiting for `hash`, oldest first.
     pub fn fetching_for(&self, hash: &Hash256) -> Vec<&E> {
-        self.trackers
-            .get(hash)
-            .map_or_else(Vec::new, |e| e.tracker.waiting().collect())
+        self.trackers.get(hash).map_or_else(Vec::new, |e| e.tracker.waiting().collect())
     }
 
     /// The tracker of `hash`.
@@ -379,14 +354,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug, E> ItemFetcher<P, E> {
         if let Some(old) = t.deadline() {
             self.timers.remove(&(old, hash));
         }
-        let next = t.try_next_peer(
-            now,
-            rng,
-            peers,
-            knowers,
-            self.reply_timeout,
-            self.max_rebuild,
-        );
+        let next = t.try_next_peer(now, rng, peers, knowers, self.reply_timeout, self.max_rebuild);
         if let Some(d) = t.deadline() {
             self.timers.insert((d, hash));
         }
@@ -397,11 +365,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug, E> ItemFetcher<P, E> {
                     self.requests.pop_front();
                     self.metrics.requests_dropped += 1;
                 }
-                self.requests.push_back(FetchRequest {
-                    peer,
-                    hash,
-                    kind: self.kind,
-                });
+                self.requests.push_back(FetchRequest { peer, hash, kind: self.kind });
             }
             NextPeer::Rebuild => self.metrics.rebuilds += 1,
         }

@@ -86,10 +86,7 @@ struct PeerSlots<P> {
 
 impl<P: Copy + Eq + Hash> PeerSlots<P> {
     fn new(seed: u64) -> Self {
-        PeerSlots {
-            by_peer: HashMap::with_hasher(SeededState::new(seed)),
-            slots: Vec::new(),
-        }
+        PeerSlots { by_peer: HashMap::with_hasher(SeededState::new(seed)), slots: Vec::new() }
     }
 
     fn get(&self, peer: &P) -> Option<u16> {
@@ -222,12 +219,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     /// A flooded message `msg_id` arrived from `from` while the tracking ledger was
     /// `ledger_seq`. Returns `true` if the message is new (a record was created), `false` if
     /// it was known (the sender is added to its record).
-    pub fn record_received(
-        &mut self,
-        msg_id: Hash256,
-        from: P,
-        ledger_seq: u32,
-    ) -> Result<bool, FloodError> {
+    pub fn record_received(&mut self, msg_id: Hash256, from: P, ledger_seq: u32) -> Result<bool, FloodError> {
         let slot = self.peers.get_or_assign(from)?;
         if let Some(r) = self.records.get_mut(&msg_id) {
             r.told.insert(slot);
@@ -247,12 +239,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     /// transaction it queues the transaction's pull-mode hash as an advert to each
     /// ([`PullMode::queue_outgoing_advert`](crate::PullMode::queue_outgoing_advert), which
     /// skips peers that advertised the hash to us).
-    pub fn broadcast(
-        &mut self,
-        msg_id: Hash256,
-        ledger_seq: u32,
-        authenticated: &[P],
-    ) -> Result<Vec<P>, FloodError> {
+    pub fn broadcast(&mut self, msg_id: Hash256, ledger_seq: u32, authenticated: &[P]) -> Result<Vec<P>, FloodError> {
         let mut slots = Vec::with_capacity(authenticated.len());
         for &p in authenticated {
             slots.push(self.peers.get_or_assign(p)?);
@@ -371,10 +358,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         let order_bytes: usize = self
             .order
             .values()
-            .map(|q| {
-                q.capacity() * size_of::<(Hash256, u64)>()
-                    + size_of::<(u32, VecDeque<(Hash256, u64)>)>()
-            })
+            .map(|q| q.capacity() * size_of::<(Hash256, u64)>() + size_of::<(u32, VecDeque<(Hash256, u64)>)>())
             .sum();
         let peer_bytes = self.peers.slots.capacity() * size_of::<Option<P>>()
             + self.peers.by_peer.capacity() * (size_of::<(P, u16)>() + 1);
@@ -395,18 +379,8 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.records.insert(
-            msg_id,
-            Record {
-                told,
-                seq,
-                ledger_seq,
-            },
-        );
-        self.order
-            .entry(ledger_seq)
-            .or_default()
-            .push_back((msg_id, seq));
+        self.records.insert(msg_id, Record { told, seq, ledger_seq });
+        self.order.entry(ledger_seq).or_default().push_back((msg_id, seq));
         self.order_len += 1;
     }
 
@@ -444,11 +418,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
 }
 
 /// Remove the record of `id` if it is the one inserted as `seq` (one hash lookup).
-fn remove_if_seq(
-    records: &mut HashMap<Hash256, Record, SeededState>,
-    id: Hash256,
-    seq: u64,
-) -> bool {
+fn remove_if_seq(records: &mut HashMap<Hash256, Record, SeededState>, id: Hash256, seq: u64) -> bool {
     match records.entry(id) {
         Entry::Occupied(e) if e.get().seq == seq => {
             e.remove();
@@ -476,13 +446,7 @@ mod tests {
     }
 
     fn gate(max: usize) -> Floodgate<u32> {
-        Floodgate::new(
-            &FloodConfig {
-                floodgate_entries_max: max,
-                ..FloodConfig::default()
-            },
-            7,
-        )
+        Floodgate::new(&FloodConfig { floodgate_entries_max: max, ..FloodConfig::default() }, 7)
     }
 
     #[test]
@@ -610,14 +574,8 @@ mod tests {
         for p in 0..PEERS_MAX as u32 {
             g.record_received(h(0), p, 1).unwrap();
         }
-        assert_eq!(
-            g.record_received(h(0), 9999, 1),
-            Err(FloodError::PeerSlotsExhausted(PEERS_MAX))
-        );
-        assert_eq!(
-            g.broadcast(h(1), 1, &[9999]),
-            Err(FloodError::PeerSlotsExhausted(PEERS_MAX))
-        );
+        assert_eq!(g.record_received(h(0), 9999, 1), Err(FloodError::PeerSlotsExhausted(PEERS_MAX)));
+        assert_eq!(g.broadcast(h(1), 1, &[9999]), Err(FloodError::PeerSlotsExhausted(PEERS_MAX)));
         g.remove_peer(&3);
         assert!(g.record_received(h(0), 9999, 1).is_ok());
     }

@@ -12,9 +12,7 @@
 
 use crate::error::FloodError;
 use overlay_proto::Hash256;
-use overlay_proto::xdr::{
-    Limited, Limits, MessageType, ScpEnvelope, StellarMessage, TransactionEnvelope, WriteXdr,
-};
+use overlay_proto::xdr::{Limited, Limits, MessageType, ScpEnvelope, StellarMessage, TransactionEnvelope, WriteXdr};
 
 /// Size of the message type discriminant at the start of `XDR(StellarMessage)`.
 const TYPE_LEN: usize = 4;
@@ -36,26 +34,16 @@ pub fn flood_message_id_from_xdr(message_xdr: &[u8]) -> Hash256 {
 pub fn scp_message_id(envelope: &ScpEnvelope) -> Result<Hash256, FloodError> {
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(&(MessageType::ScpMessage as i32).to_be_bytes());
-    let mut w = Limited::new(
-        &mut out,
-        Limits::depth(overlay_proto::wire::XDR_DEPTH_LIMIT),
-    );
-    envelope
-        .write_xdr(&mut w)
-        .map_err(|_| FloodError::XdrEncode)?;
+    let mut w = Limited::new(&mut out, Limits::depth(overlay_proto::wire::XDR_DEPTH_LIMIT));
+    envelope.write_xdr(&mut w).map_err(|_| FloodError::XdrEncode)?;
     Ok(Hash256::sha256(&out))
 }
 
 /// The pull-mode hash of a transaction: SHA-256 of `XDR(TransactionEnvelope)`.
 pub fn tx_full_hash(envelope: &TransactionEnvelope) -> Result<Hash256, FloodError> {
     let mut out = Vec::with_capacity(256);
-    let mut w = Limited::new(
-        &mut out,
-        Limits::depth(overlay_proto::wire::XDR_DEPTH_LIMIT),
-    );
-    envelope
-        .write_xdr(&mut w)
-        .map_err(|_| FloodError::XdrEncode)?;
+    let mut w = Limited::new(&mut out, Limits::depth(overlay_proto::wire::XDR_DEPTH_LIMIT));
+    envelope.write_xdr(&mut w).map_err(|_| FloodError::XdrEncode)?;
     Ok(Hash256::sha256(&out))
 }
 
@@ -103,15 +91,8 @@ mod tests {
 
     #[test]
     fn tx_hash_from_message_xdr_rejects_other_types() {
-        let xdr =
-            overlay_proto::wire::encode_message(&StellarMessage::ScpMessage(envelope(1))).unwrap();
-        assert_eq!(
-            tx_full_hash_from_message_xdr(&xdr),
-            Err(FloodError::NotATransaction)
-        );
-        assert_eq!(
-            tx_full_hash_from_message_xdr(&[0, 0]),
-            Err(FloodError::NotATransaction)
-        );
+        let xdr = overlay_proto::wire::encode_message(&StellarMessage::ScpMessage(envelope(1))).unwrap();
+        assert_eq!(tx_full_hash_from_message_xdr(&xdr), Err(FloodError::NotATransaction));
+        assert_eq!(tx_full_hash_from_message_xdr(&[0, 0]), Err(FloodError::NotATransaction));
     }
 }

@@ -5,9 +5,7 @@ use crate::adverts::PeerAdverts;
 use crate::config::{FloodConfig, LedgerLimits, PEERS_MAX};
 use crate::demands::{AdvertQueues, DemandMetrics, DemandScheduler, PullLatency};
 use crate::error::FloodError;
-use overlay_proto::xdr::{
-    FloodAdvert, FloodDemand, Hash, StellarMessage, TxAdvertVector, TxDemandVector,
-};
+use overlay_proto::xdr::{FloodAdvert, FloodDemand, Hash, StellarMessage, TxAdvertVector, TxDemandVector};
 use overlay_proto::{Hash256, Timestamp};
 use rand_core::Rng;
 use std::collections::{BTreeMap, VecDeque};
@@ -43,12 +41,8 @@ impl<P> PullTransmit<P> {
         hashes.truncate(crate::config::TX_HASHES_PER_MESSAGE_MAX);
         let vec = hashes.try_into().unwrap_or_default();
         match self.kind {
-            PullMessageKind::Advert => StellarMessage::FloodAdvert(FloodAdvert {
-                tx_hashes: TxAdvertVector(vec),
-            }),
-            PullMessageKind::Demand => StellarMessage::FloodDemand(FloodDemand {
-                tx_hashes: TxDemandVector(vec),
-            }),
+            PullMessageKind::Advert => StellarMessage::FloodAdvert(FloodAdvert { tx_hashes: TxAdvertVector(vec) }),
+            PullMessageKind::Demand => StellarMessage::FloodDemand(FloodDemand { tx_hashes: TxDemandVector(vec) }),
         }
     }
 }
@@ -138,12 +132,7 @@ pub struct PullMode<P> {
 impl<P: Copy + Eq + Ord + StdHash + Debug> PullMode<P> {
     /// Pull mode started at `now`: the first demand run is due at once (§9.3, "first run at
     /// overlay start").
-    pub fn new(
-        config: &FloodConfig,
-        limits: LedgerLimits,
-        hasher_seed: u64,
-        now: Timestamp,
-    ) -> Self {
+    pub fn new(config: &FloodConfig, limits: LedgerLimits, hasher_seed: u64, now: Timestamp) -> Self {
         PullMode {
             config: config.clone(),
             limits,
@@ -187,13 +176,8 @@ impl<P: Copy + Eq + Ord + StdHash + Debug> PullMode<P> {
             return Err(FloodError::PeerSlotsExhausted(PEERS_MAX));
         }
         self.peers_added += 1;
-        let seed = self
-            .hasher_seed
-            .wrapping_add(self.peers_added.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        self.peers.insert(
-            peer,
-            PeerAdverts::new(self.config.advert_history_entries_max, seed),
-        );
+        let seed = self.hasher_seed.wrapping_add(self.peers_added.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        self.peers.insert(peer, PeerAdverts::new(self.config.advert_history_entries_max, seed));
         Ok(())
     }
 
@@ -223,11 +207,7 @@ impl<P: Copy + Eq + Ord + StdHash + Debug> PullMode<P> {
         }
         self.metrics.advertised += 1;
         if let Some(batch) = state.queue_outgoing(now, tx_hash, max, period) {
-            self.push(PullTransmit {
-                peer,
-                kind: PullMessageKind::Advert,
-                hashes: batch,
-            });
+            self.push(PullTransmit { peer, kind: PullMessageKind::Advert, hashes: batch });
         }
         true
     }
@@ -277,12 +257,7 @@ impl<P: Copy + Eq + Ord + StdHash + Debug> PullMode<P> {
     /// A TRANSACTION with pull-mode hash `tx_hash` arrived from `from` (§9.5). It is valid
     /// whether or not we demanded it; if we did, the pull latency is recorded and returned
     /// (once per demand record).
-    pub fn handle_transaction(
-        &mut self,
-        now: Timestamp,
-        from: P,
-        tx_hash: &Hash256,
-    ) -> Option<PullLatency> {
+    pub fn handle_transaction(&mut self, now: Timestamp, from: P, tx_hash: &Hash256) -> Option<PullLatency> {
         let now = self.clamp(now);
         let lat = self.demands.handle_transaction(now, from, tx_hash)?;
         let ms = u64::try_from(lat.since_first_demand.as_millis()).unwrap_or(u64::MAX);
@@ -312,11 +287,7 @@ impl<P: Copy + Eq + Ord + StdHash + Debug> PullMode<P> {
         let mut batches = Vec::new();
         for (&peer, state) in self.peers.iter_mut() {
             if let Some(batch) = state.poll_flush(now) {
-                batches.push(PullTransmit {
-                    peer,
-                    kind: PullMessageKind::Advert,
-                    hashes: batch,
-                });
+                batches.push(PullTransmit { peer, kind: PullMessageKind::Advert, hashes: batch });
             }
         }
         for b in batches {
@@ -324,19 +295,14 @@ impl<P: Copy + Eq + Ord + StdHash + Debug> PullMode<P> {
         }
         if now >= self.next_demand_at {
             self.run_demands(now, rng, have_or_banned);
-            self.next_demand_at =
-                now + Duration::from_millis(self.config.flood_demand_period_ms.max(1));
+            self.next_demand_at = now + Duration::from_millis(self.config.flood_demand_period_ms.max(1));
         }
     }
 
     /// The next time [`handle_timeout`](Self::handle_timeout) has work: the demand period or
     /// the earliest advert batch deadline.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        let adverts = self
-            .peers
-            .values()
-            .filter_map(PeerAdverts::flush_deadline)
-            .min();
+        let adverts = self.peers.values().filter_map(PeerAdverts::flush_deadline).min();
         Some(adverts.map_or(self.next_demand_at, |a| a.min(self.next_demand_at)))
     }
 
@@ -394,21 +360,11 @@ impl<P: Copy + Eq + Ord + StdHash + Debug> PullMode<P> {
         let peers: Vec<P> = self.peers.keys().copied().collect();
         let max_demand = self.max_demand_size();
         let limit = self.limits.incoming_advert_limit(&self.config);
-        let mut queues = Queues {
-            peers: &mut self.peers,
-            limit,
-            dropped: 0,
-        };
-        let out = self
-            .demands
-            .run(now, rng, &peers, &mut queues, have_or_banned, max_demand);
+        let mut queues = Queues { peers: &mut self.peers, limit, dropped: 0 };
+        let out = self.demands.run(now, rng, &peers, &mut queues, have_or_banned, max_demand);
         self.metrics.incoming_dropped += queues.dropped;
         for (peer, hashes) in out {
-            self.push(PullTransmit {
-                peer,
-                kind: PullMessageKind::Demand,
-                hashes,
-            });
+            self.push(PullTransmit { peer, kind: PullMessageKind::Demand, hashes });
         }
     }
 

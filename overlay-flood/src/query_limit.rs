@@ -21,11 +21,7 @@ pub enum QueryKind {
 
 impl QueryKind {
     /// All kinds.
-    pub const ALL: [QueryKind; 3] = [
-        QueryKind::GetTxSet,
-        QueryKind::GetScpQuorumSet,
-        QueryKind::GetScpState,
-    ];
+    pub const ALL: [QueryKind; 3] = [QueryKind::GetTxSet, QueryKind::GetScpQuorumSet, QueryKind::GetScpState];
 }
 
 /// The window and limits in force, derived from the ledger close time.
@@ -44,8 +40,7 @@ pub struct QueryLimits {
 impl QueryLimits {
     /// The limits for an expected ledger close time of `ledger_close_time_ms`.
     pub fn new(config: &FloodConfig, ledger_close_time_ms: u64) -> Self {
-        let window_secs =
-            ledger_close_time_ms.saturating_mul(u64::from(config.max_slots_to_remember)) / 1000;
+        let window_secs = ledger_close_time_ms.saturating_mul(u64::from(config.max_slots_to_remember)) / 1000;
         let per_window = window_secs.saturating_mul(u64::from(config.query_response_multiplier));
         QueryLimits {
             window_ms: window_secs.saturating_mul(1000),
@@ -91,9 +86,7 @@ impl QueryLimiter {
         let w = &mut self.windows[kind as usize];
         let expired = match w.start {
             None => true,
-            Some(start) => {
-                now.saturating_duration_since(start) >= Duration::from_millis(limits.window_ms)
-            }
+            Some(start) => now.saturating_duration_since(start) >= Duration::from_millis(limits.window_ms),
         };
         if expired {
             w.start = Some(now);
@@ -128,15 +121,9 @@ mod tests {
         assert_eq!(l.fetch_queries_per_window, 300);
         assert_eq!(l.scp_state_queries_per_window, 10);
         // floor to whole seconds: 5.5 s × 12 = 66 s.
-        assert_eq!(
-            QueryLimits::new(&FloodConfig::default(), 5_500).window_ms,
-            66_000
-        );
+        assert_eq!(QueryLimits::new(&FloodConfig::default(), 5_500).window_ms, 66_000);
         // 1.25 s × 12 = 15 s → 75 queries.
-        assert_eq!(
-            QueryLimits::new(&FloodConfig::default(), 1_250).fetch_queries_per_window,
-            75
-        );
+        assert_eq!(QueryLimits::new(&FloodConfig::default(), 1_250).fetch_queries_per_window, 75);
     }
 
     #[test]
@@ -146,24 +133,15 @@ mod tests {
         let l = limits();
         let mut q = QueryLimiter::new();
         let t0 = Timestamp::from_secs(100);
-        let processed = (0..15)
-            .filter(|i| {
-                q.allow(
-                    t0 + Duration::from_millis(i * 100),
-                    QueryKind::GetScpState,
-                    &l,
-                )
-            })
-            .count();
+        let processed =
+            (0..15).filter(|i| q.allow(t0 + Duration::from_millis(i * 100), QueryKind::GetScpState, &l)).count();
         assert_eq!(processed, 10);
         assert_eq!(q.ignored(QueryKind::GetScpState), 5);
         // Still inside the window at 59 s.
         assert!(!q.allow(t0 + Duration::from_secs(59), QueryKind::GetScpState, &l));
         // After 61 s the window restarts.
         let t1 = t0 + Duration::from_secs(61);
-        let processed = (0..15)
-            .filter(|_| q.allow(t1, QueryKind::GetScpState, &l))
-            .count();
+        let processed = (0..15).filter(|_| q.allow(t1, QueryKind::GetScpState, &l)).count();
         assert_eq!(processed, 10);
     }
 

@@ -62,11 +62,7 @@ pub struct Waiting<E> {
 impl Waiting<ScpEnvelope> {
     /// Wrap an SCP envelope, computing its message identity.
     pub fn scp(envelope: ScpEnvelope) -> Result<Self, FloodError> {
-        Ok(Waiting {
-            msg_id: scp_message_id(&envelope)?,
-            slot_index: envelope.statement.slot_index,
-            envelope,
-        })
+        Ok(Waiting { msg_id: scp_message_id(&envelope)?, slot_index: envelope.statement.slot_index, envelope })
     }
 }
 
@@ -248,9 +244,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug, E> Tracker<P, E> {
             Some(&had) => peer_has && !had,
         };
         let mut from_knowing = true;
-        let mut candidates = lowest_bucket(peers, bucket_ms, |p| {
-            knowing.binary_search(p).is_ok() && can_ask(p, true)
-        });
+        let mut candidates = lowest_bucket(peers, bucket_ms, |p| knowing.binary_search(p).is_ok() && can_ask(p, true));
         if candidates.is_empty() {
             from_knowing = false;
             candidates = lowest_bucket(peers, bucket_ms, |p| can_ask(p, false));
@@ -271,11 +265,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug, E> Tracker<P, E> {
 }
 
 /// The distinct peers accepted by `ok` in the lowest bucket `floor(ping_ms / bucket_ms)`.
-fn lowest_bucket<P: Copy + Eq>(
-    peers: &[FetchPeer<P>],
-    bucket_ms: u64,
-    mut ok: impl FnMut(&P) -> bool,
-) -> Vec<P> {
+fn lowest_bucket<P: Copy + Eq>(peers: &[FetchPeer<P>], bucket_ms: u64, mut ok: impl FnMut(&P) -> bool) -> Vec<P> {
     let mut best = u64::MAX;
     let mut out: Vec<P> = Vec::new();
     for fp in peers {
@@ -301,11 +291,7 @@ mod tests {
     use rand_core::SeedableRng;
 
     fn env(slot: u64) -> Waiting<u64> {
-        Waiting {
-            msg_id: Hash256::sha256(&slot.to_be_bytes()),
-            slot_index: slot,
-            envelope: slot,
-        }
+        Waiting { msg_id: Hash256::sha256(&slot.to_be_bytes()), slot_index: slot, envelope: slot }
     }
 
     fn tracker() -> Tracker<u32, u64> {
@@ -463,9 +449,7 @@ mod tests {
     }
 
     fn peers(ids: &[(u32, u64)]) -> Vec<FetchPeer<u32>> {
-        ids.iter()
-            .map(|&(peer, ping_ms)| FetchPeer { peer, ping_ms })
-            .collect()
+        ids.iter().map(|&(peer, ping_ms)| FetchPeer { peer, ping_ms }).collect()
     }
 
     const T: Duration = Duration::from_millis(1500);
@@ -497,10 +481,7 @@ mod tests {
         let mut t = tracker();
         t.listen(e, 10);
         let now = Timestamp::from_secs(1);
-        assert_eq!(
-            t.try_next_peer(now, &mut rng, &view, &knowers, T, 10),
-            NextPeer::Ask(2)
-        );
+        assert_eq!(t.try_next_peer(now, &mut rng, &view, &knowers, T, 10), NextPeer::Ask(2));
         assert_eq!(t.deadline(), Some(now + T));
         let second = t.try_next_peer(now, &mut rng, &view, &knowers, T, 10);
         let third = t.try_next_peer(now, &mut rng, &view, &knowers, T, 10);
@@ -510,10 +491,7 @@ mod tests {
             NextPeer::Rebuild => 0,
         });
         assert_eq!(rest, [NextPeer::Ask(1), NextPeer::Ask(3)]);
-        assert_eq!(
-            t.try_next_peer(now, &mut rng, &view, &knowers, T, 10),
-            NextPeer::Rebuild
-        );
+        assert_eq!(t.try_next_peer(now, &mut rng, &view, &knowers, T, 10), NextPeer::Rebuild);
         assert_eq!(t.last_asked(), None);
         assert_eq!(t.rebuild_count(), 1);
         assert_eq!(t.deadline(), Some(now + T));
@@ -526,10 +504,7 @@ mod tests {
         t.listen(env(1), 10);
         let now = Timestamp::ZERO;
         for round in 1..=12u32 {
-            assert_eq!(
-                t.try_next_peer(now, &mut rng, &[], &NoKnowers, T, 10),
-                NextPeer::Rebuild
-            );
+            assert_eq!(t.try_next_peer(now, &mut rng, &[], &NoKnowers, T, 10), NextPeer::Rebuild);
             assert_eq!(t.deadline(), Some(now + T * round.min(10)));
         }
     }
@@ -544,19 +519,10 @@ mod tests {
         let mut t = tracker();
         t.listen(e.clone(), 10);
         let now = Timestamp::ZERO;
-        assert_eq!(
-            t.try_next_peer(now, &mut rng, &view, &NoKnowers, T, 10),
-            NextPeer::Ask(1)
-        );
+        assert_eq!(t.try_next_peer(now, &mut rng, &view, &NoKnowers, T, 10), NextPeer::Ask(1));
         let knowers = Knows(vec![(e.msg_id, 1)]);
-        assert_eq!(
-            t.try_next_peer(now, &mut rng, &view, &knowers, T, 10),
-            NextPeer::Ask(1)
-        );
+        assert_eq!(t.try_next_peer(now, &mut rng, &view, &knowers, T, 10), NextPeer::Ask(1));
         // Now asked as a knower: not again this round.
-        assert_eq!(
-            t.try_next_peer(now, &mut rng, &view, &knowers, T, 10),
-            NextPeer::Rebuild
-        );
+        assert_eq!(t.try_next_peer(now, &mut rng, &view, &knowers, T, 10), NextPeer::Rebuild);
     }
 }

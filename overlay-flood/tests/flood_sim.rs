@@ -3,9 +3,7 @@
 //! `FloodTests.cpp` ("Flooding") and of the pull-mode cases of `OverlayTests.cpp` and
 //! `OverlayManagerTests.cpp` that only need flooding logic (no Herder, no sockets).
 
-use overlay_flood::{
-    FloodConfig, Floodgate, LedgerLimits, PullMessageKind, PullMode, TxAvailability,
-};
+use overlay_flood::{FloodConfig, Floodgate, LedgerLimits, PullMessageKind, PullMode, TxAvailability};
 use overlay_proto::{Hash256, Timestamp};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -47,11 +45,7 @@ fn tx_msg_id(h: &Hash256) -> Hash256 {
 }
 
 fn limits() -> LedgerLimits {
-    LedgerLimits {
-        max_tx_set_size_ops: 1000,
-        max_queue_size_ops: 2000,
-        ..LedgerLimits::default()
-    }
+    LedgerLimits { max_tx_set_size_ops: 1000, max_queue_size_ops: 2000, ..LedgerLimits::default() }
 }
 
 impl Net {
@@ -91,8 +85,7 @@ impl Net {
             *self.scp_link_uses.entry((from, to, *id)).or_default() += 1;
         }
         self.seq += 1;
-        self.queue
-            .insert((self.now + self.latency, self.seq), (from, to, msg));
+        self.queue.insert((self.now + self.latency, self.seq), (from, to, msg));
     }
 
     fn drain(&mut self, i: u32) {
@@ -109,10 +102,7 @@ impl Net {
     fn broadcast_tx(&mut self, i: u32, h: Hash256) {
         let now = self.now;
         let node = &mut self.nodes[i as usize];
-        let told = node
-            .gate
-            .broadcast(tx_msg_id(&h), node.ledger, &node.peers)
-            .unwrap();
+        let told = node.gate.broadcast(tx_msg_id(&h), node.ledger, &node.peers).unwrap();
         for p in told {
             node.pull.queue_outgoing_advert(now, p, h);
         }
@@ -150,26 +140,19 @@ impl Net {
             Msg::Tx(h) => {
                 node.tx_recv += 1;
                 node.pull.handle_transaction(now, from, &h);
-                node.gate
-                    .record_received(tx_msg_id(&h), from, node.ledger)
-                    .unwrap();
+                node.gate.record_received(tx_msg_id(&h), from, node.ledger).unwrap();
                 if node.pool.insert(h) {
                     self.broadcast_tx(to, h);
                 }
             }
             Msg::Advert(hashes) => {
                 let ledger = node.ledger;
-                node.pull
-                    .handle_flood_advert(from, &hashes, ledger, &mut self.rng);
+                node.pull.handle_flood_advert(from, &hashes, ledger, &mut self.rng);
             }
             Msg::Demand(hashes) => {
                 let pool = &node.pool;
                 let have = node.pull.handle_flood_demand(&hashes, |h| {
-                    if pool.contains(h) {
-                        TxAvailability::Have
-                    } else {
-                        TxAvailability::Unknown
-                    }
+                    if pool.contains(h) { TxAvailability::Have } else { TxAvailability::Unknown }
                 });
                 for h in have {
                     self.send(to, from, Msg::Tx(h));
@@ -183,11 +166,7 @@ impl Net {
     fn run_until(&mut self, until: Timestamp) {
         loop {
             let next_msg = self.queue.first_key_value().map(|(k, _)| k.0);
-            let next_timer = self
-                .nodes
-                .iter()
-                .filter_map(|n| n.pull.poll_timeout())
-                .min();
+            let next_timer = self.nodes.iter().filter_map(|n| n.pull.poll_timeout()).min();
             let next = match (next_msg, next_timer) {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => a.or(b).unwrap_or(until),
@@ -202,11 +181,7 @@ impl Net {
                 self.deliver(from, to, msg);
             } else {
                 for i in 0..self.nodes.len() {
-                    if self.nodes[i]
-                        .pull
-                        .poll_timeout()
-                        .is_some_and(|t| t <= self.now)
-                    {
+                    if self.nodes[i].pull.poll_timeout().is_some_and(|t| t <= self.now) {
                         let Node { pull, pool, .. } = &mut self.nodes[i];
                         pull.handle_timeout(self.now, &mut self.rng, |h| pool.contains(h));
                         self.drain(i as u32);
@@ -269,11 +244,7 @@ fn check_scp_flooding(n: u32, edges: &[(u32, u32)]) {
     }
     net.run_for(Duration::from_secs(2));
     for (k, node) in net.nodes.iter().enumerate() {
-        assert_eq!(
-            node.scp.len(),
-            nb as usize,
-            "node {k} is missing SCP messages"
-        );
+        assert_eq!(node.scp.len(), nb as usize, "node {k} is missing SCP messages");
     }
     // Each message crosses each directed link at most once.
     assert!(net.scp_link_uses.values().all(|&c| c == 1));
@@ -306,15 +277,8 @@ fn transaction_flooding_pull_mode_with_2_nodes() {
     for (k, node) in net.nodes.iter().enumerate() {
         assert_eq!(node.pool.len(), nb_tx as usize, "node {k}");
         let m = node.pull.metrics();
-        assert!(
-            m.adverts_sent >= 1 && m.demands_sent >= 1,
-            "node {k}: {m:?}"
-        );
-        assert_eq!(
-            m.advertised,
-            u64::from(nb_tx / 2),
-            "node {k}: each advertises exactly its half"
-        );
+        assert!(m.adverts_sent >= 1 && m.demands_sent >= 1, "node {k}: {m:?}");
+        assert_eq!(m.advertised, u64::from(nb_tx / 2), "node {k}: each advertises exactly its half");
         assert!(m.fulfilled >= 1);
         assert_eq!(m.unfulfilled_unknown + m.unfulfilled_banned, 0);
         assert_eq!(node.pull.demand_metrics().timeouts, 0);
@@ -350,14 +314,8 @@ fn transaction_flooding_pull_mode_with_4_nodes() {
         assert_eq!(node.pool.len(), nb_tx as usize, "node {k}");
         let m = node.pull.metrics();
         assert!((1..=3 * nb_tx).contains(&m.adverts_sent), "node {k}: {m:?}");
-        assert!(
-            (nb_tx / 4..=3 * nb_tx).contains(&m.advertised),
-            "node {k}: {m:?}"
-        );
-        assert!(
-            (nb_tx / 4..=3 * nb_tx).contains(&m.fulfilled),
-            "node {k}: {m:?}"
-        );
+        assert!((nb_tx / 4..=3 * nb_tx).contains(&m.advertised), "node {k}: {m:?}");
+        assert!((nb_tx / 4..=3 * nb_tx).contains(&m.fulfilled), "node {k}: {m:?}");
         assert!((1..=3 * nb_tx).contains(&m.demands_sent), "node {k}: {m:?}");
         assert!(m.adverts_sent <= m.advertised);
         assert!(m.fulfilled <= m.advertised);
@@ -449,10 +407,7 @@ fn simulation_is_deterministic_for_a_seed() {
             net.inject_tx(i % 4, tx(i));
         }
         net.run_for(Duration::from_secs(3));
-        net.nodes
-            .iter()
-            .map(|n| (n.pull.metrics(), n.pull.demand_metrics(), n.tx_recv))
-            .collect::<Vec<_>>()
+        net.nodes.iter().map(|n| (n.pull.metrics(), n.pull.demand_metrics(), n.tx_recv)).collect::<Vec<_>>()
     };
     assert_eq!(format!("{:?}", trace(5)), format!("{:?}", trace(5)));
 }

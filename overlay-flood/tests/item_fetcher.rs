@@ -2,8 +2,7 @@
 //! `ItemFetcherTests.cpp` with virtual time.
 
 use overlay_flood::{
-    FetchKind, FetchPeer, FetchRequest, FloodConfig, Floodgate, ItemFetcher, NoKnowers, Waiting,
-    identity,
+    FetchKind, FetchPeer, FetchRequest, FloodConfig, Floodgate, ItemFetcher, NoKnowers, Waiting, identity,
 };
 use overlay_proto::xdr::{ScpEnvelope, ScpStatement, ScpStatementConfirm, ScpStatementPledges};
 use overlay_proto::{Hash256, Timestamp};
@@ -20,10 +19,7 @@ fn make_envelope(id: u32, slot: &mut u64) -> ScpEnvelope {
     ScpEnvelope {
         statement: ScpStatement {
             slot_index: *slot,
-            pledges: ScpStatementPledges::Confirm(ScpStatementConfirm {
-                n_prepared: id,
-                ..Default::default()
-            }),
+            pledges: ScpStatementPledges::Confirm(ScpStatementConfirm { n_prepared: id, ..Default::default() }),
             ..Default::default()
         },
         ..Default::default()
@@ -86,10 +82,7 @@ fn fixture() -> Fixture {
     assert_eq!(fx.f.last_seen_slot(&fx.fourteen), 0);
     assert!(fx.f.fetching_for(&fx.zero).is_empty());
     assert_eq!(fx.f.fetching_for(&fx.ten), [&fx.ten_env]);
-    assert_eq!(
-        fx.f.fetching_for(&fx.twelve),
-        [&fx.twelve_env1, &fx.twelve_env2]
-    );
+    assert_eq!(fx.f.fetching_for(&fx.twelve), [&fx.twelve_env1, &fx.twelve_env2]);
     // No peer: nothing asked, the first round restarts after 1500 ms.
     assert!(fx.f.poll_request().is_none());
     assert_eq!(fx.f.poll_timeout(), Some(Timestamp::ZERO + REPLY));
@@ -151,10 +144,7 @@ fn dont_stop() {
     assert_eq!(fx.received, [12, 12, 10]);
     let envs_order: Vec<u64> = {
         let mut f = fixture();
-        f.f.handle_item(&f.twelve)
-            .iter()
-            .map(|e| e.statement.slot_index)
-            .collect()
+        f.f.handle_item(&f.twelve).iter().map(|e| e.statement.slot_index).collect()
     };
     assert!(envs_order[0] > envs_order[1], "LIFO: {envs_order:?}");
     fx.all_clear();
@@ -170,24 +160,10 @@ fn no_cache() {
     fx.recv(fx.ten);
     let zero_env1 = make_envelope(0, &mut fx.slot);
     let zero = fx.zero;
-    fx.f.fetch(
-        Timestamp::ZERO,
-        &mut fx.rng,
-        zero,
-        w(&zero_env1),
-        &[],
-        &NoKnowers,
-    );
+    fx.f.fetch(Timestamp::ZERO, &mut fx.rng, zero, w(&zero_env1), &[], &NoKnowers);
     fx.recv(zero);
     let zero_env2 = make_envelope(0, &mut fx.slot);
-    fx.f.fetch(
-        Timestamp::ZERO,
-        &mut fx.rng,
-        zero,
-        w(&zero_env2),
-        &[],
-        &NoKnowers,
-    );
+    fx.f.fetch(Timestamp::ZERO, &mut fx.rng, zero, w(&zero_env2), &[], &NoKnowers);
     assert_eq!(fx.received, [12, 12, 10, 0]);
     assert_ne!(fx.f.last_seen_slot(&zero), 0);
     assert_eq!(fx.f.last_seen_slot(&fx.ten), 0);
@@ -199,16 +175,7 @@ fn no_cache() {
 }
 
 fn two_peers() -> Vec<FetchPeer<u32>> {
-    vec![
-        FetchPeer {
-            peer: 1,
-            ping_ms: 0,
-        },
-        FetchPeer {
-            peer: 2,
-            ping_ms: 0,
-        },
-    ]
+    vec![FetchPeer { peer: 1, ping_ms: 0 }, FetchPeer { peer: 2, ping_ms: 0 }]
 }
 
 fn drain(f: &mut ItemFetcher<u32>, at: Timestamp, log: &mut Vec<(u32, Timestamp)>) {
@@ -256,25 +223,13 @@ fn asks_peers_in_turn_success() {
         drain(&mut fx.f, t0, &mut log);
         assert_eq!(log.len(), 1, "one ask, however many envelopes wait");
         // After the reply timeout (but before a retry round) the other peer is asked.
-        run_until(
-            &mut fx.f,
-            &mut fx.rng,
-            &peers,
-            t0 + (REPLY * 2 - Duration::from_millis(1)),
-            &mut log,
-        );
+        run_until(&mut fx.f, &mut fx.rng, &peers, t0 + (REPLY * 2 - Duration::from_millis(1)), &mut log);
         assert_eq!(log.len(), 2);
         assert_ne!(log[0].0, log[1].0);
         assert!(log[1].1 - log[0].1 >= REPLY);
         fx.recv(zero);
         // A minute later nothing more happened.
-        run_until(
-            &mut fx.f,
-            &mut fx.rng,
-            &peers,
-            t0 + Duration::from_secs(70),
-            &mut log,
-        );
+        run_until(&mut fx.f, &mut fx.rng, &peers, t0 + Duration::from_secs(70), &mut log);
         assert_eq!(log.len(), 2);
         assert_eq!(log.iter().filter(|(p, _)| *p == 1).count(), 1);
         assert_eq!(log.iter().filter(|(p, _)| *p == 2).count(), 1);
@@ -297,9 +252,7 @@ fn not_found(respond: bool) {
     let peers = two_peers();
     let reply_delay = Duration::from_millis(50);
     while log.len() < 200 {
-        let Some(t) = fx.f.poll_timeout() else {
-            panic!("no give-up: the tracker always has a timer")
-        };
+        let Some(t) = fx.f.poll_timeout() else { panic!("no give-up: the tracker always has a timer") };
         fx.f.handle_timeout(t, &mut fx.rng, &peers, &NoKnowers);
         drain(&mut fx.f, t, &mut log);
         if respond {
@@ -381,52 +334,22 @@ fn dont_have_from_another_peer_is_ignored() {
     let h = hash("txset");
     f.fetch(Timestamp::ZERO, &mut rng, h, w(&e), &peers, &NoKnowers);
     let first = f.poll_request().unwrap();
-    assert_eq!(
-        first.to_message().discriminant(),
-        overlay_proto::xdr::MessageType::GetTxSet
-    );
+    assert_eq!(first.to_message().discriminant(), overlay_proto::xdr::MessageType::GetTxSet);
     let other = if first.peer == 1 { 2 } else { 1 };
-    f.handle_dont_have(
-        Timestamp::from_millis(10),
-        &mut rng,
-        &h,
-        other,
-        &peers,
-        &NoKnowers,
-    );
+    f.handle_dont_have(Timestamp::from_millis(10), &mut rng, &h, other, &peers, &NoKnowers);
     assert!(f.poll_request().is_none());
     assert_eq!(f.metrics().dont_have_ignored, 1);
     // Unknown hashes are ignored too.
-    f.handle_dont_have(
-        Timestamp::from_millis(10),
-        &mut rng,
-        &hash("other"),
-        first.peer,
-        &peers,
-        &NoKnowers,
-    );
+    f.handle_dont_have(Timestamp::from_millis(10), &mut rng, &hash("other"), first.peer, &peers, &NoKnowers);
     assert!(f.poll_request().is_none());
     // The right one moves on at once.
-    f.handle_dont_have(
-        Timestamp::from_millis(20),
-        &mut rng,
-        &h,
-        first.peer,
-        &peers,
-        &NoKnowers,
-    );
+    f.handle_dont_have(Timestamp::from_millis(20), &mut rng, &h, first.peer, &peers, &NoKnowers);
     assert_eq!(f.poll_request().unwrap().peer, other);
     // DONT_HAVE types route to fetchers (§8.4).
     use overlay_proto::xdr::MessageType as T;
     assert_eq!(FetchKind::of_dont_have(T::TxSet), Some(FetchKind::TxSet));
-    assert_eq!(
-        FetchKind::of_dont_have(T::GeneralizedTxSet),
-        Some(FetchKind::TxSet)
-    );
-    assert_eq!(
-        FetchKind::of_dont_have(T::ScpQuorumset),
-        Some(FetchKind::QuorumSet)
-    );
+    assert_eq!(FetchKind::of_dont_have(T::GeneralizedTxSet), Some(FetchKind::TxSet));
+    assert_eq!(FetchKind::of_dont_have(T::ScpQuorumset), Some(FetchKind::QuorumSet));
     assert_eq!(FetchKind::of_dont_have(T::Transaction), None);
 }
 
@@ -437,14 +360,7 @@ fn stop_fetching_outside_range_removes_empty_trackers() {
     let mut slot = 0;
     let envs: Vec<_> = (0..5).map(|i| make_envelope(i, &mut slot)).collect(); // slots 1..=5
     for (i, e) in envs.iter().enumerate() {
-        f.fetch(
-            Timestamp::ZERO,
-            &mut rng,
-            hash(&i.to_string()),
-            w(e),
-            &[],
-            &NoKnowers,
-        );
+        f.fetch(Timestamp::ZERO, &mut rng, hash(&i.to_string()), w(e), &[], &NoKnowers);
     }
     assert_eq!(f.len(), 5);
     f.stop_fetching_outside_range(Some(3), Some(4), 1);
@@ -459,10 +375,7 @@ fn stop_fetching_outside_range_removes_empty_trackers() {
 
 #[test]
 fn trackers_are_bounded_lowest_slot_evicted() {
-    let cfg = FloodConfig {
-        fetch_trackers_max: 3,
-        ..FloodConfig::default()
-    };
+    let cfg = FloodConfig { fetch_trackers_max: 3, ..FloodConfig::default() };
     let mut f: ItemFetcher<u32> = ItemFetcher::new(FetchKind::TxSet, &cfg, 4);
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let mut slot = 10;
@@ -479,13 +392,7 @@ fn trackers_are_bounded_lowest_slot_evicted() {
     assert!(f.tracker(&hashes[4]).is_some());
 }
 
-fn main_and_peer1() -> (
-    ItemFetcher<u32>,
-    ChaCha8Rng,
-    Floodgate<u32>,
-    ScpEnvelope,
-    Hash256,
-) {
+fn main_and_peer1() -> (ItemFetcher<u32>, ChaCha8Rng, Floodgate<u32>, ScpEnvelope, Hash256) {
     let cfg = FloodConfig::default();
     let mut f: ItemFetcher<u32> = ItemFetcher::new(FetchKind::QuorumSet, &cfg, 5);
     let mut rng = ChaCha8Rng::seed_from_u64(5);
@@ -493,10 +400,7 @@ fn main_and_peer1() -> (
     let mut slot = 99;
     let env = make_envelope(100, &mut slot);
     let hundred = hash("100");
-    let peers = [FetchPeer {
-        peer: 1,
-        ping_ms: 0,
-    }];
+    let peers = [FetchPeer { peer: 1, ping_ms: 0 }];
     f.fetch(Timestamp::ZERO, &mut rng, hundred, w(&env), &peers, &gate);
     assert_eq!(f.tracker(&hundred).unwrap().last_asked(), Some(1));
     assert_eq!(f.metrics().asks, 1);
@@ -519,10 +423,7 @@ fn try_next(
 #[test]
 fn next_peer_doesnt_try_the_same_peer() {
     let (mut f, mut rng, gate, _env, hundred) = main_and_peer1();
-    let peers = [FetchPeer {
-        peer: 1,
-        ping_ms: 0,
-    }];
+    let peers = [FetchPeer { peer: 1, ping_ms: 0 }];
     try_next(&mut f, &mut rng, &hundred, &peers, &gate);
     assert_eq!(f.tracker(&hundred).unwrap().last_asked(), None);
     assert_eq!(f.metrics().asks, 1);
@@ -569,16 +470,8 @@ fn next_peer_peer1_told_us_that_it_knows() {
 fn requests_encode_as_the_right_messages() {
     use overlay_proto::xdr::StellarMessage;
     let h = hash("x");
-    let r = FetchRequest {
-        peer: 1u32,
-        hash: h,
-        kind: FetchKind::QuorumSet,
-    };
+    let r = FetchRequest { peer: 1u32, hash: h, kind: FetchKind::QuorumSet };
     assert_eq!(r.to_message(), StellarMessage::GetScpQuorumset(h.into()));
-    let r = FetchRequest {
-        peer: 1u32,
-        hash: h,
-        kind: FetchKind::TxSet,
-    };
+    let r = FetchRequest { peer: 1u32, hash: h, kind: FetchKind::TxSet };
     assert_eq!(r.to_message(), StellarMessage::GetTxSet(h.into()));
 }

@@ -6,8 +6,8 @@
 //! 3. every structure stays within its bound.
 
 use overlay_flood::{
-    FetchKind, FetchPeer, FloodConfig, Floodgate, ItemFetcher, LedgerLimits, PullMessageKind,
-    PullMode, QueryKind, QueryLimiter, QueryLimits, TxAvailability, Waiting,
+    FetchKind, FetchPeer, FloodConfig, Floodgate, ItemFetcher, LedgerLimits, PullMessageKind, PullMode, QueryKind,
+    QueryLimiter, QueryLimits, TxAvailability, Waiting,
 };
 use overlay_proto::{Hash256, Timestamp};
 use proptest::prelude::*;
@@ -211,8 +211,7 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::CloseLedger),
         p().prop_map(|peer| Op::RemovePeer { peer }),
         p().prop_map(|peer| Op::AddPeer { peer }),
-        (p(), prop::collection::vec(any::<u8>(), 0..12))
-            .prop_map(|(peer, hashes)| Op::Advert { peer, hashes }),
+        (p(), prop::collection::vec(any::<u8>(), 0..12)).prop_map(|(peer, hashes)| Op::Advert { peer, hashes }),
         prop::collection::vec(any::<u8>(), 0..12).prop_map(|hashes| Op::Demand { hashes }),
         (p(), any::<u8>()).prop_map(|(peer, hash)| Op::QueueAdvert { peer, hash }),
         (p(), any::<u8>()).prop_map(|(from, hash)| Op::Tx { from, hash }),
@@ -226,11 +225,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn env(e: u8) -> Waiting<u8> {
-    Waiting {
-        msg_id: hash(3, e),
-        slot_index: u64::from(e % 16),
-        envelope: e,
-    }
+    Waiting { msg_id: hash(3, e), slot_index: u64::from(e % 16), envelope: e }
 }
 
 proptest! {

@@ -3,8 +3,7 @@
 //! `spec/vectors/stellar-core-v27.1.0-pull-mode.json`).
 
 use overlay_flood::{
-    FloodConfig, FloodError, LedgerLimits, PEERS_MAX, PullMessageKind, PullMode, PullTransmit,
-    TxAvailability, identity,
+    FloodConfig, FloodError, LedgerLimits, PEERS_MAX, PullMessageKind, PullMode, PullTransmit, TxAvailability, identity,
 };
 use overlay_proto::xdr::{Limits, ReadXdr, StellarMessage, TransactionEnvelope};
 use overlay_proto::{Hash256, Timestamp};
@@ -33,12 +32,7 @@ fn drain(p: &mut PullMode<u32>) -> Vec<PullTransmit<u32>> {
 }
 
 /// Run the timers every time they are due, up to `until`.
-fn crank(
-    p: &mut PullMode<u32>,
-    rng: &mut ChaCha8Rng,
-    until: Timestamp,
-    out: &mut Vec<PullTransmit<u32>>,
-) {
+fn crank(p: &mut PullMode<u32>, rng: &mut ChaCha8Rng, until: Timestamp, out: &mut Vec<PullTransmit<u32>>) {
     while let Some(t) = p.poll_timeout() {
         if t > until {
             break;
@@ -55,44 +49,23 @@ fn outgoing_adverts_are_batched_by_period_and_size() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     assert_eq!(p.max_advert_size(), 2);
     assert!(p.queue_outgoing_advert(ms(10), 1, h(1)));
-    assert_eq!(
-        p.poll_timeout(),
-        Some(ms(0)),
-        "the first demand run is due at start"
-    );
+    assert_eq!(p.poll_timeout(), Some(ms(0)), "the first demand run is due at start");
     p.handle_timeout(ms(10), &mut rng, |_| false);
     assert!(drain(&mut p).is_empty());
     assert_eq!(p.poll_timeout(), Some(ms(110)));
     p.handle_timeout(ms(110), &mut rng, |_| false);
     let out = drain(&mut p);
-    assert_eq!(
-        out,
-        [PullTransmit {
-            peer: 1,
-            kind: PullMessageKind::Advert,
-            hashes: vec![h(1)]
-        }]
-    );
+    assert_eq!(out, [PullTransmit { peer: 1, kind: PullMessageKind::Advert, hashes: vec![h(1)] }]);
     // Two hashes fill a batch: sent at once, no timer needed.
     p.queue_outgoing_advert(ms(120), 2, h(2));
     p.queue_outgoing_advert(ms(121), 2, h(3));
     let out = drain(&mut p);
-    assert_eq!(
-        out,
-        [PullTransmit {
-            peer: 2,
-            kind: PullMessageKind::Advert,
-            hashes: vec![h(2), h(3)]
-        }]
-    );
+    assert_eq!(out, [PullTransmit { peer: 2, kind: PullMessageKind::Advert, hashes: vec![h(2), h(3)] }]);
     assert_eq!(p.outgoing_len(&2), 0);
     assert_eq!(p.metrics().advertised, 3);
     assert_eq!(p.metrics().adverts_sent, 2);
     // Larger ledgers give larger adverts.
-    p.set_ledger_limits(LedgerLimits {
-        max_tx_set_size_ops: 5000,
-        ..LedgerLimits::default()
-    });
+    p.set_ledger_limits(LedgerLimits { max_tx_set_size_ops: 5000, ..LedgerLimits::default() });
     assert_eq!(p.max_advert_size(), 100);
 }
 
@@ -134,22 +107,14 @@ fn ignore_duplicated_adverts() {
         p.handle_flood_advert(0, &[h(0)], 1, &mut rng);
     }
     crank(&mut p, &mut rng, ms(3 * 200 + 10), &mut out);
-    let demands: Vec<_> = out
-        .iter()
-        .filter(|t| t.kind == PullMessageKind::Demand)
-        .collect();
+    let demands: Vec<_> = out.iter().filter(|t| t.kind == PullMessageKind::Demand).collect();
     assert_eq!(demands.len(), 1);
     assert_eq!(demands[0].hashes, [h(0)]);
     // 10 s later (before the 60 s purge) the same advert again: no new demand.
     crank(&mut p, &mut rng, ms(10_610), &mut out);
     p.handle_flood_advert(0, &[h(0)], 1, &mut rng);
     crank(&mut p, &mut rng, ms(11_300), &mut out);
-    assert_eq!(
-        out.iter()
-            .filter(|t| t.kind == PullMessageKind::Demand)
-            .count(),
-        1
-    );
+    assert_eq!(out.iter().filter(|t| t.kind == PullMessageKind::Demand).count(), 1);
 }
 
 // C++: OverlayTests "overlay pull mode with many peers"
@@ -164,10 +129,7 @@ fn many_peers_exactly_fifteen_demands_in_ten_minutes() {
     }
     let mut out = Vec::new();
     crank(&mut p, &mut rng, Timestamp::from_secs(600), &mut out);
-    let demands: Vec<_> = out
-        .iter()
-        .filter(|t| t.kind == PullMessageKind::Demand)
-        .collect();
+    let demands: Vec<_> = out.iter().filter(|t| t.kind == PullMessageKind::Demand).collect();
     assert_eq!(demands.len(), 15);
     // Fifteen distinct peers, spaced by the backoff 500, 1000, 1500, 2000, 2000, ...
     let mut who: Vec<u32> = demands.iter().map(|t| t.peer).collect();
@@ -188,10 +150,7 @@ fn serving_demands() {
     });
     assert_eq!(sent, [h(1), h(4)]);
     let m = p.metrics();
-    assert_eq!(
-        (m.fulfilled, m.unfulfilled_banned, m.unfulfilled_unknown),
-        (2, 1, 1)
-    );
+    assert_eq!((m.fulfilled, m.unfulfilled_banned, m.unfulfilled_unknown), (2, 1, 1));
 }
 
 #[test]
@@ -206,14 +165,7 @@ fn pulled_transactions_record_latency_once() {
     assert_eq!(lat.from_peer, Some(Duration::from_millis(35)));
     assert!(p.handle_transaction(ms(40), 1, &h(1)).is_none());
     let m = p.metrics();
-    assert_eq!(
-        (
-            m.pull_latency_count,
-            m.pull_latency_ms_sum,
-            m.pull_latency_ms_max
-        ),
-        (1, 35, 35)
-    );
+    assert_eq!((m.pull_latency_count, m.pull_latency_ms_sum, m.pull_latency_ms_max), (1, 35, 35));
 }
 
 #[test]
@@ -238,10 +190,7 @@ fn peers_are_bounded() {
         p.add_peer(x).unwrap();
     }
     p.add_peer(0).unwrap(); // idempotent
-    assert_eq!(
-        p.add_peer(9999),
-        Err(FloodError::PeerSlotsExhausted(PEERS_MAX))
-    );
+    assert_eq!(p.add_peer(9999), Err(FloodError::PeerSlotsExhausted(PEERS_MAX)));
 }
 
 #[test]
@@ -312,26 +261,14 @@ fn pull_mode_hash_is_sha256_of_the_envelope_xdr() {
         assert_eq!(identity::tx_full_hash(&env).unwrap(), expected);
         assert_ne!(expected, hex32(t["tx_hash_hex"].as_str().unwrap()));
         // The same from the TRANSACTION message's XDR, without decoding.
-        let msg_xdr =
-            overlay_proto::wire::encode_message(&StellarMessage::Transaction(env)).unwrap();
-        assert_eq!(
-            identity::tx_full_hash_from_message_xdr(&msg_xdr).unwrap(),
-            expected
-        );
+        let msg_xdr = overlay_proto::wire::encode_message(&StellarMessage::Transaction(env)).unwrap();
+        assert_eq!(identity::tx_full_hash_from_message_xdr(&msg_xdr).unwrap(), expected);
     }
 }
 
 fn frame(v: &serde_json::Value, index: u64) -> (String, Vec<u8>) {
-    let f = v["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["index"] == index)
-        .unwrap();
-    (
-        f["type"].as_str().unwrap().to_owned(),
-        hex::decode(f["stellar_message_xdr_hex"].as_str().unwrap()).unwrap(),
-    )
+    let f = v["frames"].as_array().unwrap().iter().find(|f| f["index"] == index).unwrap();
+    (f["type"].as_str().unwrap().to_owned(), hex::decode(f["stellar_message_xdr_hex"].as_str().unwrap()).unwrap())
 }
 
 fn advert_hashes(xdr: &[u8]) -> Vec<Hash256> {
@@ -351,22 +288,13 @@ fn recorded_session_replays_byte_for_byte() {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let mut t = ms(0);
     let mut demanded_total = 0;
-    for (advert_idx, demand_idx, tx_idxs) in
-        [(35u64, 36u64, &[37u64][..]), (41, 42, &[43, 44, 45][..])]
-    {
+    for (advert_idx, demand_idx, tx_idxs) in [(35u64, 36u64, &[37u64][..]), (41, 42, &[43, 44, 45][..])] {
         let (ty, advert_xdr) = frame(&v, advert_idx);
         assert_eq!(ty, "FLOOD_ADVERT");
         let hashes = advert_hashes(&advert_xdr);
         // Our encoding of the same advert is byte-identical.
-        let ours = PullTransmit {
-            peer: core,
-            kind: PullMessageKind::Advert,
-            hashes: hashes.clone(),
-        };
-        assert_eq!(
-            overlay_proto::wire::encode_message(&ours.to_message()).unwrap(),
-            advert_xdr
-        );
+        let ours = PullTransmit { peer: core, kind: PullMessageKind::Advert, hashes: hashes.clone() };
+        assert_eq!(overlay_proto::wire::encode_message(&ours.to_message()).unwrap(), advert_xdr);
 
         p.handle_flood_advert(core, &hashes, 10, &mut rng);
         let due = p.poll_timeout().unwrap().max(t);
@@ -377,10 +305,7 @@ fn recorded_session_replays_byte_for_byte() {
         assert_eq!(out[0].kind, PullMessageKind::Demand);
         let (ty, demand_xdr) = frame(&v, demand_idx);
         assert_eq!(ty, "FLOOD_DEMAND");
-        assert_eq!(
-            overlay_proto::wire::encode_message(&out[0].to_message()).unwrap(),
-            demand_xdr
-        );
+        assert_eq!(overlay_proto::wire::encode_message(&out[0].to_message()).unwrap(), demand_xdr);
         demanded_total += out[0].hashes.len();
 
         for &ti in tx_idxs {
@@ -401,31 +326,20 @@ fn recorded_session_replays_byte_for_byte() {
 fn vector_subset_matches_the_shared_file_when_present() {
     // The subset in tests/data was cut from the shared recording; if the shared file is
     // available, check that it still says the same.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/spec/vectors/stellar-core-v27.1.0-pull-mode.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/vectors/stellar-core-v27.1.0-pull-mode.json");
     let Ok(text) = std::fs::read_to_string(path) else {
         return;
     };
     let full: serde_json::Value = serde_json::from_str(&text).unwrap();
     let sub = vectors();
-    for (a, b) in sub["submitted_transactions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(full["submitted_transactions"].as_array().unwrap())
+    for (a, b) in
+        sub["submitted_transactions"].as_array().unwrap().iter().zip(full["submitted_transactions"].as_array().unwrap())
     {
         assert_eq!(a["envelope_xdr_b64"], b["envelope_xdr_b64"]);
         assert_eq!(a["sha256_envelope_xdr_hex"], b["sha256_envelope_xdr_hex"]);
     }
     for f in sub["frames"].as_array().unwrap() {
-        let g = full["frames"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|g| g["index"] == f["index"])
-            .unwrap();
+        let g = full["frames"].as_array().unwrap().iter().find(|g| g["index"] == f["index"]).unwrap();
         assert_eq!(f["stellar_message_xdr_hex"], g["stellar_message_xdr_hex"]);
     }
 }

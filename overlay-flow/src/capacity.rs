@@ -34,10 +34,7 @@ impl OutboundCapacity {
         if grant.num_bytes == 0 {
             return Err(FlowError::InvalidSendMoreExtended);
         }
-        let msgs_overflow = self
-            .msgs
-            .checked_add(u64::from(grant.num_messages))
-            .is_none();
+        let msgs_overflow = self.msgs.checked_add(u64::from(grant.num_messages)).is_none();
         let bytes_overflow = self.bytes.checked_add(u64::from(grant.num_bytes)).is_none();
         if msgs_overflow || bytes_overflow {
             return Err(FlowError::CapacityOverflow);
@@ -212,12 +209,8 @@ impl LocalCapacity {
             return;
         }
         self.authenticated = true;
-        self.pending_grant_msgs = self
-            .pending_grant_msgs
-            .saturating_add(self.flood_limit_msgs);
-        self.pending_grant_bytes = self
-            .pending_grant_bytes
-            .saturating_add(self.flood_limit_bytes);
+        self.pending_grant_msgs = self.pending_grant_msgs.saturating_add(self.flood_limit_msgs);
+        self.pending_grant_bytes = self.pending_grant_bytes.saturating_add(self.flood_limit_bytes);
     }
 
     /// Locks capacity for a received message (§6.2, §6.3). On error nothing changes.
@@ -228,10 +221,7 @@ impl LocalCapacity {
                 return Err(FlowError::EmptyFloodMessage);
             }
             // Before authentication the peer holds no credit at all.
-            if !self.authenticated
-                || self.flood_available_msgs < 1
-                || self.flood_available_bytes < size_bytes
-            {
+            if !self.authenticated || self.flood_available_msgs < 1 || self.flood_available_bytes < size_bytes {
                 return Err(FlowError::FloodOverCapacity);
             }
         }
@@ -244,8 +234,7 @@ impl LocalCapacity {
             self.flood_available_msgs -= 1;
             self.flood_available_bytes -= size_bytes;
             self.received_flood_msgs_total = self.received_flood_msgs_total.wrapping_add(1);
-            self.received_flood_bytes_total =
-                self.received_flood_bytes_total.wrapping_add(size_bytes);
+            self.received_flood_bytes_total = self.received_flood_bytes_total.wrapping_add(size_bytes);
         }
         Ok(Receipt { flood, size_bytes })
     }
@@ -257,25 +246,17 @@ impl LocalCapacity {
     pub(crate) fn release(&mut self, receipt: Receipt) {
         let size = receipt.size_bytes;
         self.total_available_msgs = (self.total_available_msgs + 1).min(self.total_limit_msgs);
-        self.total_available_bytes = self
-            .total_available_bytes
-            .saturating_add(size)
-            .min(self.total_limit_bytes);
+        self.total_available_bytes = self.total_available_bytes.saturating_add(size).min(self.total_limit_bytes);
         if !receipt.flood {
             return;
         }
         self.flood_available_msgs = (self.flood_available_msgs + 1).min(self.flood_limit_msgs);
-        self.flood_available_bytes = self
-            .flood_available_bytes
-            .saturating_add(size)
-            .min(self.flood_limit_bytes);
+        self.flood_available_bytes = self.flood_available_bytes.saturating_add(size).min(self.flood_limit_bytes);
         self.processed_msgs = self.processed_msgs.saturating_add(1);
         self.processed_bytes = self.processed_bytes.saturating_add(size);
         if self.processed_msgs == self.batch_msgs || self.processed_bytes >= self.batch_bytes {
             self.pending_grant_msgs = self.pending_grant_msgs.saturating_add(self.processed_msgs);
-            self.pending_grant_bytes = self
-                .pending_grant_bytes
-                .saturating_add(self.processed_bytes);
+            self.pending_grant_bytes = self.pending_grant_bytes.saturating_add(self.processed_bytes);
             self.processed_msgs = 0;
             self.processed_bytes = 0;
         }
@@ -310,10 +291,7 @@ impl LocalCapacity {
         self.granted_msgs_total = self.granted_msgs_total.wrapping_add(u64::from(m));
         self.granted_bytes_total = self.granted_bytes_total.wrapping_add(u64::from(b));
         self.grants_sent = self.grants_sent.wrapping_add(1);
-        Some(SendMoreExtended {
-            num_messages: m,
-            num_bytes: b,
-        })
+        Some(SendMoreExtended { num_messages: m, num_bytes: b })
     }
 
     /// Reading is allowed iff a message and more than [`READ_FLOOR_BYTES`] remain (§6.3).
@@ -346,14 +324,10 @@ impl LocalCapacity {
     }
 
     pub(crate) fn check_invariants(&self) -> Result<(), &'static str> {
-        if self.flood_available_msgs > self.flood_limit_msgs
-            || self.flood_available_bytes > self.flood_limit_bytes
-        {
+        if self.flood_available_msgs > self.flood_limit_msgs || self.flood_available_bytes > self.flood_limit_bytes {
             return Err("local: flood available above its limit");
         }
-        if self.total_available_msgs > self.total_limit_msgs
-            || self.total_available_bytes > self.total_limit_bytes
-        {
+        if self.total_available_msgs > self.total_limit_msgs || self.total_available_bytes > self.total_limit_bytes {
             return Err("local: total available above its limit");
         }
         let locked_msgs = self.flood_limit_msgs - self.flood_available_msgs;
@@ -365,22 +339,14 @@ impl LocalCapacity {
                 | self.received_flood_msgs_total
                 | locked_msgs
                 | locked_bytes;
-            return if idle == 0 {
-                Ok(())
-            } else {
-                Err("local: flood activity before auth")
-            };
+            return if idle == 0 { Ok(()) } else { Err("local: flood activity before auth") };
         }
         let lhs_msgs = self
             .granted_msgs_total
             .wrapping_add(self.pending_grant_msgs)
             .wrapping_add(self.processed_msgs)
             .wrapping_add(locked_msgs);
-        if lhs_msgs
-            != self
-                .flood_limit_msgs
-                .wrapping_add(self.received_flood_msgs_total)
-        {
+        if lhs_msgs != self.flood_limit_msgs.wrapping_add(self.received_flood_msgs_total) {
             return Err("local: granted + pending + processed + locked != limit + received (msgs)");
         }
         let lhs_bytes = self
@@ -388,14 +354,8 @@ impl LocalCapacity {
             .wrapping_add(self.pending_grant_bytes)
             .wrapping_add(self.processed_bytes)
             .wrapping_add(locked_bytes);
-        if lhs_bytes
-            != self
-                .flood_limit_bytes
-                .wrapping_add(self.received_flood_bytes_total)
-        {
-            return Err(
-                "local: granted + pending + processed + locked != limit + received (bytes)",
-            );
+        if lhs_bytes != self.flood_limit_bytes.wrapping_add(self.received_flood_bytes_total) {
+            return Err("local: granted + pending + processed + locked != limit + received (bytes)");
         }
         Ok(())
     }

@@ -101,11 +101,7 @@ impl FlowConfig {
             let auto = u64::from(AUTO_FLOOD_READING_CAPACITY_BYTES);
             let batch = u64::from(AUTO_SEND_MORE_BATCH_BYTES);
             let max_tx = u64::from(max_tx_size_bytes);
-            if auto - batch >= max_tx {
-                auto
-            } else {
-                max_tx + batch
-            }
+            if auto - batch >= max_tx { auto } else { max_tx + batch }
         } else {
             u64::from(self.peer_flood_reading_capacity_bytes)
         }
@@ -197,10 +193,7 @@ mod tests {
         let c = FlowConfig::default();
         assert_eq!(c.flood_capacity_bytes(200_000), 300_000);
         assert_eq!(c.flood_capacity_bytes(200_001), 300_001);
-        assert_eq!(
-            c.flood_capacity_bytes(u32::MAX),
-            u64::from(u32::MAX) + 100_000
-        );
+        assert_eq!(c.flood_capacity_bytes(u32::MAX), u64::from(u32::MAX) + 100_000);
         assert_eq!(c.send_more_batch_bytes_effective(), 100_000);
         // Automatic values always satisfy the byte-config check.
         assert_eq!(c.validate(u32::MAX), Ok(()));
@@ -216,49 +209,28 @@ mod tests {
         assert!(!c.is_byte_config_automatic());
         assert_eq!(c.flood_capacity_bytes(102_400), 500_000);
         assert_eq!(c.send_more_batch_bytes_effective(), 0);
-        let only_batch = FlowConfig {
-            send_more_batch_bytes: 10,
-            ..FlowConfig::default()
-        };
+        let only_batch = FlowConfig { send_more_batch_bytes: 10, ..FlowConfig::default() };
         assert_eq!(only_batch.flood_capacity_bytes(102_400), 0);
     }
 
     #[test]
     fn load_time_constraints_are_checked_in_order() {
         // §6.2 "Config constraints checked at load".
-        let batch_over = FlowConfig {
-            send_more_batch_msgs: 201,
-            ..FlowConfig::default()
-        };
+        let batch_over = FlowConfig { send_more_batch_msgs: 201, ..FlowConfig::default() };
         assert_eq!(
             batch_over.validate(1),
-            Err(FlowError::BatchMsgsAboveFloodCapacity {
-                batch_msgs: 201,
-                capacity_msgs: 200
-            })
+            Err(FlowError::BatchMsgsAboveFloodCapacity { batch_msgs: 201, capacity_msgs: 200 })
         );
-        let reading_equal = FlowConfig {
-            peer_reading_capacity_msgs: 200,
-            ..FlowConfig::default()
-        };
+        let reading_equal = FlowConfig { peer_reading_capacity_msgs: 200, ..FlowConfig::default() };
         assert_eq!(
             reading_equal.validate(1),
-            Err(FlowError::ReadingCapacityNotAboveFlood {
-                reading_msgs: 200,
-                flood_msgs: 200
-            })
+            Err(FlowError::ReadingCapacityNotAboveFlood { reading_msgs: 200, flood_msgs: 200 })
         );
-        let bytes_over = FlowConfig {
-            peer_flood_reading_capacity_bytes: 10,
-            send_more_batch_bytes: 11,
-            ..FlowConfig::default()
-        };
+        let bytes_over =
+            FlowConfig { peer_flood_reading_capacity_bytes: 10, send_more_batch_bytes: 11, ..FlowConfig::default() };
         assert_eq!(
             bytes_over.validate(1),
-            Err(FlowError::BatchBytesAboveFloodCapacity {
-                batch_bytes: 11,
-                capacity_bytes: 10
-            })
+            Err(FlowError::BatchBytesAboveFloodCapacity { batch_bytes: 11, capacity_bytes: 10 })
         );
         // Equal batch and capacity are allowed by the first and third checks.
         let edge = FlowConfig {
@@ -288,15 +260,9 @@ mod tests {
             send_more_batch_bytes: 2 * tx_size,
             ..FlowConfig::default()
         };
-        assert!(matches!(
-            c.validate(tx_size),
-            Err(FlowError::ByteCapacityBelowMaxTxSize { .. })
-        ));
+        assert!(matches!(c.validate(tx_size), Err(FlowError::ByteCapacityBelowMaxTxSize { .. })));
         // "batch size is less than message size": capacity = 2 * txSize + 2000, batch = txSize / 2.
-        let ok = FlowConfig {
-            send_more_batch_bytes: tx_size / 2,
-            ..c
-        };
+        let ok = FlowConfig { send_more_batch_bytes: tx_size / 2, ..c };
         assert_eq!(ok.validate(tx_size), Ok(()));
     }
 }

@@ -139,12 +139,7 @@ impl FlowError {
 
     /// Whether the caller broke the calling contract of [`FlowControl`](crate::FlowControl).
     pub fn is_contract_misuse(&self) -> bool {
-        matches!(
-            self,
-            FlowError::ReadWhileThrottled
-                | FlowError::EmptyFloodMessage
-                | FlowError::NotFloodMessage(_)
-        )
+        matches!(self, FlowError::ReadWhileThrottled | FlowError::EmptyFloodMessage | FlowError::NotFloodMessage(_))
     }
 
     /// Whether [`FlowConfig::validate`](crate::FlowConfig::validate) refused the configuration.
@@ -161,23 +156,11 @@ mod tests {
     fn peer_misbehaviour_reasons_are_stellar_core_drop_texts() {
         // PROTOCOL.md §4.2, "Dropped without an ERROR".
         let table = [
-            (
-                FlowError::FloodOverCapacity,
-                "unexpected flood message, peer at capacity",
-            ),
-            (
-                FlowError::LegacySendMore,
-                "unexpected message type SEND_MORE",
-            ),
-            (
-                FlowError::InvalidSendMoreExtended,
-                "invalid message SEND_MORE_EXTENDED",
-            ),
+            (FlowError::FloodOverCapacity, "unexpected flood message, peer at capacity"),
+            (FlowError::LegacySendMore, "unexpected message type SEND_MORE"),
+            (FlowError::InvalidSendMoreExtended, "invalid message SEND_MORE_EXTENDED"),
             (FlowError::CapacityOverflow, "Peer capacity overflow"),
-            (
-                FlowError::NoOutboundCapacityTimeout,
-                "idle timeout (no new flood requests)",
-            ),
+            (FlowError::NoOutboundCapacityTimeout, "idle timeout (no new flood requests)"),
         ];
         for (err, text) in table {
             assert_eq!(err.reason(), text);
@@ -191,10 +174,7 @@ mod tests {
     fn families_are_disjoint() {
         let misuse = FlowError::NotFloodMessage(MessageType::Hello);
         assert!(misuse.is_contract_misuse() && !misuse.is_peer_misbehaviour());
-        let config = FlowError::BatchMsgsAboveFloodCapacity {
-            batch_msgs: 2,
-            capacity_msgs: 1,
-        };
+        let config = FlowError::BatchMsgsAboveFloodCapacity { batch_msgs: 2, capacity_msgs: 1 };
         assert!(config.is_config() && !config.is_contract_misuse());
         assert!(config.to_string().contains("(2)"));
     }

@@ -61,8 +61,7 @@ impl Default for LedgerLimits {
 /// ```
 pub fn max_tx_size_bytes(ledger_protocol: u32, soroban_tx_max_size_bytes: u32) -> u32 {
     if ledger_protocol >= SOROBAN_PROTOCOL_VERSION {
-        MAX_CLASSIC_TX_SIZE_BYTES
-            .max(soroban_tx_max_size_bytes.saturating_add(FLOW_CONTROL_BYTES_EXTRA_BUFFER))
+        MAX_CLASSIC_TX_SIZE_BYTES.max(soroban_tx_max_size_bytes.saturating_add(FLOW_CONTROL_BYTES_EXTRA_BUFFER))
     } else {
         MAX_CLASSIC_TX_SIZE_BYTES
     }

@@ -234,11 +234,7 @@ impl<P> FlowControl<P> {
     /// [`FlowError::CapacityOverflow`] if either counter would pass 2^64 - 1. On error the
     /// credit is unchanged.
     #[inline]
-    pub fn handle_send_more(
-        &mut self,
-        now: Timestamp,
-        grant: &SendMoreExtended,
-    ) -> Result<(), FlowError> {
+    pub fn handle_send_more(&mut self, now: Timestamp, grant: &SendMoreExtended) -> Result<(), FlowError> {
         self.advance(now);
         self.outbound.check_grant(grant)?;
         self.outbound.add_grant(grant);
@@ -282,9 +278,7 @@ impl<P> FlowControl<P> {
     pub fn poll_send(&mut self, now: Timestamp) -> Option<Sendable<P>> {
         let now = self.advance(now);
         let attempt = core::mem::take(&mut self.send_attempt_due);
-        let (sendable, blocked) = self
-            .queues
-            .take_next(&mut self.outbound, self.config.queue_hard_limit_msgs);
+        let (sendable, blocked) = self.queues.take_next(&mut self.outbound, self.config.queue_hard_limit_msgs);
         if blocked && attempt {
             self.no_capacity_since = Some(now);
         }
@@ -310,8 +304,7 @@ impl<P> FlowControl<P> {
     /// When [`handle_timeout`](Self::handle_timeout) must be called next: when the "no
     /// outbound capacity" clock reaches `PEER_SEND_MODE_IDLE_TIMEOUT`, if it is running.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.no_capacity_since
-            .map(|since| since + self.config.send_mode_idle_timeout)
+        self.no_capacity_since.map(|since| since + self.config.send_mode_idle_timeout)
     }
 
     /// Checks the "no outbound capacity" rule (§4.3 rule 2): `Err`
@@ -338,8 +331,7 @@ impl<P> FlowControl<P> {
         self.advance(now);
         let old = self.ledger.max_tx_size_bytes;
         if limits.max_tx_size_bytes > old {
-            self.local
-                .grow_flood_bytes(u64::from(limits.max_tx_size_bytes - old));
+            self.local.grow_flood_bytes(u64::from(limits.max_tx_size_bytes - old));
         }
         self.ledger = limits;
     }
@@ -405,8 +397,7 @@ impl<P> FlowControl<P> {
     pub fn check_invariants(&self) -> Result<(), &'static str> {
         self.outbound.check_invariants()?;
         self.local.check_invariants()?;
-        self.queues
-            .check_invariants(self.config.queue_hard_limit_msgs)
+        self.queues.check_invariants(self.config.queue_hard_limit_msgs)
     }
 
     #[inline]

@@ -41,55 +41,32 @@ impl MessageMeta {
     /// messages.
     pub fn new(msg: &StellarMessage, size_bytes: usize) -> Result<Self, FlowError> {
         match msg {
-            StellarMessage::ScpMessage(env) => Ok(MessageMeta::scp(
-                Arc::new(env.statement.clone()),
-                size_bytes,
-            )),
+            StellarMessage::ScpMessage(env) => Ok(MessageMeta::scp(Arc::new(env.statement.clone()), size_bytes)),
             StellarMessage::Transaction(_) => Ok(MessageMeta::transaction(size_bytes)),
-            StellarMessage::FloodDemand(d) => {
-                Ok(MessageMeta::demand(d.tx_hashes.0.len(), size_bytes))
-            }
-            StellarMessage::FloodAdvert(a) => {
-                Ok(MessageMeta::advert(a.tx_hashes.0.len(), size_bytes))
-            }
+            StellarMessage::FloodDemand(d) => Ok(MessageMeta::demand(d.tx_hashes.0.len(), size_bytes)),
+            StellarMessage::FloodAdvert(a) => Ok(MessageMeta::advert(a.tx_hashes.0.len(), size_bytes)),
             other => Err(FlowError::NotFloodMessage(other.discriminant())),
         }
     }
 
     /// An SCP_MESSAGE carrying `statement`.
     pub fn scp(statement: Arc<ScpStatement>, size_bytes: usize) -> Self {
-        MessageMeta {
-            size_bytes: size_u64(size_bytes),
-            detail: Detail::Scp(statement),
-        }
+        MessageMeta { size_bytes: size_u64(size_bytes), detail: Detail::Scp(statement) }
     }
 
     /// A TRANSACTION.
     pub fn transaction(size_bytes: usize) -> Self {
-        MessageMeta {
-            size_bytes: size_u64(size_bytes),
-            detail: Detail::Transaction,
-        }
+        MessageMeta { size_bytes: size_u64(size_bytes), detail: Detail::Transaction }
     }
 
     /// A FLOOD_DEMAND of `hash_count` transaction hashes.
     pub fn demand(hash_count: usize, size_bytes: usize) -> Self {
-        MessageMeta {
-            size_bytes: size_u64(size_bytes),
-            detail: Detail::Demand {
-                hashes: size_u64(hash_count),
-            },
-        }
+        MessageMeta { size_bytes: size_u64(size_bytes), detail: Detail::Demand { hashes: size_u64(hash_count) } }
     }
 
     /// A FLOOD_ADVERT of `hash_count` transaction hashes.
     pub fn advert(hash_count: usize, size_bytes: usize) -> Self {
-        MessageMeta {
-            size_bytes: size_u64(size_bytes),
-            detail: Detail::Advert {
-                hashes: size_u64(hash_count),
-            },
-        }
+        MessageMeta { size_bytes: size_u64(size_bytes), detail: Detail::Advert { hashes: size_u64(hash_count) } }
     }
 
     /// The outbound queue of the message (§6.4).
@@ -169,10 +146,7 @@ impl<P> OutboundMessage<P> {
     /// assert!(OutboundMessage::new(&StellarMessage::GetScpState(1), 8, ()).is_err());
     /// ```
     pub fn new(msg: &StellarMessage, size_bytes: usize, payload: P) -> Result<Self, FlowError> {
-        Ok(OutboundMessage {
-            meta: MessageMeta::new(msg, size_bytes)?,
-            payload,
-        })
+        Ok(OutboundMessage { meta: MessageMeta::new(msg, size_bytes)?, payload })
     }
 
     /// From metadata built earlier (for example once for all peers).
@@ -216,17 +190,12 @@ pub struct Sendable<P> {
 mod tests {
     use super::*;
     use crate::scp_order::tests::{ballot, externalize, statement};
-    use overlay_proto::xdr::{
-        FloodAdvert, FloodDemand, Hash, ScpEnvelope, TxAdvertVector, TxDemandVector,
-    };
+    use overlay_proto::xdr::{FloodAdvert, FloodDemand, Hash, ScpEnvelope, TxAdvertVector, TxDemandVector};
 
     #[test]
     fn metadata_of_every_flood_type() {
         let st = statement(7, 42, externalize(ballot(1, b"v")));
-        let scp = StellarMessage::ScpMessage(ScpEnvelope {
-            statement: st.clone(),
-            signature: Default::default(),
-        });
+        let scp = StellarMessage::ScpMessage(ScpEnvelope { statement: st.clone(), signature: Default::default() });
         let m = MessageMeta::new(&scp, 100).unwrap();
         assert_eq!(m.priority(), Priority::Scp);
         assert_eq!(m.message_type(), MessageType::ScpMessage);
@@ -236,12 +205,9 @@ mod tests {
         assert_eq!(m.size_bytes(), 100);
 
         let hashes: Vec<Hash> = vec![Hash([1; 32]); 3];
-        let advert = StellarMessage::FloodAdvert(FloodAdvert {
-            tx_hashes: TxAdvertVector(hashes.clone().try_into().unwrap()),
-        });
-        let demand = StellarMessage::FloodDemand(FloodDemand {
-            tx_hashes: TxDemandVector(hashes.try_into().unwrap()),
-        });
+        let advert =
+            StellarMessage::FloodAdvert(FloodAdvert { tx_hashes: TxAdvertVector(hashes.clone().try_into().unwrap()) });
+        let demand = StellarMessage::FloodDemand(FloodDemand { tx_hashes: TxDemandVector(hashes.try_into().unwrap()) });
         let a = MessageMeta::new(&advert, 104).unwrap();
         let d = MessageMeta::new(&demand, 104).unwrap();
         assert_eq!((a.priority(), a.hash_count()), (Priority::Advert, 3));
@@ -265,10 +231,7 @@ mod tests {
             StellarMessage::Peers(Default::default()),
         ] {
             let t = msg.discriminant();
-            assert_eq!(
-                MessageMeta::new(&msg, 8),
-                Err(FlowError::NotFloodMessage(t))
-            );
+            assert_eq!(MessageMeta::new(&msg, 8), Err(FlowError::NotFloodMessage(t)));
         }
     }
 }

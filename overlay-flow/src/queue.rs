@@ -223,10 +223,7 @@ pub(crate) struct OutboundQueues<P> {
 
 impl<P> OutboundQueues<P> {
     pub(crate) fn new() -> Self {
-        OutboundQueues {
-            queues: [Queue::new(), Queue::new(), Queue::new(), Queue::new()],
-            next_id: 0,
-        }
+        OutboundQueues { queues: [Queue::new(), Queue::new(), Queue::new(), Queue::new()], next_id: 0 }
     }
 
     fn queue(&self, priority: Priority) -> &Queue<P> {
@@ -239,12 +236,7 @@ impl<P> OutboundQueues<P> {
 
     /// Appends `msg` and sheds according to §6.4 (see the module doc).
     #[inline(always)]
-    pub(crate) fn enqueue(
-        &mut self,
-        now: Timestamp,
-        msg: OutboundMessage<P>,
-        limits: &QueueLimits,
-    ) -> EnqueueReport {
+    pub(crate) fn enqueue(&mut self, now: Timestamp, msg: OutboundMessage<P>, limits: &QueueLimits) -> EnqueueReport {
         let priority = msg.meta.priority();
         let size = msg.meta.size_bytes();
         let q = &mut self.queues[priority.index()];
@@ -257,15 +249,7 @@ impl<P> OutboundQueues<P> {
         self.next_id = self.next_id.wrapping_add(1);
         q.bytes = q.bytes.saturating_add(size);
         q.hashes = q.hashes.saturating_add(msg.meta.hash_count());
-        push_entry(
-            &mut q.entries,
-            Entry {
-                id,
-                meta: msg.meta,
-                payload: Some(msg.payload),
-                enqueued_at: now,
-            },
-        );
+        push_entry(&mut q.entries, Entry { id, meta: msg.meta, payload: Some(msg.payload), enqueued_at: now });
 
         let len = q.entries.len();
         let over = match priority {
@@ -323,10 +307,7 @@ impl<P> OutboundQueues<P> {
                 priority,
                 size_bytes,
                 enqueued_at: entry.enqueued_at,
-                ticket: WriteTicket {
-                    priority,
-                    id: entry.id,
-                },
+                ticket: WriteTicket { priority, id: entry.id },
             };
             return (Some(sendable), blocked);
         }
@@ -345,11 +326,7 @@ impl<P> OutboundQueues<P> {
                 return true;
             }
         }
-        let Some(index) = q
-            .entries
-            .range(..q.in_flight)
-            .position(|e| e.id == ticket.id)
-        else {
+        let Some(index) = q.entries.range(..q.in_flight).position(|e| e.id == ticket.id) else {
             return false;
         };
         let Some(entry) = q.entries.remove(index) else {
@@ -370,12 +347,7 @@ impl<P> OutboundQueues<P> {
     }
 
     pub(crate) fn stats(&self) -> [QueueStats; 4] {
-        [
-            self.queues[0].stats(),
-            self.queues[1].stats(),
-            self.queues[2].stats(),
-            self.queues[3].stats(),
-        ]
+        [self.queues[0].stats(), self.queues[1].stats(), self.queues[2].stats(), self.queues[3].stats()]
     }
 
     pub(crate) fn check_invariants(&self, hard_limit_msgs: usize) -> Result<(), &'static str> {
@@ -429,12 +401,7 @@ fn push_entry_growing<P>(entries: &mut VecDeque<Entry<P>>, entry: Entry<P>) {
 /// first choosing the replacement (the first waiting entry, other than the tail, whose slot is
 /// kept and whose statement the tail supersedes) and then removing forgotten slots.
 #[inline(never)]
-fn trim_scp<P>(
-    q: &mut Queue<P>,
-    priority: Priority,
-    new_id: u64,
-    limits: &QueueLimits,
-) -> EnqueueReport {
+fn trim_scp<P>(q: &mut Queue<P>, priority: Priority, new_id: u64, limits: &QueueLimits) -> EnqueueReport {
     let mut report = EnqueueReport::new(priority, false);
     let forgotten = |meta: &MessageMeta| {
         let slot = meta.scp_slot_index().unwrap_or(0);
@@ -447,10 +414,7 @@ fn trim_scp<P>(
         q.entries
             .range(q.in_flight..last)
             .position(|e| {
-                !forgotten(&e.meta)
-                    && e.meta
-                        .scp_statement()
-                        .is_some_and(|old| is_newer_statement(old, new_st))
+                !forgotten(&e.meta) && e.meta.scp_statement().is_some_and(|old| is_newer_statement(old, new_st))
             })
             .map(|offset| q.in_flight + offset)
     });

@@ -29,9 +29,7 @@ pub fn is_newer_statement(old: &ScpStatement, new: &ScpStatement) -> bool {
         return false;
     }
     match (&old.pledges, &new.pledges) {
-        (ScpStatementPledges::Nominate(o), ScpStatementPledges::Nominate(n)) => {
-            is_newer_nomination(o, n)
-        }
+        (ScpStatementPledges::Nominate(o), ScpStatementPledges::Nominate(n)) => is_newer_nomination(o, n),
         (ScpStatementPledges::Nominate(_), _) | (_, ScpStatementPledges::Nominate(_)) => false,
         (o, n) => is_newer_ballot_statement(o, n),
     }
@@ -111,9 +109,7 @@ fn value_cmp(a: &Value, b: &Value) -> Ordering {
 }
 
 fn ballot_cmp(a: &ScpBallot, b: &ScpBallot) -> Ordering {
-    a.counter
-        .cmp(&b.counter)
-        .then_with(|| value_cmp(&a.value, &b.value))
+    a.counter.cmp(&b.counter).then_with(|| value_cmp(&a.value, &b.value))
 }
 
 fn opt_ballot_cmp(a: Option<&ScpBallot>, b: Option<&ScpBallot>) -> Ordering {
@@ -129,8 +125,8 @@ fn opt_ballot_cmp(a: Option<&ScpBallot>, b: Option<&ScpBallot>) -> Ordering {
 pub(crate) mod tests {
     use super::*;
     use overlay_proto::xdr::{
-        Hash, NodeId as XdrNodeId, PublicKey, ScpStatementConfirm, ScpStatementExternalize,
-        ScpStatementPrepare, Uint256,
+        Hash, NodeId as XdrNodeId, PublicKey, ScpStatementConfirm, ScpStatementExternalize, ScpStatementPrepare,
+        Uint256,
     };
 
     pub(crate) fn node(n: u8) -> XdrNodeId {
@@ -142,44 +138,22 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn ballot(counter: u32, v: &[u8]) -> ScpBallot {
-        ScpBallot {
-            counter,
-            value: value(v),
-        }
+        ScpBallot { counter, value: value(v) }
     }
 
     pub(crate) fn statement(n: u8, slot: u64, pledges: ScpStatementPledges) -> ScpStatement {
-        ScpStatement {
-            node_id: node(n),
-            slot_index: slot,
-            pledges,
-        }
+        ScpStatement { node_id: node(n), slot_index: slot, pledges }
     }
 
     pub(crate) fn nominate(votes: &[&[u8]], accepted: &[&[u8]]) -> ScpStatementPledges {
         ScpStatementPledges::Nominate(ScpNomination {
             quorum_set_hash: Hash([0; 32]),
-            votes: votes
-                .iter()
-                .map(|v| value(v))
-                .collect::<Vec<_>>()
-                .try_into()
-                .unwrap(),
-            accepted: accepted
-                .iter()
-                .map(|v| value(v))
-                .collect::<Vec<_>>()
-                .try_into()
-                .unwrap(),
+            votes: votes.iter().map(|v| value(v)).collect::<Vec<_>>().try_into().unwrap(),
+            accepted: accepted.iter().map(|v| value(v)).collect::<Vec<_>>().try_into().unwrap(),
         })
     }
 
-    pub(crate) fn prepare(
-        b: ScpBallot,
-        p: Option<ScpBallot>,
-        pp: Option<ScpBallot>,
-        n_h: u32,
-    ) -> ScpStatementPledges {
+    pub(crate) fn prepare(b: ScpBallot, p: Option<ScpBallot>, pp: Option<ScpBallot>, n_h: u32) -> ScpStatementPledges {
         ScpStatementPledges::Prepare(ScpStatementPrepare {
             quorum_set_hash: Hash([0; 32]),
             ballot: b,
@@ -236,22 +210,13 @@ pub(crate) mod tests {
         assert!(newer(nominate(&[b"a"], &[]), nominate(&[b"a", b"b"], &[])));
         assert!(newer(nominate(&[b"a"], &[]), nominate(&[b"a"], &[b"a"])));
         // Equal sets: not newer.
-        assert!(!newer(
-            nominate(&[b"a"], &[b"a"]),
-            nominate(&[b"a"], &[b"a"])
-        ));
+        assert!(!newer(nominate(&[b"a"], &[b"a"]), nominate(&[b"a"], &[b"a"])));
         // Votes grow but accepted loses an element: not newer.
-        assert!(!newer(
-            nominate(&[b"a"], &[b"a"]),
-            nominate(&[b"a", b"b"], &[])
-        ));
+        assert!(!newer(nominate(&[b"a"], &[b"a"]), nominate(&[b"a", b"b"], &[])));
         // Same size, different element: not a subset.
         assert!(!newer(nominate(&[b"a"], &[]), nominate(&[b"b"], &[])));
         // Superset with an element before and after the old one.
-        assert!(newer(
-            nominate(&[b"b"], &[]),
-            nominate(&[b"a", b"b", b"c"], &[])
-        ));
+        assert!(newer(nominate(&[b"b"], &[]), nominate(&[b"a", b"b", b"c"], &[])));
         // Shrinking is never newer.
         assert!(!newer(nominate(&[b"a", b"b"], &[]), nominate(&[b"a"], &[])));
     }
@@ -276,35 +241,15 @@ pub(crate) mod tests {
         // Ballot counter, then ballot value.
         assert!(newer(base(), prepare(ballot(3, b"a"), None, None, 0)));
         assert!(newer(base(), prepare(ballot(2, b"c"), None, None, 0)));
-        assert!(!newer(
-            base(),
-            prepare(ballot(2, b"a"), Some(ballot(9, b"z")), None, 9)
-        ));
+        assert!(!newer(base(), prepare(ballot(2, b"a"), Some(ballot(9, b"z")), None, 9)));
         // Longer value with a common prefix is greater.
         assert!(newer(base(), prepare(ballot(2, b"bb"), None, None, 0)));
         // Prepared: present beats absent, then by ballot.
-        assert!(newer(
-            base(),
-            prepare(ballot(2, b"b"), Some(ballot(1, b"c")), None, 0)
-        ));
-        assert!(!newer(
-            base(),
-            prepare(ballot(2, b"b"), None, Some(ballot(1, b"b")), 5)
-        ));
+        assert!(newer(base(), prepare(ballot(2, b"b"), Some(ballot(1, b"c")), None, 0)));
+        assert!(!newer(base(), prepare(ballot(2, b"b"), None, Some(ballot(1, b"b")), 5)));
         // Prepared prime, then nH.
-        assert!(newer(
-            base(),
-            prepare(
-                ballot(2, b"b"),
-                Some(ballot(1, b"b")),
-                Some(ballot(1, b"a")),
-                0
-            )
-        ));
-        assert!(newer(
-            base(),
-            prepare(ballot(2, b"b"), Some(ballot(1, b"b")), None, 2)
-        ));
+        assert!(newer(base(), prepare(ballot(2, b"b"), Some(ballot(1, b"b")), Some(ballot(1, b"a")), 0)));
+        assert!(newer(base(), prepare(ballot(2, b"b"), Some(ballot(1, b"b")), None, 2)));
         assert!(!newer(base(), base()));
     }
 

@@ -22,13 +22,10 @@
 //!    highest-priority queue whose first waiting message fits the credit.
 
 use core::time::Duration;
-use overlay_flow::{
-    FlowConfig, FlowControl, FlowError, LedgerLimits, MessageMeta, OutboundMessage, Receipt,
-};
+use overlay_flow::{FlowConfig, FlowControl, FlowError, LedgerLimits, MessageMeta, OutboundMessage, Receipt};
 use overlay_proto::xdr::{
-    Hash, MessageType, NodeId, PublicKey, ScpBallot, ScpNomination, ScpStatement,
-    ScpStatementConfirm, ScpStatementExternalize, ScpStatementPledges, ScpStatementPrepare,
-    SendMoreExtended, Uint256, Value,
+    Hash, MessageType, NodeId, PublicKey, ScpBallot, ScpNomination, ScpStatement, ScpStatementConfirm,
+    ScpStatementExternalize, ScpStatementPledges, ScpStatementPrepare, SendMoreExtended, Uint256, Value,
 };
 use overlay_proto::{Priority, Timestamp};
 use proptest::prelude::*;
@@ -39,21 +36,10 @@ use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 enum Kind {
-    Scp {
-        node: u8,
-        slot: u64,
-        pledge: u8,
-        counter: u32,
-    },
-    Tx {
-        size: usize,
-    },
-    Advert {
-        hashes: usize,
-    },
-    Demand {
-        hashes: usize,
-    },
+    Scp { node: u8, slot: u64, pledge: u8, counter: u32 },
+    Tx { size: usize },
+    Advert { hashes: usize },
+    Demand { hashes: usize },
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
@@ -67,32 +53,18 @@ fn kind() -> impl Strategy<Value = Kind> {
 }
 
 fn value(counter: u32) -> Value {
-    Value(
-        vec![counter as u8; 1 + counter as usize % 3]
-            .try_into()
-            .unwrap(),
-    )
+    Value(vec![counter as u8; 1 + counter as usize % 3].try_into().unwrap())
 }
 
 fn statement(node: u8, slot: u64, pledge: u8, counter: u32) -> ScpStatement {
-    let b = ScpBallot {
-        counter,
-        value: value(counter),
-    };
+    let b = ScpBallot { counter, value: value(counter) };
     let pledges = match pledge {
         0 => ScpStatementPledges::Nominate(ScpNomination {
             quorum_set_hash: Hash([0; 32]),
-            votes: (0..=counter)
-                .map(value)
-                .collect::<Vec<_>>()
-                .try_into()
-                .unwrap(),
+            votes: (0..=counter).map(value).collect::<Vec<_>>().try_into().unwrap(),
             accepted: Default::default(),
         }),
-        1 => ScpStatementPledges::Prepare(ScpStatementPrepare {
-            ballot: b,
-            ..Default::default()
-        }),
+        1 => ScpStatementPledges::Prepare(ScpStatementPrepare { ballot: b, ..Default::default() }),
         2 => ScpStatementPledges::Confirm(ScpStatementConfirm {
             ballot: b,
             n_prepared: counter,
@@ -106,24 +78,14 @@ fn statement(node: u8, slot: u64, pledge: u8, counter: u32) -> ScpStatement {
             commit_quorum_set_hash: Hash([0; 32]),
         }),
     };
-    ScpStatement {
-        node_id: NodeId(PublicKey::PublicKeyTypeEd25519(Uint256([node; 32]))),
-        slot_index: slot,
-        pledges,
-    }
+    ScpStatement { node_id: NodeId(PublicKey::PublicKeyTypeEd25519(Uint256([node; 32]))), slot_index: slot, pledges }
 }
 
 fn meta(k: &Kind) -> MessageMeta {
     match *k {
-        Kind::Scp {
-            node,
-            slot,
-            pledge,
-            counter,
-        } => MessageMeta::scp(
-            Arc::new(statement(node, slot, pledge, counter)),
-            150 + 8 * counter as usize,
-        ),
+        Kind::Scp { node, slot, pledge, counter } => {
+            MessageMeta::scp(Arc::new(statement(node, slot, pledge, counter)), 150 + 8 * counter as usize)
+        }
         Kind::Tx { size } => MessageMeta::transaction(size),
         Kind::Advert { hashes } => MessageMeta::advert(hashes, 8 + 32 * hashes),
         Kind::Demand { hashes } => MessageMeta::demand(hashes, 8 + 32 * hashes),
@@ -139,14 +101,12 @@ fn grant_strategy() -> impl Strategy<Value = SendMoreExtended> {
 }
 
 fn ledger_strategy() -> impl Strategy<Value = LedgerLimits> {
-    (1_000u32..20_000, 0u32..40, 0u64..10, 0u64..10).prop_map(
-        |(max_tx, ops, min_slot, checkpoint)| LedgerLimits {
-            max_tx_size_bytes: max_tx,
-            max_tx_set_size_ops: ops,
-            min_slot_to_remember: min_slot,
-            checkpoint_slot: checkpoint,
-        },
-    )
+    (1_000u32..20_000, 0u32..40, 0u64..10, 0u64..10).prop_map(|(max_tx, ops, min_slot, checkpoint)| LedgerLimits {
+        max_tx_size_bytes: max_tx,
+        max_tx_set_size_ops: ops,
+        min_slot_to_remember: min_slot,
+        checkpoint_slot: checkpoint,
+    })
 }
 
 fn small_config() -> FlowConfig {
@@ -200,10 +160,7 @@ struct Sender {
 impl Sender {
     fn new(config: &FlowConfig) -> Self {
         let now = Timestamp::from_secs(1);
-        let ledger = LedgerLimits {
-            max_tx_set_size_ops: 20,
-            ..LedgerLimits::default()
-        };
+        let ledger = LedgerLimits { max_tx_set_size_ops: 20, ..LedgerLimits::default() };
         Sender {
             fc: FlowControl::new(config, ledger, now),
             now,
@@ -216,9 +173,7 @@ impl Sender {
 }
 
 fn waiting_ids(fc: &FlowControl<Id>, p: Priority) -> Vec<(Option<Id>, bool)> {
-    fc.queued(p)
-        .map(|e| (e.payload.copied(), e.in_flight))
-        .collect()
+    fc.queued(p).map(|e| (e.payload.copied(), e.in_flight)).collect()
 }
 
 proptest! {
@@ -524,10 +479,7 @@ struct Side {
 
 impl Side {
     fn new(config: &FlowConfig, now: Timestamp) -> Self {
-        let ledger = LedgerLimits {
-            max_tx_set_size_ops: 30,
-            ..LedgerLimits::default()
-        };
+        let ledger = LedgerLimits { max_tx_set_size_ops: 30, ..LedgerLimits::default() };
         let mut fc = FlowControl::new(config, ledger, now);
         fc.handle_authenticated(now);
         Side {
@@ -564,12 +516,7 @@ fn drain(me: &mut Side, peer: &mut Side, now: Timestamp) {
     while let Some(out) = me.fc.poll_send(now) {
         me.used.0 += 1;
         me.used.1 += out.size_bytes;
-        me.writes.push_back((
-            out.ticket,
-            out.payload,
-            message_type(out.priority),
-            out.size_bytes,
-        ));
+        me.writes.push_back((out.ticket, out.payload, message_type(out.priority), out.size_bytes));
     }
 }
 
@@ -595,9 +542,7 @@ fn deliver(me: &mut Side, now: Timestamp, n: usize) -> Result<(), FlowError> {
         };
         match frame {
             Frame::Grant(g) => {
-                let r = me
-                    .fc
-                    .handle_received(now, MessageType::SendMoreExtended, 12)?;
+                let r = me.fc.handle_received(now, MessageType::SendMoreExtended, 12)?;
                 me.fc.handle_send_more(now, &g)?;
                 me.fc.handle_processed(now, r);
             }

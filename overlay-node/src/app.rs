@@ -71,8 +71,13 @@ pub trait Application {
     fn ledger(&self) -> LedgerState;
     /// A transaction arrived (`from` is `None` for one we submit ourselves). `hash` is its
     /// pull-mode hash, SHA-256 of the envelope XDR.
-    fn on_transaction(&mut self, now: Timestamp, from: Option<NodeId>, tx: &TransactionEnvelope, hash: &Hash256)
-    -> TxVerdict;
+    fn on_transaction(
+        &mut self,
+        now: Timestamp,
+        from: Option<NodeId>,
+        tx: &TransactionEnvelope,
+        hash: &Hash256,
+    ) -> TxVerdict;
     /// The transaction with this pull-mode hash, to serve a FLOOD_DEMAND.
     fn transaction(&self, hash: &Hash256) -> Option<TransactionEnvelope>;
     /// Whether we already have this transaction (then it is not demanded).
@@ -139,7 +144,9 @@ impl<T> Bounded<T> {
             self.order.push_back(k);
         }
         while self.map.len() > max.max(1) {
-            let Some(old) = self.order.pop_front() else { break };
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
             self.map.remove(&old);
         }
     }
@@ -190,7 +197,9 @@ impl Application for MemoryApp {
         self.txs.insert(*hash, tx.clone());
         self.tx_order.push_back(*hash);
         while self.txs.len() > self.limits.transactions_max.max(1) {
-            let Some(old) = self.tx_order.pop_front() else { break };
+            let Some(old) = self.tx_order.pop_front() else {
+                break;
+            };
             self.txs.remove(&old);
         }
         self.accepted.push((*hash, from));

@@ -108,7 +108,8 @@ mod tests {
     fn default_limits_are_the_spec_values() {
         let l = NodeConfig::default().limits();
         assert_eq!(l, Limits { max_outbound: 8, max_inbound: 64, max_outbound_pending: 56, max_inbound_pending: 444 });
-        let small = NodeConfig { target_peer_connections: 10, max_additional_peer_connections: Some(3), ..Default::default() };
+        let small =
+            NodeConfig { target_peer_connections: 10, max_additional_peer_connections: Some(3), ..Default::default() };
         assert_eq!(small.limits().max_outbound, 4, "target capped to max_inbound/3 + 3");
     }
 }

@@ -82,9 +82,11 @@ impl Harness {
         NodeIdentity::from_seed(Self::seed(i)).node_id()
     }
 
-    /// A configuration for tests: private addresses allowed, standalone network.
+    /// A configuration for tests, like stellar-core's test configuration: private addresses
+    /// allowed and `RUN_STANDALONE` (no connections from the tick; tests connect nodes
+    /// explicitly). Set `run_standalone = false` to let the tick loop dial.
     pub fn config() -> NodeConfig {
-        NodeConfig { allow_private_addresses_for_testing: true, ..NodeConfig::default() }
+        NodeConfig { allow_private_addresses_for_testing: true, run_standalone: true, ..NodeConfig::default() }
     }
 
     /// Add a started node with `config` on the standalone network; returns its index.

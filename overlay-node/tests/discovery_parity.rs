@@ -3,8 +3,7 @@
 
 use overlay_auth::Role;
 use overlay_node::discovery::{
-    DiscoveryConfig, MemoryStore, PeerManager, PeerQuery, PeerRecord, PeerStore, PeerType,
-    PeerTypeFilter,
+    DiscoveryConfig, MemoryStore, PeerManager, PeerQuery, PeerRecord, PeerStore, PeerType, PeerTypeFilter,
 };
 use overlay_proto::xdr::{PeerAddressIp, StellarMessage};
 use overlay_proto::{PeerAddress, Timestamp};
@@ -28,12 +27,7 @@ fn localhost(port: u16) -> PeerAddress {
 }
 
 fn record(address: PeerAddress, next: Timestamp, failures: u32, t: PeerType) -> PeerRecord {
-    PeerRecord {
-        address,
-        next_attempt: next,
-        num_failures: failures,
-        peer_type: t,
-    }
+    PeerRecord { address, next_attempt: next, num_failures: failures, peer_type: t }
 }
 
 const NOW: Timestamp = Timestamp::from_secs(1_000);
@@ -46,13 +40,8 @@ fn to_xdr_in_peers_message() {
     let a: PeerAddress = "1.25.50.200:256".parse().unwrap();
     let r = record(a, NOW, 5, PeerType::Outbound);
     pm.store_mut().insert(&r).unwrap();
-    let msg = pm
-        .build_peers_message(NOW, &localhost(1), &mut rng())
-        .unwrap()
-        .expect("one peer to send");
-    let StellarMessage::Peers(entries) = msg else {
-        panic!("not PEERS")
-    };
+    let msg = pm.build_peers_message(NOW, &localhost(1), &mut rng()).unwrap().expect("one peer to send");
+    let StellarMessage::Peers(entries) = msg else { panic!("not PEERS") };
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].ip, PeerAddressIp::IPv4([1, 25, 50, 200]));
     assert_eq!((entries[0].port, entries[0].num_failures), (256, 0));
@@ -76,18 +65,11 @@ fn database_roundtrip() {
 #[test]
 fn private_addresses_are_not_advertised() {
     let mut pm = manager();
-    for a in [
-        "10.1.2.3:15",
-        "172.17.1.2:15",
-        "192.168.1.2:15",
-        "1.2.3.4:15",
-    ] {
+    for a in ["10.1.2.3:15", "172.17.1.2:15", "192.168.1.2:15", "1.2.3.4:15"] {
         let r = record(a.parse().unwrap(), NOW, 0, PeerType::Outbound);
         pm.store_mut().insert(&r).unwrap();
     }
-    let sent = pm
-        .peers_to_send(NOW, 50, &localhost(1), &mut rng())
-        .unwrap();
+    let sent = pm.peers_to_send(NOW, 50, &localhost(1), &mut rng()).unwrap();
     assert_eq!(sent, vec!["1.2.3.4:15".parse::<PeerAddress>().unwrap()]);
 }
 
@@ -120,17 +102,9 @@ fn load_random_peers_filters() {
     for use_next_attempt in [false, true] {
         for max_failures in [None, Some(0)] {
             for type_filter in filters {
-                let q = PeerQuery {
-                    use_next_attempt,
-                    max_failures,
-                    type_filter,
-                };
-                let got: BTreeSet<u16> = pm
-                    .load_random_peers(&q, NOW, 1_000, &mut rng)
-                    .unwrap()
-                    .iter()
-                    .map(|a| a.port)
-                    .collect();
+                let q = PeerQuery { use_next_attempt, max_failures, type_filter };
+                let got: BTreeSet<u16> =
+                    pm.load_random_peers(&q, NOW, 1_000, &mut rng).unwrap().iter().map(|a| a.port).collect();
                 let expected: BTreeSet<u16> = records
                     .iter()
                     .filter(|r| {
@@ -171,8 +145,7 @@ fn create_peers(
         port += 1;
     }
     for _ in 0..normal_outbound {
-        pm.update_type(NOW, &localhost(port), PeerType::Outbound, false)
-            .unwrap();
+        pm.update_type(NOW, &localhost(port), PeerType::Outbound, false).unwrap();
         port += 1;
     }
     for _ in 0..failed_outbound {
@@ -187,10 +160,7 @@ fn sizes_sent(counts: (u16, u16, u16, u16), requests: &[usize]) -> Vec<usize> {
     create_peers(&mut pm, counts.0, counts.1, counts.2, counts.3);
     let me = PeerAddress::new("127.0.0.255", 1);
     let mut rng = rng();
-    requests
-        .iter()
-        .map(|n| pm.peers_to_send(NOW, *n, &me, &mut rng).unwrap().len())
-        .collect()
+    requests.iter().map(|n| pm.peers_to_send(NOW, *n, &me, &mut rng).unwrap().len()).collect()
 }
 
 // C++: PeerManagerTests "getPeersToSend" / "no peers in database"
@@ -198,11 +168,7 @@ fn sizes_sent(counts: (u16, u16, u16, u16), requests: &[usize]) -> Vec<usize> {
 fn get_peers_to_send_no_peers() {
     assert_eq!(sizes_sent((0, 0, 0, 0), &[0, 10, 50]), [0, 0, 0]);
     let mut pm = manager();
-    assert_eq!(
-        pm.build_peers_message(NOW, &localhost(1), &mut rng())
-            .unwrap(),
-        None
-    );
+    assert_eq!(pm.build_peers_message(NOW, &localhost(1), &mut rng()).unwrap(), None);
 }
 
 // C++: PeerManagerTests "getPeersToSend" / "less peers in database than requested" —
@@ -252,10 +218,7 @@ fn peers_to_send_prefers_outbound_and_skips_recipient() {
     assert_eq!(sent.len(), 50);
     assert!(!sent.contains(&recipient));
     let outbound = sent.iter().filter(|a| a.port > 40).count();
-    assert_eq!(
-        outbound, 29,
-        "every outbound record but the recipient, then inbound ones"
-    );
+    assert_eq!(outbound, 29, "every outbound record but the recipient, then inbound ones");
 }
 
 // C++: PeerManagerTests "RandomPeerSource::nextAttemptCutoff also limits maxFailures" —
@@ -331,10 +294,7 @@ fn peer_numfailures_resets_after_good_connection() {
     let dialed = pm.note_connect_attempt(NOW, &b, &mut rng).unwrap();
     assert_eq!(dialed.num_failures, 120);
     pm.note_hello(NOW, &b, Role::Initiator, false).unwrap();
-    let after = pm
-        .note_authenticated(NOW, &b, Role::Initiator, &mut rng)
-        .unwrap()
-        .unwrap();
+    let after = pm.note_authenticated(NOW, &b, Role::Initiator, &mut rng).unwrap().unwrap();
     assert_eq!(after.num_failures, 0);
     assert_eq!(pm.note_peer_removed(&b).unwrap(), 0);
     assert_eq!(pm.load(&b).unwrap().unwrap().num_failures, 0);
@@ -363,11 +323,7 @@ fn peer_is_purged_from_database_after_few_failures() {
     // enough.
     let r = record(localhost(11_629), NOW, 120, PeerType::Inbound);
     pm.store_mut().insert(&r).unwrap();
-    assert_eq!(
-        pm.note_peer_removed(&PeerAddress::new("127.0.0.1", 0))
-            .unwrap(),
-        1
-    );
+    assert_eq!(pm.note_peer_removed(&PeerAddress::new("127.0.0.1", 0)).unwrap(), 1);
     assert_eq!(pm.load(&r.address).unwrap(), None);
 }
 
@@ -379,19 +335,13 @@ fn loopback_peer_hello_records() {
     let mut acceptor = manager();
     let acceptor_addr = localhost(11_627);
     let initiator_addr = localhost(11_625);
-    initiator
-        .note_hello(NOW, &acceptor_addr, Role::Initiator, false)
-        .unwrap();
-    acceptor
-        .note_hello(NOW, &initiator_addr, Role::Acceptor, false)
-        .unwrap();
+    initiator.note_hello(NOW, &acceptor_addr, Role::Initiator, false).unwrap();
+    acceptor.note_hello(NOW, &initiator_addr, Role::Acceptor, false).unwrap();
     let t = |pm: &Manager, a| pm.load(a).unwrap().unwrap().peer_type;
     assert_eq!(t(&initiator, &acceptor_addr), PeerType::Outbound);
     assert_eq!(t(&acceptor, &initiator_addr), PeerType::Inbound);
     // And a preferred address is recorded as PREFERRED whatever the direction.
-    acceptor
-        .note_hello(NOW, &initiator_addr, Role::Acceptor, true)
-        .unwrap();
+    acceptor.note_hello(NOW, &initiator_addr, Role::Acceptor, true).unwrap();
     assert_eq!(t(&acceptor, &initiator_addr), PeerType::Preferred);
 }
 
@@ -404,16 +354,11 @@ fn inbound_nodes_can_be_promoted_to_outbound() {
     let mut rng = rng();
     let known = PeerAddress::new("1.1.1.1", 11_625);
     let inbound = PeerAddress::new("2.2.2.2", 11_625);
-    let report = pm
-        .store_config_peers(NOW, std::slice::from_ref(&known), &[], true, &mut rng)
-        .unwrap();
+    let report = pm.store_config_peers(NOW, std::slice::from_ref(&known), &[], true, &mut rng).unwrap();
     assert_eq!(report.stored, 1);
     pm.note_hello(NOW, &inbound, Role::Acceptor, false).unwrap();
     let t = |pm: &Manager, a| pm.load(a).unwrap().unwrap().peer_type;
-    assert_eq!(
-        (t(&pm, &known), t(&pm, &inbound)),
-        (PeerType::Outbound, PeerType::Inbound)
-    );
+    assert_eq!((t(&pm, &known), t(&pm, &inbound)), (PeerType::Outbound, PeerType::Inbound));
 
     // `inbound` is connected to us (it dialed us); `known` is connected by our dial.
     let connected = |a: &PeerAddress| {
@@ -425,19 +370,13 @@ fn inbound_nodes_can_be_promoted_to_outbound() {
             None
         }
     };
-    let outbound = pm
-        .peers_to_connect(NOW, PeerType::Outbound, 8, connected, &mut rng)
-        .unwrap();
+    let outbound = pm.peers_to_connect(NOW, PeerType::Outbound, 8, connected, &mut rng).unwrap();
     assert!(outbound.is_empty(), "already connected outbound");
-    let promote = pm
-        .peers_to_connect(NOW, PeerType::Inbound, 8, connected, &mut rng)
-        .unwrap();
+    let promote = pm.peers_to_connect(NOW, PeerType::Inbound, 8, connected, &mut rng).unwrap();
     assert_eq!(promote, vec![inbound.clone()]);
     pm.note_connect_attempt(NOW, &inbound, &mut rng).unwrap();
-    pm.note_hello(NOW, &inbound, Role::Initiator, false)
-        .unwrap();
-    pm.note_authenticated(NOW, &inbound, Role::Initiator, &mut rng)
-        .unwrap();
+    pm.note_hello(NOW, &inbound, Role::Initiator, false).unwrap();
+    pm.note_authenticated(NOW, &inbound, Role::Initiator, &mut rng).unwrap();
     assert_eq!(t(&pm, &inbound), PeerType::Outbound);
     // A later inbound connection from it does not demote it.
     pm.note_hello(NOW, &inbound, Role::Acceptor, false).unwrap();
@@ -449,35 +388,17 @@ fn inbound_nodes_can_be_promoted_to_outbound() {
 #[test]
 fn store_config_peers_adds() {
     let mut pm = manager();
-    let known: Vec<PeerAddress> = vec![
-        "1.1.1.1:11625".parse().unwrap(),
-        "1.1.1.2:11625".parse().unwrap(),
-    ];
+    let known: Vec<PeerAddress> = vec!["1.1.1.1:11625".parse().unwrap(), "1.1.1.2:11625".parse().unwrap()];
     let preferred: Vec<PeerAddress> = vec!["2.2.2.2:11625".parse().unwrap()];
-    let report = pm
-        .store_config_peers(NOW, &known, &preferred, true, &mut rng())
-        .unwrap();
+    let report = pm.store_config_peers(NOW, &known, &preferred, true, &mut rng()).unwrap();
     assert_eq!((report.stored, report.skipped_invalid), (3, 0));
     for a in &known {
-        assert_eq!(
-            pm.load(a).unwrap(),
-            Some(record(a.clone(), NOW, 0, PeerType::Outbound))
-        );
+        assert_eq!(pm.load(a).unwrap(), Some(record(a.clone(), NOW, 0, PeerType::Outbound)));
     }
-    assert_eq!(
-        pm.load(&preferred[0]).unwrap(),
-        Some(record(preferred[0].clone(), NOW, 0, PeerType::Preferred))
-    );
+    assert_eq!(pm.load(&preferred[0]).unwrap(), Some(record(preferred[0].clone(), NOW, 0, PeerType::Preferred)));
     // A name that was not resolved is skipped, not stored.
-    let report = pm
-        .store_config_peers(
-            NOW,
-            &[PeerAddress::new("unresolved.example", 1)],
-            &[],
-            true,
-            &mut rng(),
-        )
-        .unwrap();
+    let report =
+        pm.store_config_peers(NOW, &[PeerAddress::new("unresolved.example", 1)], &[], true, &mut rng()).unwrap();
     assert_eq!((report.stored, report.skipped_invalid), (0, 1));
 }
 
@@ -489,49 +410,26 @@ fn store_config_peers_update_type() {
     let known: PeerAddress = "1.1.1.1:11625".parse().unwrap();
     let preferred: PeerAddress = "2.2.2.2:11625".parse().unwrap();
     for a in [&known, &preferred] {
-        let r = record(
-            a.clone(),
-            NOW + Duration::from_secs(500),
-            7,
-            PeerType::Inbound,
-        );
+        let r = record(a.clone(), NOW + Duration::from_secs(500), 7, PeerType::Inbound);
         pm.store_mut().insert(&r).unwrap();
     }
     let later = NOW + Duration::from_secs(10);
-    pm.store_config_peers(
-        later,
-        std::slice::from_ref(&known),
-        std::slice::from_ref(&preferred),
-        true,
-        &mut rng(),
-    )
-    .unwrap();
-    assert_eq!(
-        pm.load(&known).unwrap(),
-        Some(record(known.clone(), later, 0, PeerType::Outbound))
-    );
-    assert_eq!(
-        pm.load(&preferred).unwrap(),
-        Some(record(preferred.clone(), later, 0, PeerType::Preferred))
-    );
+    pm.store_config_peers(later, std::slice::from_ref(&known), std::slice::from_ref(&preferred), true, &mut rng())
+        .unwrap();
+    assert_eq!(pm.load(&known).unwrap(), Some(record(known.clone(), later, 0, PeerType::Outbound)));
+    assert_eq!(pm.load(&preferred).unwrap(), Some(record(preferred.clone(), later, 0, PeerType::Preferred)));
     // A periodic re-resolution (not startup) changes types only.
     let r = record(known.clone(), later, 4, PeerType::Outbound);
     pm.store_mut().update(&r).unwrap();
-    pm.store_config_peers(later, &[], std::slice::from_ref(&known), false, &mut rng())
-        .unwrap();
-    assert_eq!(
-        pm.load(&known).unwrap(),
-        Some(record(known.clone(), later, 4, PeerType::Preferred))
-    );
+    pm.store_config_peers(later, &[], std::slice::from_ref(&known), false, &mut rng()).unwrap();
+    assert_eq!(pm.load(&known).unwrap(), Some(record(known.clone(), later, 4, PeerType::Preferred)));
 }
 
 // §10.4 / §16 "reject banned peers": bans are NodeId-keyed and survive listing.
 #[test]
 fn bans_round_trip() {
     let mut pm = manager();
-    let id = "GAIF3ENJ3TQKZY22ZEMJFAA4U22F3R4FVYIWXH3FURVGKJVVOERCCCNZ"
-        .parse()
-        .unwrap();
+    let id = "GAIF3ENJ3TQKZY22ZEMJFAA4U22F3R4FVYIWXH3FURVGKJVVOERCCCNZ".parse().unwrap();
     assert!(!pm.is_banned(&id).unwrap());
     assert!(pm.ban(&id).unwrap());
     assert!(!pm.ban(&id).unwrap());

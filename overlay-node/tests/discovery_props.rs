@@ -2,8 +2,8 @@
 
 use overlay_auth::Role;
 use overlay_node::discovery::{
-    BackoffUpdate, DiscoveryConfig, MemoryStore, PeerManager, PeerQuery, PeerRecord, PeerType,
-    PeerTypeFilter, REALLY_DEAD_NUM_FAILURES_CUTOFF, StoreError, backoff_window_secs,
+    BackoffUpdate, DiscoveryConfig, MemoryStore, PeerManager, PeerQuery, PeerRecord, PeerType, PeerTypeFilter,
+    REALLY_DEAD_NUM_FAILURES_CUTOFF, StoreError, backoff_window_secs,
 };
 use overlay_proto::xdr::{self, PeerAddressIp};
 use overlay_proto::{PeerAddress, Timestamp};
@@ -38,36 +38,25 @@ enum Op {
 }
 
 fn peer_type() -> impl Strategy<Value = PeerType> {
-    prop_oneof![
-        Just(PeerType::Inbound),
-        Just(PeerType::Outbound),
-        Just(PeerType::Preferred)
-    ]
+    prop_oneof![Just(PeerType::Inbound), Just(PeerType::Outbound), Just(PeerType::Preferred)]
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let a = (0..IPS.len(), 1u16..4);
     prop_oneof![
         a.clone().prop_map(|(i, p)| Op::EnsureExists(i, p)),
-        (a.clone(), peer_type(), any::<bool>())
-            .prop_map(|((i, p), t, k)| Op::UpdateType(i, p, t, k)),
+        (a.clone(), peer_type(), any::<bool>()).prop_map(|((i, p), t, k)| Op::UpdateType(i, p, t, k)),
         (
             a.clone(),
-            prop_oneof![
-                Just(BackoffUpdate::Increase),
-                Just(BackoffUpdate::Reset),
-                Just(BackoffUpdate::HardReset)
-            ]
+            prop_oneof![Just(BackoffUpdate::Increase), Just(BackoffUpdate::Reset), Just(BackoffUpdate::HardReset)]
         )
             .prop_map(|((i, p), u)| Op::Backoff(i, p, u)),
         (a.clone(), 1u32..130).prop_map(|((i, p), n)| Op::Fail(i, p, n)),
         Just(Op::Purge),
         a.prop_map(|(i, p)| Op::Removed(i, p)),
         (0u64..3_000).prop_map(Op::Advance),
-        proptest::collection::vec((proptest::option::of(0..IPS.len()), 0..PORTS.len()), 0..8)
-            .prop_map(Op::Peers),
-        (any::<bool>(), proptest::option::of(0u32..130), 0u8..5)
-            .prop_map(|(n, m, f)| Op::LoadRandom(n, m, f)),
+        proptest::collection::vec((proptest::option::of(0..IPS.len()), 0..PORTS.len()), 0..8).prop_map(Op::Peers),
+        (any::<bool>(), proptest::option::of(0u32..130), 0u8..5).prop_map(|(n, m, f)| Op::LoadRandom(n, m, f)),
         (peer_type(), 0usize..80, any::<u8>()).prop_map(|(t, n, c)| Op::Connect(t, n, c)),
     ]
 }
@@ -83,10 +72,7 @@ fn filter(code: u8) -> PeerTypeFilter {
 }
 
 fn snapshot(pm: &PeerManager<MemoryStore>) -> BTreeMap<PeerAddress, PeerRecord> {
-    pm.store()
-        .records()
-        .map(|r| (r.address.clone(), r))
-        .collect()
+    pm.store().records().map(|r| (r.address.clone(), r)).collect()
 }
 
 /// Check that only allowed changes happened between `before` and `after` for an operation
@@ -106,11 +92,7 @@ fn check_single_write(
             None => {
                 // Only an eviction for a new non-inbound record, from a full store.
                 prop_assert!(created, "record {} vanished", a);
-                prop_assert_eq!(
-                    r.peer_type,
-                    PeerType::Inbound,
-                    "evicted a non-inbound record"
-                );
+                prop_assert_eq!(r.peer_type, PeerType::Inbound, "evicted a non-inbound record");
                 prop_assert_eq!(before.len() as u64, MAX_RECORDS);
                 prop_assert!(after[touched].peer_type != PeerType::Inbound);
             }
@@ -172,10 +154,7 @@ fn run(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                         prop_assert_eq!(r.peer_type, expected);
                         prop_assert_eq!(after[&a].peer_type, expected);
                         if let Some(old) = before.get(&a) {
-                            prop_assert_eq!(
-                                (r.num_failures, r.next_attempt),
-                                (old.num_failures, old.next_attempt)
-                            );
+                            prop_assert_eq!((r.num_failures, r.next_attempt), (old.num_failures, old.next_attempt));
                         }
                     }
                     Err(StoreError::StoreFull { .. }) => {
@@ -202,11 +181,7 @@ fn run(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                             prop_assert_eq!((r.num_failures, r.next_attempt), (0, now))
                         }
                         BackoffUpdate::Reset | BackoffUpdate::Increase => {
-                            let n = if *update == BackoffUpdate::Reset {
-                                0
-                            } else {
-                                old_failures.saturating_add(1)
-                            };
+                            let n = if *update == BackoffUpdate::Reset { 0 } else { old_failures.saturating_add(1) };
                             prop_assert_eq!(r.num_failures, n);
                             let wait = r.next_attempt - now;
                             prop_assert!(wait >= Duration::from_secs(1));
@@ -236,8 +211,7 @@ fn run(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                 pm.note_peer_removed(&a).unwrap();
                 let after = snapshot(&pm);
                 for (b, r) in &before {
-                    let doomed =
-                        b.ip() == a.ip() && r.num_failures >= REALLY_DEAD_NUM_FAILURES_CUTOFF;
+                    let doomed = b.ip() == a.ip() && r.num_failures >= REALLY_DEAD_NUM_FAILURES_CUTOFF;
                     prop_assert_eq!(after.contains_key(b), !doomed);
                 }
             }
@@ -268,19 +242,12 @@ fn run(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                 prop_assert_eq!(after.len() - before.len(), report.added);
             }
             Op::LoadRandom(use_next, max, f) => {
-                let q = PeerQuery {
-                    use_next_attempt: *use_next,
-                    max_failures: *max,
-                    type_filter: filter(*f),
-                };
+                let q = PeerQuery { use_next_attempt: *use_next, max_failures: *max, type_filter: filter(*f) };
                 let got = pm.load_random_peers(&q, now, 10, &mut rng).unwrap();
                 let set: BTreeSet<&PeerAddress> = got.iter().collect();
                 prop_assert_eq!(set.len(), got.len(), "duplicates");
-                let expected: BTreeSet<&PeerAddress> = before
-                    .values()
-                    .filter(|r| q.matches(r, now))
-                    .map(|r| &r.address)
-                    .collect();
+                let expected: BTreeSet<&PeerAddress> =
+                    before.values().filter(|r| q.matches(r, now)).map(|r| &r.address).collect();
                 prop_assert_eq!(set, expected);
             }
             Op::Connect(t, max, connected_bits) => {
@@ -289,9 +256,7 @@ fn run(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                     0 => Some(Role::Initiator),
                     _ => Some(Role::Acceptor),
                 };
-                let got = pm
-                    .peers_to_connect(now, *t, *max, role_of, &mut rng)
-                    .unwrap();
+                let got = pm.peers_to_connect(now, *t, *max, role_of, &mut rng).unwrap();
                 prop_assert!(got.len() <= (*max).min(50));
                 let set: BTreeSet<&PeerAddress> = got.iter().collect();
                 prop_assert_eq!(set.len(), got.len(), "duplicates");
@@ -305,10 +270,7 @@ fn run(ops: Vec<Op>, seed: u64) -> Result<(), TestCaseError> {
                 prop_assert_eq!(snapshot(&pm), before, "selection wrote to the store");
             }
         }
-        prop_assert!(
-            pm.store().len() as u64 <= MAX_RECORDS,
-            "store bound exceeded"
-        );
+        prop_assert!(pm.store().len() as u64 <= MAX_RECORDS, "store bound exceeded");
         for r in pm.store().records() {
             prop_assert!(r.address.ip().is_some_and(|ip| ip.is_ipv4()) && r.address.port != 0);
         }

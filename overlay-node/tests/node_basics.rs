@@ -1,10 +1,9 @@
 //! Whole nodes in memory on virtual time (the harness).
 
-use overlay_node::harness::Harness;
 use overlay_node::NodeEvent;
+use overlay_node::harness::Harness;
 use overlay_proto::fixtures::transaction_message;
 use overlay_proto::xdr::MessageType;
-use overlay_proto::MessageClass;
 use std::time::Duration;
 
 fn count(h: &Harness, i: usize, t: MessageType) -> usize {

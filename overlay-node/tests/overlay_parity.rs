@@ -6,7 +6,7 @@ use overlay_node::harness::Harness;
 use overlay_node::{NodeConfig, NodeEvent};
 use overlay_proto::fixtures::{scp_message, transaction_message};
 use overlay_proto::xdr::{MessageType, StellarMessage};
-use overlay_proto::{MessageClass, Network};
+use overlay_proto::Network;
 use std::time::Duration;
 
 fn secs(s: u64) -> Duration {
@@ -101,7 +101,7 @@ fn reject_peers_with_incompatible_overlay_versions() {
 fn reject_banned_peers() {
     let mut h = default_pair();
     let banned = h.nodes[1].node_id();
-    h.nodes[0].ban(banned);
+    h.nodes[0].ban(banned).unwrap();
     h.connect(0, 1);
     h.run_for(secs(5));
     assert!(!h.linked(0, 1));
@@ -358,3 +358,4 @@ fn scp_messages_flood_to_every_node() {
         assert!((1..=3).contains(&n), "node {i} received {n}");
     }
 }
+

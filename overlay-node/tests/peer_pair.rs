@@ -20,16 +20,8 @@ struct Pair {
 }
 
 fn local(seed: u8, port: u16) -> LocalAuth {
-    let hello = HelloParams {
-        listening_port: port,
-        ..HelloParams::default()
-    };
-    LocalAuth::new(
-        NodeIdentity::from_seed([seed; 32]),
-        Network::Standalone.id(),
-        [seed ^ 9; 32],
-        hello,
-    )
+    let hello = HelloParams { listening_port: port, ..HelloParams::default() };
+    LocalAuth::new(NodeIdentity::from_seed([seed; 32]), Network::Standalone.id(), [seed ^ 9; 32], hello)
 }
 
 impl Pair {
@@ -52,13 +44,7 @@ impl Pair {
             now,
             2,
         );
-        Pair {
-            a,
-            b,
-            now,
-            events_a: vec![],
-            events_b: vec![],
-        }
+        Pair { a, b, now, events_a: vec![], events_b: vec![] }
     }
 
     /// Deliver everything both ways until quiet, admitting on authentication.
@@ -73,24 +59,14 @@ impl Pair {
                 self.a.handle_bytes(self.now, UNIX, &bytes, &OpenPolicy);
                 moved = true;
             }
-            for (p, log) in [
-                (&mut self.a, &mut self.events_a),
-                (&mut self.b, &mut self.events_b),
-            ] {
+            for (p, log) in [(&mut self.a, &mut self.events_a), (&mut self.b, &mut self.events_b)] {
                 while let Some(e) = p.poll_event() {
                     match &e {
                         PeerEvent::Authenticated(_) => p.admit(self.now, None, 0),
                         // Answer pings as a node without that quorum set does.
-                        PeerEvent::Message {
-                            message: StellarMessage::GetScpQuorumset(h),
-                            ..
-                        } => {
-                            let dont_have = DontHave {
-                                type_: MessageType::ScpQuorumset,
-                                req_hash: h.clone(),
-                            };
-                            p.send(self.now, &StellarMessage::DontHave(dont_have))
-                                .unwrap();
+                        PeerEvent::Message { message: StellarMessage::GetScpQuorumset(h), .. } => {
+                            let dont_have = DontHave { type_: MessageType::ScpQuorumset, req_hash: h.clone() };
+                            p.send(self.now, &StellarMessage::DontHave(dont_have)).unwrap();
                         }
                         _ => {}
                     }
@@ -108,10 +84,7 @@ impl Pair {
     fn advance(&mut self, d: Duration) {
         let end = self.now + d;
         loop {
-            let next = [self.a.poll_timeout(), self.b.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
+            let next = [self.a.poll_timeout(), self.b.poll_timeout()].into_iter().flatten().min();
             match next {
                 Some(t) if t <= end => {
                     self.now = t;
@@ -127,10 +100,7 @@ impl Pair {
 }
 
 fn messages(events: &[PeerEvent], ty: MessageType) -> usize {
-    events
-        .iter()
-        .filter(|e| matches!(e, PeerEvent::Message { message, .. } if message.discriminant() == ty))
-        .count()
+    events.iter().filter(|e| matches!(e, PeerEvent::Message { message, .. } if message.discriminant() == ty)).count()
 }
 
 fn closed(events: &[PeerEvent]) -> Option<&DropReason> {
@@ -148,11 +118,7 @@ fn pair_authenticates_and_exchanges_scp_state_requests() {
     assert!(p.a.is_authenticated() && p.b.is_authenticated());
     assert_eq!(messages(&p.events_a, MessageType::GetScpState), 1);
     assert_eq!(messages(&p.events_b, MessageType::GetScpState), 1);
-    assert_eq!(
-        p.b.address().port,
-        11625,
-        "the initiator's listening port replaces the ephemeral one"
-    );
+    assert_eq!(p.b.address().port, 11625, "the initiator's listening port replaces the ephemeral one");
     let stats = p.a.flow_stats();
     assert_eq!(stats.outbound.capacity_msgs, 200, "{stats:?}");
 }
@@ -185,10 +151,7 @@ fn silent_pending_connection_is_dropped_by_the_idle_rule_at_the_first_tick() {
         events.push(e);
     }
     assert_eq!(closed(&events), Some(&DropReason::IdleTimeout));
-    assert!(
-        p.b.poll_transmit(p.now).is_none(),
-        "the idle drop sends no ERROR"
-    );
+    assert!(p.b.poll_transmit(p.now).is_none(), "the idle drop sends no ERROR");
 }
 
 #[test]
@@ -211,10 +174,7 @@ fn garbage_after_authentication_is_a_frame_error_without_error_message() {
     while let Some(e) = p.b.poll_event() {
         events.push(e);
     }
-    assert_eq!(
-        closed(&events).map(|r| r.text()),
-        Some("error during read".into())
-    );
+    assert_eq!(closed(&events).map(|r| r.text()), Some("error during read".into()));
     assert!(p.b.poll_transmit(p.now).is_none());
     assert!(p.b.is_finished());
 }

@@ -56,10 +56,7 @@ impl PeerAddress {
 
     /// An address from an IP socket address.
     pub fn from_socket_addr(addr: SocketAddr) -> Self {
-        PeerAddress {
-            host: Host::Ip(addr.ip()),
-            port: addr.port(),
-        }
+        PeerAddress { host: Host::Ip(addr.ip()), port: addr.port() }
     }
 
     /// Parse `host[:port]`, using `default_port` when no port is given.
@@ -76,10 +73,7 @@ impl PeerAddress {
         if port == 0 {
             return Err(AddressError::InvalidPort);
         }
-        Ok(PeerAddress {
-            host: parse_host(host)?,
-            port,
-        })
+        Ok(PeerAddress { host: parse_host(host)?, port })
     }
 
     /// The IP address, if the host is a literal.
@@ -112,27 +106,17 @@ impl PeerAddress {
             IpAddr::V4(v4) => PeerAddressIp::IPv4(v4.octets()),
             IpAddr::V6(v6) => PeerAddressIp::IPv6(v6.octets()),
         };
-        Some(stellar_xdr::PeerAddress {
-            ip,
-            port: u32::from(self.port),
-            num_failures: 0,
-        })
+        Some(stellar_xdr::PeerAddress { ip, port: u32::from(self.port), num_failures: 0 })
     }
 
     /// From an XDR `PeerAddress`; the port must be 1 to 65535.
     pub fn from_xdr(addr: &stellar_xdr::PeerAddress) -> Result<Self, AddressError> {
-        let port = u16::try_from(addr.port)
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or(AddressError::PortOutOfRange(addr.port))?;
+        let port = u16::try_from(addr.port).ok().filter(|p| *p != 0).ok_or(AddressError::PortOutOfRange(addr.port))?;
         let ip = match addr.ip {
             PeerAddressIp::IPv4(o) => IpAddr::V4(Ipv4Addr::from(o)),
             PeerAddressIp::IPv6(o) => IpAddr::V6(Ipv6Addr::from(o)),
         };
-        Ok(PeerAddress {
-            host: Host::Ip(ip),
-            port,
-        })
+        Ok(PeerAddress { host: Host::Ip(ip), port })
     }
 }
 
@@ -142,10 +126,7 @@ fn split_host_port(s: &str) -> Result<(&str, Option<&str>), AddressError> {
         let (host, after) = rest.split_once(']').ok_or(AddressError::InvalidHost)?;
         return match after {
             "" => Ok((host, None)),
-            _ => after
-                .strip_prefix(':')
-                .map(|p| (host, Some(p)))
-                .ok_or(AddressError::InvalidPort),
+            _ => after.strip_prefix(':').map(|p| (host, Some(p))).ok_or(AddressError::InvalidPort),
         };
     }
     if s.matches(':').count() > 1 {
@@ -169,9 +150,7 @@ fn parse_host(h: &str) -> Result<Host, AddressError> {
     if let Ok(ip) = h.parse::<IpAddr>() {
         return Ok(Host::Ip(ip));
     }
-    let name_chars = h
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let name_chars = h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
     // All-numeric dotted strings that are not IPv4 ("127.0.0.256") are invalid, not names.
     let numeric = h.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     if h.is_empty() || !name_chars || numeric || h.starts_with(['.', '-']) || h.len() > 253 {
@@ -236,26 +215,12 @@ mod tests {
         }
         let a: PeerAddress = "127.0.0.1".parse().unwrap();
         assert_eq!(a.port, 11625);
-        assert_eq!(
-            PeerAddress::parse_with_default_port("127.0.0.1", 1234)
-                .unwrap()
-                .port,
-            1234
-        );
+        assert_eq!(PeerAddress::parse_with_default_port("127.0.0.1", 1234).unwrap().port, 1234);
         for p in [1u16, 2, 1024, 65535] {
-            assert_eq!(
-                format!("1.2.3.4:{p}").parse::<PeerAddress>().unwrap().port,
-                p
-            );
+            assert_eq!(format!("1.2.3.4:{p}").parse::<PeerAddress>().unwrap().port, p);
         }
-        assert_eq!(
-            "::1".parse::<PeerAddress>().unwrap().ip(),
-            Some("::1".parse().unwrap())
-        );
-        assert_eq!(
-            "Example.COM:80".parse::<PeerAddress>().unwrap().host,
-            Host::Name("example.com".into())
-        );
+        assert_eq!("::1".parse::<PeerAddress>().unwrap().ip(), Some("::1".parse().unwrap()));
+        assert_eq!("Example.COM:80".parse::<PeerAddress>().unwrap().host, Host::Name("example.com".into()));
     }
 
     // PeerManagerTests "toXdr": 1.25.50.200:256, numFailures 0.
@@ -267,10 +232,7 @@ mod tests {
         assert_eq!((x.port, x.num_failures), (256, 0));
         assert_eq!(PeerAddress::from_xdr(&x).unwrap(), a);
         let bad = stellar_xdr::PeerAddress { port: 70000, ..x };
-        assert_eq!(
-            PeerAddress::from_xdr(&bad),
-            Err(AddressError::PortOutOfRange(70000))
-        );
+        assert_eq!(PeerAddress::from_xdr(&bad), Err(AddressError::PortOutOfRange(70000)));
         assert!(PeerAddress::new("name", 1).to_xdr().is_none());
     }
 

@@ -19,12 +19,7 @@ pub enum Priority {
 
 impl Priority {
     /// All priorities, highest first.
-    pub const ALL: [Priority; 4] = [
-        Priority::Scp,
-        Priority::Transaction,
-        Priority::Demand,
-        Priority::Advert,
-    ];
+    pub const ALL: [Priority; 4] = [Priority::Scp, Priority::Transaction, Priority::Demand, Priority::Advert];
 
     /// Index of this priority's queue, 0 to 3.
     pub const fn index(self) -> usize {
@@ -51,10 +46,7 @@ pub enum ProcessingQueue {
 impl ProcessingQueue {
     /// Whether messages in this queue may be dropped when it is overloaded.
     pub const fn droppable(self) -> bool {
-        matches!(
-            self,
-            ProcessingQueue::Transaction | ProcessingQueue::ScpQuery
-        )
+        matches!(self, ProcessingQueue::Transaction | ProcessingQueue::ScpQuery)
     }
 }
 
@@ -108,10 +100,7 @@ impl MessageClass for MessageType {
     }
 
     fn allowed_before_auth(&self) -> bool {
-        matches!(
-            self,
-            MessageType::Hello | MessageType::Auth | MessageType::ErrorMsg
-        )
+        matches!(self, MessageType::Hello | MessageType::Auth | MessageType::ErrorMsg)
     }
 
     fn is_survey(&self) -> bool {
@@ -125,10 +114,7 @@ impl MessageClass for MessageType {
     }
 
     fn is_fetch_reply(&self) -> bool {
-        matches!(
-            self,
-            MessageType::TxSet | MessageType::GeneralizedTxSet | MessageType::ScpQuorumset
-        )
+        matches!(self, MessageType::TxSet | MessageType::GeneralizedTxSet | MessageType::ScpQuorumset)
     }
 
     fn processing_queue(&self) -> ProcessingQueue {
@@ -137,9 +123,7 @@ impl MessageClass for MessageType {
             T::Peers | T::ErrorMsg | T::SendMore | T::SendMoreExtended => ProcessingQueue::Control,
             T::Transaction | T::FloodAdvert | T::FloodDemand => ProcessingQueue::Transaction,
             T::GetTxSet | T::GetScpQuorumset | T::GetScpState => ProcessingQueue::ScpQuery,
-            T::DontHave | T::TxSet | T::GeneralizedTxSet | T::ScpQuorumset | T::ScpMessage => {
-                ProcessingQueue::Scp
-            }
+            T::DontHave | T::TxSet | T::GeneralizedTxSet | T::ScpQuorumset | T::ScpMessage => ProcessingQueue::Scp,
             _ => ProcessingQueue::Misc,
         }
     }
@@ -230,11 +214,7 @@ mod tests {
             (T::TimeSlicedSurveyStartCollecting, 23, None),
             (T::TimeSlicedSurveyStopCollecting, 24, None),
         ];
-        assert_eq!(
-            table.len(),
-            MessageType::VARIANTS.len(),
-            "the catalogue covers every XDR type"
-        );
+        assert_eq!(table.len(), MessageType::VARIANTS.len(), "the catalogue covers every XDR type");
         for (t, value, prio) in table {
             assert_eq!(*t as i32, *value, "{}", t.wire_name());
             assert_eq!(t.priority(), *prio, "{}", t.wire_name());

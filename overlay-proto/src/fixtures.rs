@@ -6,10 +6,10 @@
 use crate::NodeId;
 use crate::hash::Hash256;
 use stellar_xdr::{
-    Asset, DecoratedSignature, Hash, Memo, MuxedAccount, Operation, OperationBody, PaymentOp,
-    Preconditions, ScpEnvelope, ScpNomination, ScpStatement, ScpStatementPledges, SequenceNumber,
-    Signature, SignatureHint, StellarMessage, TimeBounds, TimePoint, Transaction,
-    TransactionEnvelope, TransactionExt, TransactionV1Envelope, Uint256, Value,
+    Asset, DecoratedSignature, Hash, Memo, MuxedAccount, Operation, OperationBody, PaymentOp, Preconditions,
+    ScpEnvelope, ScpNomination, ScpStatement, ScpStatementPledges, SequenceNumber, Signature, SignatureHint,
+    StellarMessage, TimeBounds, TimePoint, Transaction, TransactionEnvelope, TransactionExt, TransactionV1Envelope,
+    Uint256, Value,
 };
 
 fn bytes32(tag: &[u8], n: u64) -> [u8; 32] {
@@ -26,10 +26,7 @@ pub fn payment_transaction(n: u64) -> TransactionEnvelope {
         source_account: MuxedAccount::Ed25519(Uint256(bytes32(b"source", n))),
         fee: 100,
         seq_num: SequenceNumber(i64::try_from(n % (i64::MAX as u64)).unwrap_or(0) + 1),
-        cond: Preconditions::Time(TimeBounds {
-            min_time: TimePoint(0),
-            max_time: TimePoint(0),
-        }),
+        cond: Preconditions::Time(TimeBounds { min_time: TimePoint(0), max_time: TimePoint(0) }),
         memo: Memo::None,
         operations: vec![Operation {
             source_account: None,

@@ -57,12 +57,7 @@ impl FrameDecoder {
 
     /// A decoder with an explicit body limit.
     pub fn with_limit(limit: u32) -> Self {
-        FrameDecoder {
-            buf: Vec::new(),
-            pos: 0,
-            limit,
-            failed: None,
-        }
+        FrameDecoder { buf: Vec::new(), pos: 0, limit, failed: None }
     }
 
     /// The body limit in force.
@@ -152,10 +147,7 @@ pub fn write_header(out: &mut Vec<u8>, body_len: usize) {
 
 /// Append a whole frame for an unauthenticated message (HELLO or ERROR_MSG): sequence 0 and
 /// an all-zero MAC (§2.1).
-pub fn encode_unauthenticated(
-    msg: &StellarMessage,
-    out: &mut Vec<u8>,
-) -> Result<(), stellar_xdr::Error> {
+pub fn encode_unauthenticated(msg: &StellarMessage, out: &mut Vec<u8>) -> Result<(), stellar_xdr::Error> {
     let xdr = wire::encode_message(msg)?;
     encode_authenticated_with(0, &xdr, out, |_| [0u8; 32]);
     Ok(())
@@ -217,13 +209,7 @@ mod tests {
     fn limit_is_checked_from_the_header_alone() {
         let mut d = FrameDecoder::new();
         d.feed(&(4097u32 | LAST_FRAGMENT_BIT).to_be_bytes());
-        assert_eq!(
-            d.next_frame(),
-            Err(FrameError::TooLarge {
-                len: 4097,
-                limit: 4096
-            })
-        );
+        assert_eq!(d.next_frame(), Err(FrameError::TooLarge { len: 4097, limit: 4096 }));
 
         let mut d = FrameDecoder::new();
         d.feed(&4096u32.to_be_bytes());
@@ -237,13 +223,7 @@ mod tests {
         let mut d = FrameDecoder::new();
         d.set_authenticated();
         d.feed(&u32::MAX.to_be_bytes());
-        assert_eq!(
-            d.next_frame(),
-            Err(FrameError::TooLarge {
-                len: 0x7fff_ffff,
-                limit: MAX_MESSAGE_SIZE
-            })
-        );
+        assert_eq!(d.next_frame(), Err(FrameError::TooLarge { len: 0x7fff_ffff, limit: MAX_MESSAGE_SIZE }));
     }
 
     #[test]
@@ -282,10 +262,7 @@ mod tests {
         });
         assert_eq!(&out[..4], &(LAST_FRAGMENT_BIT | 52).to_be_bytes());
         assert_eq!(&out[4..8], &[0, 0, 0, 0]);
-        assert_eq!(
-            seen,
-            [&7u64.to_be_bytes()[..], &[0, 0, 0, 2, 0, 0, 0, 200]].concat()
-        );
+        assert_eq!(seen, [&7u64.to_be_bytes()[..], &[0, 0, 0, 2, 0, 0, 0, 200]].concat());
         assert_eq!(&out[out.len() - 32..], &[0xab; 32]);
     }
 }

@@ -95,9 +95,7 @@ impl SeededState {
 impl BuildHasher for SeededState {
     type Hasher = SeededHasher;
     fn build_hasher(&self) -> SeededHasher {
-        SeededHasher {
-            state: self.seed ^ 0x9e37_79b9_7f4a_7c15,
-        }
+        SeededHasher { state: self.seed ^ 0x9e37_79b9_7f4a_7c15 }
     }
 }
 
@@ -150,9 +148,6 @@ mod tests {
         let c = SeededState::new(2).hash_one(h);
         assert_eq!(a, b);
         assert_ne!(a, c);
-        assert_ne!(
-            SeededState::new(1).hash_one([1u8; 3]),
-            SeededState::new(1).hash_one([1u8; 4])
-        );
+        assert_ne!(SeededState::new(1).hash_one([1u8; 3]), SeededState::new(1).hash_one([1u8; 4]));
     }
 }

@@ -53,12 +53,7 @@ pub enum Network {
 
 impl Network {
     /// All named networks.
-    pub const ALL: [Network; 4] = [
-        Network::Pubnet,
-        Network::Testnet,
-        Network::Futurenet,
-        Network::Standalone,
-    ];
+    pub const ALL: [Network; 4] = [Network::Pubnet, Network::Testnet, Network::Futurenet, Network::Standalone];
 
     /// The network passphrase.
     pub const fn passphrase(self) -> &'static str {

@@ -67,9 +67,7 @@ pub struct InvalidNodeId;
 impl FromStr for NodeId {
     type Err = InvalidNodeId;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        stellar_strkey::ed25519::PublicKey::from_string(s.trim())
-            .map(|k| NodeId(k.0))
-            .map_err(|_| InvalidNodeId)
+        stellar_strkey::ed25519::PublicKey::from_string(s.trim()).map(|k| NodeId(k.0)).map_err(|_| InvalidNodeId)
     }
 }
 
@@ -85,16 +83,9 @@ mod tests {
             *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
         }
         let id = NodeId(k);
-        assert_eq!(
-            id.to_string(),
-            "GAIF3ENJ3TQKZY22ZEMJFAA4U22F3R4FVYIWXH3FURVGKJVVOERCCCNZ"
-        );
+        assert_eq!(id.to_string(), "GAIF3ENJ3TQKZY22ZEMJFAA4U22F3R4FVYIWXH3FURVGKJVVOERCCCNZ");
         assert_eq!(NodeId::from_xdr(&id.to_xdr()), id);
-        assert!(
-            "SDP4WMPE2XWJ6YRYRO2DNA5CIO4RBVIWTAUQUBVMIKBAVOR3JN7KE4XA"
-                .parse::<NodeId>()
-                .is_err()
-        );
+        assert!("SDP4WMPE2XWJ6YRYRO2DNA5CIO4RBVIWTAUQUBVMIKBAVOR3JN7KE4XA".parse::<NodeId>().is_err());
         assert!("G".parse::<NodeId>().is_err());
     }
 }

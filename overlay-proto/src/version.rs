@@ -22,11 +22,6 @@ pub const VERSION_STR: &str = concat!("stellar-overlay-rs ", env!("CARGO_PKG_VER
 /// assert!(!versions_compatible(38, 40, 41, 42));
 /// assert!(!versions_compatible(43, 42, 41, 42)); // min above version
 /// ```
-pub const fn versions_compatible(
-    remote_min: u32,
-    remote_version: u32,
-    local_min: u32,
-    local_version: u32,
-) -> bool {
+pub const fn versions_compatible(remote_min: u32, remote_version: u32, local_min: u32, local_version: u32) -> bool {
     remote_min <= remote_version && remote_version >= local_min && remote_min <= local_version
 }

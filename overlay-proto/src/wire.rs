@@ -48,11 +48,7 @@ impl<'a> RawMessage<'a> {
 
     /// The sequence number.
     pub fn sequence(&self) -> u64 {
-        u64::from_be_bytes(
-            self.body[SEQ_OFFSET..MSG_OFFSET]
-                .try_into()
-                .expect("8 bytes"),
-        )
+        u64::from_be_bytes(self.body[SEQ_OFFSET..MSG_OFFSET].try_into().expect("8 bytes"))
     }
 
     /// The `XDR(StellarMessage)` bytes.
@@ -62,11 +58,7 @@ impl<'a> RawMessage<'a> {
 
     /// The raw message type discriminant (the first 4 bytes of the message).
     pub fn message_type_code(&self) -> i32 {
-        i32::from_be_bytes(
-            self.body[MSG_OFFSET..MSG_OFFSET + 4]
-                .try_into()
-                .expect("4 bytes"),
-        )
+        i32::from_be_bytes(self.body[MSG_OFFSET..MSG_OFFSET + 4].try_into().expect("4 bytes"))
     }
 
     /// The message type, if the discriminant is a known one.
@@ -76,9 +68,7 @@ impl<'a> RawMessage<'a> {
 
     /// The MAC field.
     pub fn mac(&self) -> &'a [u8; MAC_LEN] {
-        self.body[self.body.len() - MAC_LEN..]
-            .try_into()
-            .expect("32 bytes")
+        self.body[self.body.len() - MAC_LEN..].try_into().expect("32 bytes")
     }
 
     /// The bytes the MAC covers: `u64_be(sequence) ‖ XDR(StellarMessage)`.
@@ -100,10 +90,7 @@ impl<'a> RawMessage<'a> {
 
 /// Decode exactly one `StellarMessage` from `xdr`.
 pub fn decode_message(xdr: &[u8]) -> Result<StellarMessage, DecodeError> {
-    let limits = Limits {
-        depth: XDR_DEPTH_LIMIT,
-        len: xdr.len(),
-    };
+    let limits = Limits { depth: XDR_DEPTH_LIMIT, len: xdr.len() };
     StellarMessage::from_xdr(xdr, limits).map_err(|e| DecodeError::xdr(&e))
 }
 
@@ -115,10 +102,7 @@ pub fn encode_message(msg: &StellarMessage) -> Result<Vec<u8>, stellar_xdr::Erro
 }
 
 /// Append the XDR of a `StellarMessage` to `out`.
-pub fn encode_message_into(
-    msg: &StellarMessage,
-    out: &mut Vec<u8>,
-) -> Result<(), stellar_xdr::Error> {
+pub fn encode_message_into(msg: &StellarMessage, out: &mut Vec<u8>) -> Result<(), stellar_xdr::Error> {
     let mut w = Limited::new(out, Limits::depth(XDR_DEPTH_LIMIT));
     msg.write_xdr(&mut w)
 }
@@ -146,10 +130,7 @@ mod tests {
         let expected = "00000000 0000000000000000 00000000 00000002 00000018";
         let expected = hex::decode(expected.replace(' ', "")).unwrap();
         assert_eq!(&body[..expected.len()], &expected[..]);
-        assert_eq!(
-            &body[expected.len()..expected.len() + 24],
-            b"wrong network passphrase"
-        );
+        assert_eq!(&body[expected.len()..expected.len() + 24], b"wrong network passphrase");
         assert_eq!(body.len(), 0x50);
         let raw = RawMessage::parse(&body).unwrap();
         assert_eq!(raw.sequence(), 0);
@@ -160,16 +141,10 @@ mod tests {
     #[test]
     fn fixed_parts_are_checked() {
         let body = error_body();
-        assert_eq!(
-            RawMessage::parse(&body[..47]),
-            Err(DecodeError::TooShort(47))
-        );
+        assert_eq!(RawMessage::parse(&body[..47]), Err(DecodeError::TooShort(47)));
         let mut odd = body.clone();
         odd.push(0);
-        assert_eq!(
-            RawMessage::parse(&odd),
-            Err(DecodeError::Misaligned(odd.len()))
-        );
+        assert_eq!(RawMessage::parse(&odd), Err(DecodeError::Misaligned(odd.len())));
         let mut v1 = body.clone();
         v1[3] = 1;
         assert_eq!(RawMessage::parse(&v1), Err(DecodeError::UnknownVersion(1)));
@@ -182,33 +157,21 @@ mod tests {
         let mut trailing = body[..body.len() - 32].to_vec();
         trailing.extend_from_slice(&[0, 0, 0, 0]);
         trailing.extend_from_slice(&[0; 32]);
-        assert!(matches!(
-            RawMessage::parse(&trailing).unwrap().decode(),
-            Err(DecodeError::Xdr(_))
-        ));
+        assert!(matches!(RawMessage::parse(&trailing).unwrap().decode(), Err(DecodeError::Xdr(_))));
         // Removed message type GET_PEERS (4).
         let mut removed = body.clone();
         removed[12..16].copy_from_slice(&4i32.to_be_bytes());
         assert!(RawMessage::parse(&removed).unwrap().decode().is_err());
         // Non-zero padding after a string whose length is not a multiple of 4.
-        let msg = StellarMessage::ErrorMsg(SError {
-            code: ErrorCode::Misc,
-            msg: "abc".try_into().unwrap(),
-        });
+        let msg = StellarMessage::ErrorMsg(SError { code: ErrorCode::Misc, msg: "abc".try_into().unwrap() });
         let mut xdr = encode_message(&msg).unwrap();
         *xdr.last_mut().unwrap() = 1;
-        assert_eq!(
-            decode_message(&xdr),
-            Err(DecodeError::Xdr(crate::error::XdrErrorKind::NonZeroPadding))
-        );
+        assert_eq!(decode_message(&xdr), Err(DecodeError::Xdr(crate::error::XdrErrorKind::NonZeroPadding)));
     }
 
     #[test]
     fn overlong_strings_are_rejected() {
-        let msg = StellarMessage::ErrorMsg(SError {
-            code: ErrorCode::Misc,
-            msg: "x".repeat(100).try_into().unwrap(),
-        });
+        let msg = StellarMessage::ErrorMsg(SError { code: ErrorCode::Misc, msg: "x".repeat(100).try_into().unwrap() });
         let mut xdr = encode_message(&msg).unwrap();
         // Claim 101 bytes.
         xdr[8..12].copy_from_slice(&101u32.to_be_bytes());

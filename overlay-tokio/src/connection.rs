@@ -183,17 +183,10 @@ impl PeerConnection {
         let task = tokio::spawn(run(stream, peer, config.clone(), cmd_rx, ev_tx));
         // The handshake's deadline is the peer's authentication timeout (§4.3).
         match ev_rx.recv().await {
-            Some(TaskEvent::Authenticated(remote)) => Ok(PeerConnection {
-                remote,
-                address: addr,
-                role,
-                commands: cmd_tx,
-                events: ev_rx,
-                task,
-            }),
-            Some(TaskEvent::Connection(ConnectionEvent::Closed(reason))) => {
-                Err(ConnectionError::Dropped(reason))
+            Some(TaskEvent::Authenticated(remote)) => {
+                Ok(PeerConnection { remote, address: addr, role, commands: cmd_tx, events: ev_rx, task })
             }
+            Some(TaskEvent::Connection(ConnectionEvent::Closed(reason))) => Err(ConnectionError::Dropped(reason)),
             _ => Err(ConnectionError::Closed),
         }
     }
@@ -215,10 +208,7 @@ impl PeerConnection {
 
     /// Send a message (flood messages wait for the peer's credit).
     pub async fn send(&self, message: StellarMessage) -> Result<(), ConnectionError> {
-        self.commands
-            .send(Command::Send(message))
-            .await
-            .map_err(|_| ConnectionError::Closed)
+        self.commands.send(Command::Send(message)).await.map_err(|_| ConnectionError::Closed)
     }
 
     /// The next event; `None` once the connection is closed and every event was taken.
@@ -240,10 +230,7 @@ impl PeerConnection {
     }
 }
 
-async fn write_loop(
-    mut wr: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<Vec<u8>>,
-) -> std::io::Result<()> {
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Vec<u8>>) -> std::io::Result<()> {
     while let Some(batch) = rx.recv().await {
         wr.write_all(&batch).await?;
     }
@@ -284,21 +271,13 @@ async fn run(
                     pending.push_back(TaskEvent::Authenticated(facts));
                 }
                 PeerEvent::GotHello(_) => {}
-                PeerEvent::Message { message, size } => {
-                    pending.push_back(TaskEvent::Connection(ConnectionEvent::Message {
-                        message,
-                        size,
-                    }))
+                PeerEvent::Message { message, size, .. } => {
+                    pending.push_back(TaskEvent::Connection(ConnectionEvent::Message { message, size }))
                 }
                 PeerEvent::Handled { message_type, size } => {
-                    pending.push_back(TaskEvent::Connection(ConnectionEvent::Handled {
-                        message_type,
-                        size,
-                    }))
+                    pending.push_back(TaskEvent::Connection(ConnectionEvent::Handled { message_type, size }))
                 }
-                PeerEvent::Closed(r) => {
-                    pending.push_back(TaskEvent::Connection(ConnectionEvent::Closed(r)))
-                }
+                PeerEvent::Closed(r) => pending.push_back(TaskEvent::Connection(ConnectionEvent::Closed(r))),
             }
         }
         loop {

@@ -27,11 +27,7 @@ pub struct LocalNode {
 impl LocalNode {
     /// A node on `network_id` with default HELLO parameters.
     pub fn new(identity: NodeIdentity, network_id: NetworkId) -> Self {
-        LocalNode {
-            identity,
-            network_id,
-            hello: HelloParams::default(),
-        }
+        LocalNode { identity, network_id, hello: HelloParams::default() }
     }
 
     /// A node on the test network.
@@ -63,12 +59,7 @@ pub struct SharedAuth(Arc<Mutex<LocalAuth>>);
 impl SharedAuth {
     /// Keys for `local`, with a fresh random ECDH secret.
     pub fn new(local: &LocalNode) -> Self {
-        let auth = LocalAuth::new(
-            local.identity.clone(),
-            local.network_id,
-            random_bytes(),
-            local.hello.clone(),
-        );
+        let auth = LocalAuth::new(local.identity.clone(), local.network_id, random_bytes(), local.hello.clone());
         SharedAuth(Arc::new(Mutex::new(auth)))
     }
 

@@ -113,21 +113,12 @@ impl SimpleNode {
         if let Some(addr) = config.listen {
             let listener = TcpListener::bind(addr).await?;
             local_addr = Some(listener.local_addr()?);
-            tasks.spawn(accept_loop(
-                listener,
-                shared.clone(),
-                config.max_connections,
-            ));
+            tasks.spawn(accept_loop(listener, shared.clone(), config.max_connections));
         }
         for addr in config.connect {
             tasks.spawn(dial_loop(addr, shared.clone(), config.redial_interval));
         }
-        Ok(SimpleNode {
-            local_addr,
-            events,
-            stop,
-            tasks,
-        })
+        Ok(SimpleNode { local_addr, events, stop, tasks })
     }
 
     /// The address the listener is bound to.
@@ -204,24 +195,13 @@ async fn report_failure(shared: &Shared, address: SocketAddr, e: ConnectionError
         ConnectionError::Dropped(r) => r.text().into_owned(),
         other => other.to_string(),
     };
-    let _ = shared
-        .events
-        .send(NodeEvent::Disconnected {
-            peer: None,
-            address,
-            reason,
-        })
-        .await;
+    let _ = shared.events.send(NodeEvent::Disconnected { peer: None, address, reason }).await;
 }
 
 async fn run_connection(mut conn: PeerConnection, shared: &Shared) {
     let peer = conn.remote().node_id;
     let address = conn.peer_addr();
-    let connected = NodeEvent::Connected {
-        address,
-        direction: conn.role(),
-        remote: conn.remote().clone(),
-    };
+    let connected = NodeEvent::Connected { address, direction: conn.role(), remote: conn.remote().clone() };
     if shared.events.send(connected).await.is_err() {
         return;
     }
@@ -239,33 +219,18 @@ async fn run_connection(mut conn: PeerConnection, shared: &Shared) {
                 if let Some(reply) = dont_have_reply(&message) {
                     let _ = conn.send(reply).await;
                 }
-                let ev = NodeEvent::Message {
-                    peer,
-                    message_type: message.discriminant(),
-                    bytes: size,
-                };
+                let ev = NodeEvent::Message { peer, message_type: message.discriminant(), bytes: size };
                 let _ = shared.events.send(ev).await;
             }
             Some(ConnectionEvent::Handled { message_type, size }) => {
-                let ev = NodeEvent::Message {
-                    peer,
-                    message_type,
-                    bytes: size,
-                };
+                let ev = NodeEvent::Message { peer, message_type, bytes: size };
                 let _ = shared.events.send(ev).await;
             }
             Some(ConnectionEvent::Closed(r)) => break r.text().into_owned(),
             None => break "connection closed".to_string(),
         }
     };
-    let _ = shared
-        .events
-        .send(NodeEvent::Disconnected {
-            peer: Some(peer),
-            address,
-            reason,
-        })
-        .await;
+    let _ = shared.events.send(NodeEvent::Disconnected { peer: Some(peer), address, reason }).await;
 }
 
 /// Counts an open connection for as long as it lives.

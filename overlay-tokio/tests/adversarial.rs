@@ -13,8 +13,7 @@ use overlay_proto::frame::encode_unauthenticated;
 use overlay_proto::xdr::{ErrorCode, Hash, MessageType, StellarMessage};
 use overlay_proto::{Network, NodeId};
 use overlay_tokio::{
-    ConnectionConfig, ConnectionEvent, LocalNode, NodeEvent, PeerConnection, SharedAuth,
-    SimpleNode, SimpleNodeConfig,
+    ConnectionConfig, ConnectionEvent, LocalNode, NodeEvent, PeerConnection, SharedAuth, SimpleNode, SimpleNodeConfig,
 };
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,35 +36,16 @@ impl Harness {
             recurrent_timer_period: Duration::from_millis(200),
             ..PeerConfig::default()
         };
-        let connection = ConnectionConfig {
-            peer: Arc::new(peer),
-            ..ConnectionConfig::default()
-        };
-        let config = SimpleNodeConfig {
-            listen: Some("127.0.0.1:0".parse().unwrap()),
-            connection,
-            ..Default::default()
-        };
-        let node = SimpleNode::start(
-            LocalNode::new(NodeIdentity::from_seed([1; 32]), NET.id()),
-            config,
-        )
-        .await
-        .unwrap();
+        let connection = ConnectionConfig { peer: Arc::new(peer), ..ConnectionConfig::default() };
+        let config =
+            SimpleNodeConfig { listen: Some("127.0.0.1:0".parse().unwrap()), connection, ..Default::default() };
+        let node = SimpleNode::start(LocalNode::new(NodeIdentity::from_seed([1; 32]), NET.id()), config).await.unwrap();
         let addr = node.local_addr().unwrap();
         let auth = SharedAuth::new(&LocalNode::new(NodeIdentity::from_seed([2; 32]), NET.id()));
-        let good = PeerConnection::connect(&auth, addr, &ConnectionConfig::default())
-            .await
-            .unwrap();
+        let good = PeerConnection::connect(&auth, addr, &ConnectionConfig::default()).await.unwrap();
         let good_id = auth.node_id();
-        let mut h = Harness {
-            node,
-            addr,
-            good,
-            good_id,
-        };
-        h.expect(|e| matches!(e, NodeEvent::Connected { remote, .. } if remote.node_id == good_id))
-            .await;
+        let mut h = Harness { node, addr, good, good_id };
+        h.expect(|e| matches!(e, NodeEvent::Connected { remote, .. } if remote.node_id == good_id)).await;
         h
     }
 
@@ -85,8 +65,7 @@ impl Harness {
 
     async fn expect_disconnect(&mut self, reason: &str) {
         let r = reason.to_string();
-        self.expect(move |e| matches!(e, NodeEvent::Disconnected { reason, .. } if *reason == r))
-            .await;
+        self.expect(move |e| matches!(e, NodeEvent::Disconnected { reason, .. } if *reason == r)).await;
     }
 
     /// The well-behaved connection still works both ways.
@@ -97,17 +76,11 @@ impl Harness {
             matches!(e, NodeEvent::Message { peer, message_type: MessageType::Transaction, .. } if *peer == id)
         })
         .await;
-        self.good
-            .send(StellarMessage::GetScpQuorumset([n as u8; 32].into()))
-            .await
-            .unwrap();
+        self.good.send(StellarMessage::GetScpQuorumset([n as u8; 32].into())).await.unwrap();
         let reply = tokio::time::timeout(WAIT, async {
             loop {
                 match self.good.recv().await {
-                    Some(ConnectionEvent::Message {
-                        message: StellarMessage::DontHave(d),
-                        ..
-                    }) => return d,
+                    Some(ConnectionEvent::Message { message: StellarMessage::DontHave(d), .. }) => return d,
                     Some(ConnectionEvent::Closed(r)) => panic!("good connection dropped: {r}"),
                     None => panic!("good connection ended"),
                     _ => {}
@@ -125,10 +98,7 @@ async fn garbage_is_dropped_without_reply() {
     let mut h = Harness::start().await;
     let mut c = RawClient::connect(h.addr).await;
     c.send_raw(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n").await;
-    assert!(
-        c.read_until_closed().await.is_empty(),
-        "no ERROR for a bad frame header"
-    );
+    assert!(c.read_until_closed().await.is_empty(), "no ERROR for a bad frame header");
     h.expect_disconnect("error during read").await;
     h.good_still_served(1).await;
 }
@@ -154,10 +124,7 @@ async fn corrupt_xdr_gets_err_data() {
     frame.extend(body);
     c.send_raw(&frame).await;
     let got = c.read_until_closed().await;
-    assert_eq!(
-        the_error(&got),
-        Some((ErrorCode::Data, "received corrupt XDR".into()))
-    );
+    assert_eq!(the_error(&got), Some((ErrorCode::Data, "received corrupt XDR".into())));
     h.expect_disconnect("received corrupt XDR").await;
     h.good_still_served(3).await;
 }
@@ -172,10 +139,7 @@ async fn bad_mac_gets_err_auth() {
     f[n - 1] ^= 0x01;
     c.send_raw(&f).await;
     let got = c.read_until_closed().await;
-    assert_eq!(
-        the_error(&got),
-        Some((ErrorCode::Auth, "unexpected MAC".into()))
-    );
+    assert_eq!(the_error(&got), Some((ErrorCode::Auth, "unexpected MAC".into())));
     h.expect_disconnect("unexpected MAC").await;
     h.good_still_served(4).await;
 }
@@ -189,10 +153,7 @@ async fn replayed_sequence_gets_err_auth() {
     c.send_raw(&f).await;
     c.send_raw(&f).await;
     let got = c.read_until_closed().await;
-    assert_eq!(
-        the_error(&got),
-        Some((ErrorCode::Auth, "unexpected auth sequence".into()))
-    );
+    assert_eq!(the_error(&got), Some((ErrorCode::Auth, "unexpected auth sequence".into())));
     h.expect_disconnect("unexpected auth sequence").await;
     h.good_still_served(5).await;
 }
@@ -214,18 +175,14 @@ async fn wrong_network_is_refused() {
     let me = NodeIdentity::from_seed([13; 32]);
     let ecdh = overlay_auth::keys::EcdhKeypair::from_secret([14; 32]);
     let cert = make_cert(&me, &NET.id(), ecdh.public(), common::UNIX() + 3600);
-    let mut hello =
-        overlay_auth::HelloParams::default().build(&me.node_id(), &NET.id(), &cert, &[3; 32]);
+    let mut hello = overlay_auth::HelloParams::default().build(&me.node_id(), &NET.id(), &cert, &[3; 32]);
     hello.network_id = Hash(Network::Testnet.id().0);
     let mut f = Vec::new();
     encode_unauthenticated(&StellarMessage::Hello(hello), &mut f).unwrap();
     c.send_raw(&f).await;
     let got = c.read_until_closed().await;
     assert!(matches!(got.first(), Some(StellarMessage::Hello(_))));
-    assert_eq!(
-        the_error(&got),
-        Some((ErrorCode::Conf, "wrong network passphrase".into()))
-    );
+    assert_eq!(the_error(&got), Some((ErrorCode::Conf, "wrong network passphrase".into())));
     h.expect_disconnect("wrong network passphrase").await;
     h.good_still_served(6).await;
 }
@@ -261,10 +218,7 @@ async fn many_stalled_connections_leave_memory_bounded() {
     let after = rss_kib();
     // 200 connections × (a 64 KiB read buffer + a 4 KiB partial frame) would be ~14 MiB if
     // nothing were freed; allow a generous margin for allocator caching, far below a leak.
-    assert!(
-        after.saturating_sub(before) < 64 * 1024,
-        "RSS grew from {before} KiB to {after} KiB"
-    );
+    assert!(after.saturating_sub(before) < 64 * 1024, "RSS grew from {before} KiB to {after} KiB");
     h.good_still_served(9).await;
 }
 

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{local_auth, WAIT};
+use common::{WAIT, local_auth};
 use overlay_auth::OpenPolicy;
 use overlay_flow::LedgerLimits;
 use overlay_node::{Peer, PeerConfig, PeerEvent};

@@ -97,22 +97,9 @@ pub struct LocalAuth {
 
 impl LocalAuth {
     /// Our identity on `network_id`, with the process's X25519 secret and HELLO parameters.
-    pub fn new(
-        identity: NodeIdentity,
-        network_id: NetworkId,
-        ecdh_secret: [u8; 32],
-        hello: HelloParams,
-    ) -> Self {
+    pub fn new(identity: NodeIdentity, network_id: NetworkId, ecdh_secret: [u8; 32], hello: HelloParams) -> Self {
         let ecdh = EcdhKeypair::from_secret(ecdh_secret);
-        LocalAuth {
-            keys: Arc::new(LocalKeys {
-                identity,
-                network_id,
-                ecdh,
-                hello,
-            }),
-            certs: CertIssuer::new(),
-        }
+        LocalAuth { keys: Arc::new(LocalKeys { identity, network_id, ecdh, hello }), certs: CertIssuer::new() }
     }
 
     /// Our NodeID.
@@ -136,29 +123,19 @@ impl LocalAuth {
         let cert = self.cert(now_unix);
         let mut outbox = VecDeque::new();
         let s = InitiatorHello::new(self.keys.clone(), cert, nonce, &mut outbox);
-        Handshake {
-            state: State::InitiatorHello(s),
-            outbox,
-            remote: None,
-        }
+        Handshake { state: State::InitiatorHello(s), outbox, remote: None }
     }
 
     /// A handshake for a connection we accepted; it sends nothing until the remote HELLO.
     pub fn accept(&mut self, now_unix: u64, nonce: [u8; 32]) -> Handshake {
         let cert = self.cert(now_unix);
         let s = AcceptorHello::new(self.keys.clone(), cert, nonce);
-        Handshake {
-            state: State::AcceptorHello(s),
-            outbox: VecDeque::new(),
-            remote: None,
-        }
+        Handshake { state: State::AcceptorHello(s), outbox: VecDeque::new(), remote: None }
     }
 
     fn cert(&mut self, now_unix: u64) -> overlay_proto::xdr::AuthCert {
         let k = &self.keys;
-        self.certs
-            .cert(&k.identity, &k.network_id, k.ecdh.public(), now_unix)
-            .clone()
+        self.certs.cert(&k.identity, &k.network_id, k.ecdh.public(), now_unix).clone()
     }
 }
 
@@ -197,10 +174,7 @@ impl core::fmt::Debug for Handshake {
             State::AcceptorAuth(_) => "AcceptorAuth",
             State::Done => "Done",
         };
-        f.debug_struct("Handshake")
-            .field("phase", &phase)
-            .field("remote", &self.remote)
-            .finish()
+        f.debug_struct("Handshake").field("phase", &phase).field("remote", &self.remote).finish()
     }
 }
 
@@ -261,12 +235,7 @@ impl Handshake {
         result
     }
 
-    fn step(
-        &mut self,
-        body: &[u8],
-        now_unix: u64,
-        policy: &impl PeerPolicy,
-    ) -> Result<Progress, HandshakeError> {
+    fn step(&mut self, body: &[u8], now_unix: u64, policy: &impl PeerPolicy) -> Result<Progress, HandshakeError> {
         let raw = RawMessage::parse(body).map_err(HandshakeError::CorruptXdr)?;
         let msg = raw.decode().map_err(HandshakeError::CorruptXdr)?;
         // From GOT_HELLO on, everything but ERROR_MSG is authenticated (§2.2).
@@ -294,9 +263,9 @@ impl Handshake {
             (State::InitiatorAuth(s), StellarMessage::Auth(a)) => {
                 Ok(Progress::Established(Box::new(s.receive_auth(&a)?)))
             }
-            (State::AcceptorAuth(s), StellarMessage::Auth(a)) => Ok(Progress::Established(
-                Box::new(s.receive_auth(&a, &mut self.outbox)?),
-            )),
+            (State::AcceptorAuth(s), StellarMessage::Auth(a)) => {
+                Ok(Progress::Established(Box::new(s.receive_auth(&a, &mut self.outbox)?)))
+            }
             (_, StellarMessage::Hello(_)) => Err(HandshakeError::UnexpectedHello),
             (_, StellarMessage::Auth(_)) => Err(HandshakeError::OutOfOrderAuth),
             (_, other) => Err(HandshakeError::BeforeHandshake(other.discriminant())),

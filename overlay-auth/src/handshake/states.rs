@@ -52,23 +52,16 @@ pub struct AcceptorAuth {
 }
 
 fn push_hello(keys: &LocalKeys, cert: &AuthCert, nonce: &[u8; 32], out: &mut Outbox) {
-    let hello = keys
-        .hello
-        .build(&keys.identity.node_id(), &keys.network_id, cert, nonce);
+    let hello = keys.hello.build(&keys.identity.node_id(), &keys.network_id, cert, nonce);
     let mut frame = Vec::with_capacity(300);
-    encode_unauthenticated(&StellarMessage::Hello(hello), &mut frame)
-        .expect("a HELLO always encodes");
+    encode_unauthenticated(&StellarMessage::Hello(hello), &mut frame).expect("a HELLO always encodes");
     out.push_back(frame);
 }
 
 fn push_auth(channel: &mut MacChannel, out: &mut Outbox) {
     let mut frame = Vec::with_capacity(56);
-    let auth = StellarMessage::Auth(Auth {
-        flags: AUTH_FLAGS_FLOW_CONTROL_BYTES,
-    });
-    channel
-        .seal(&auth, &mut frame)
-        .expect("an AUTH always encodes");
+    let auth = StellarMessage::Auth(Auth { flags: AUTH_FLAGS_FLOW_CONTROL_BYTES });
+    channel.seal(&auth, &mut frame).expect("an AUTH always encodes");
     out.push_back(frame);
 }
 
@@ -88,27 +81,13 @@ fn authenticate_hello(
         return Err(HandshakeError::Banned);
     }
     let remote_public = &hello.cert.pubkey.key;
-    let q = keys
-        .ecdh
-        .shared_secret(remote_public)
-        .map_err(HandshakeError::Crypto)?;
-    let mac_keys = derive_mac_keys(
-        role,
-        &q,
-        keys.ecdh.public(),
-        remote_public,
-        nonce,
-        &hello.nonce.0,
-    );
+    let q = keys.ecdh.shared_secret(remote_public).map_err(HandshakeError::Crypto)?;
+    let mac_keys = derive_mac_keys(role, &q, keys.ecdh.public(), remote_public, nonce, &hello.nonce.0);
     Ok(MacChannel::new(&mac_keys))
 }
 
 /// §3.5 steps 8–11 and 13: the terms of the connection.
-fn check_hello_terms(
-    keys: &LocalKeys,
-    hello: &Hello,
-    policy: &impl PeerPolicy,
-) -> Result<HelloFacts, HandshakeError> {
+fn check_hello_terms(keys: &LocalKeys, hello: &Hello, policy: &impl PeerPolicy) -> Result<HelloFacts, HandshakeError> {
     let local = &keys.hello;
     if !versions_compatible(
         hello.overlay_min_version,
@@ -125,10 +104,7 @@ fn check_hello_terms(
     if NetworkId(hello.network_id.0) != keys.network_id {
         return Err(HandshakeError::WrongNetwork);
     }
-    let port = u16::try_from(hello.listening_port)
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or(HandshakeError::BadAddress)?;
+    let port = u16::try_from(hello.listening_port).ok().filter(|p| *p != 0).ok_or(HandshakeError::BadAddress)?;
     if policy.is_already_connected(&peer) {
         return Err(HandshakeError::AlreadyConnected(peer));
     }
@@ -136,21 +112,12 @@ fn check_hello_terms(
 }
 
 fn check_auth_flags(auth: &Auth) -> Result<(), HandshakeError> {
-    if auth.flags == AUTH_FLAGS_FLOW_CONTROL_BYTES {
-        Ok(())
-    } else {
-        Err(HandshakeError::FlowControlBytesDisabled)
-    }
+    if auth.flags == AUTH_FLAGS_FLOW_CONTROL_BYTES { Ok(()) } else { Err(HandshakeError::FlowControlBytesDisabled) }
 }
 
 impl InitiatorHello {
     /// Start: queue our HELLO.
-    pub fn new(
-        keys: Arc<LocalKeys>,
-        cert: AuthCert,
-        nonce: [u8; 32],
-        out: &mut VecDeque<Vec<u8>>,
-    ) -> Self {
+    pub fn new(keys: Arc<LocalKeys>, cert: AuthCert, nonce: [u8; 32], out: &mut VecDeque<Vec<u8>>) -> Self {
         push_hello(&keys, &cert, &nonce, out);
         InitiatorHello { keys, nonce }
     }
@@ -163,14 +130,7 @@ impl InitiatorHello {
         policy: &impl PeerPolicy,
         out: &mut VecDeque<Vec<u8>>,
     ) -> Result<InitiatorAuth, HandshakeError> {
-        let mut channel = authenticate_hello(
-            &self.keys,
-            Role::Initiator,
-            &self.nonce,
-            hello,
-            now_unix,
-            policy,
-        )?;
+        let mut channel = authenticate_hello(&self.keys, Role::Initiator, &self.nonce, hello, now_unix, policy)?;
         let remote = check_hello_terms(&self.keys, hello, policy)?;
         push_auth(&mut channel, out);
         Ok(InitiatorAuth { channel, remote })
@@ -191,11 +151,7 @@ impl InitiatorAuth {
     /// The acceptor's AUTH, already MAC-verified by the caller (§3.6).
     pub fn receive_auth(self, auth: &Auth) -> Result<Established, HandshakeError> {
         check_auth_flags(auth)?;
-        Ok(Established {
-            channel: self.channel,
-            remote: self.remote,
-            role: Role::Initiator,
-        })
+        Ok(Established { channel: self.channel, remote: self.remote, role: Role::Initiator })
     }
 }
 
@@ -214,14 +170,7 @@ impl AcceptorHello {
         policy: &impl PeerPolicy,
         out: &mut VecDeque<Vec<u8>>,
     ) -> Result<AcceptorAuth, HandshakeError> {
-        let channel = authenticate_hello(
-            &self.keys,
-            Role::Acceptor,
-            &self.nonce,
-            hello,
-            now_unix,
-            policy,
-        )?;
+        let channel = authenticate_hello(&self.keys, Role::Acceptor, &self.nonce, hello, now_unix, policy)?;
         push_hello(&self.keys, &self.cert, &self.nonce, out);
         let remote = check_hello_terms(&self.keys, hello, policy)?;
         Ok(AcceptorAuth { channel, remote })
@@ -241,17 +190,9 @@ impl AcceptorAuth {
 
     /// The initiator's AUTH, already MAC-verified by the caller: queue our AUTH, then check
     /// the flags (so a bad-flags initiator has received our AUTH before the ERROR, §3.6).
-    pub fn receive_auth(
-        mut self,
-        auth: &Auth,
-        out: &mut VecDeque<Vec<u8>>,
-    ) -> Result<Established, HandshakeError> {
+    pub fn receive_auth(mut self, auth: &Auth, out: &mut VecDeque<Vec<u8>>) -> Result<Established, HandshakeError> {
         push_auth(&mut self.channel, out);
         check_auth_flags(auth)?;
-        Ok(Established {
-            channel: self.channel,
-            remote: self.remote,
-            role: Role::Acceptor,
-        })
+        Ok(Established { channel: self.channel, remote: self.remote, role: Role::Acceptor })
     }
 }

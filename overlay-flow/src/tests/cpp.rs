@@ -19,11 +19,7 @@ fn explicit(capacity_bytes: u32, batch_bytes: u32) -> FlowConfig {
 }
 
 fn ledger_with_max_tx(max_tx_size_bytes: u32) -> LedgerLimits {
-    LedgerLimits {
-        max_tx_size_bytes,
-        max_tx_set_size_ops: 1_000,
-        ..LedgerLimits::default()
-    }
+    LedgerLimits { max_tx_size_bytes, max_tx_set_size_ops: 1_000, ..LedgerLimits::default() }
 }
 
 /// The `test(shouldRequestMore)` lambda of "flow control byte capacity" / "send more flow":
@@ -36,19 +32,13 @@ fn send_more_flow(a: &FlowConfig, b: &FlowConfig, should_request_more: bool) {
     let b_total = b.flood_capacity_bytes(max_tx);
     // Both sides hold the other's full capacity.
     assert_eq!(p.a.fc.stats().outbound.capacity_bytes, b_total);
-    assert_eq!(
-        p.b.fc.stats().outbound.capacity_bytes,
-        a.flood_capacity_bytes(max_tx)
-    );
+    assert_eq!(p.b.fc.stats().outbound.capacity_bytes, a.flood_capacity_bytes(max_tx));
     let grants_before = p.b.grants_sent.len();
 
     p.send(Side::A, tx(1, TX1));
 
     assert_eq!(p.b.delivered.len(), 1);
-    assert_eq!(
-        p.b.grants_sent.len() - grants_before,
-        usize::from(should_request_more)
-    );
+    assert_eq!(p.b.grants_sent.len() - grants_before, usize::from(should_request_more));
     // The receiver is back to full capacity.
     let local = p.b.fc.stats().local;
     assert_eq!(local.flood_available_bytes, b_total);
@@ -70,15 +60,8 @@ fn flow_control_byte_capacity_basic_capacity_accounting() {
     let total = c.flood_capacity_bytes(TX1 as u32);
     p.send(Side::A, tx(1, TX1));
     assert_eq!(p.a.fc.stats().outbound.capacity_bytes, total - TX1 as u64);
-    assert_eq!(
-        p.a.fc.stats().queue(Priority::Transaction).bytes,
-        0,
-        "written and removed"
-    );
-    assert_eq!(
-        p.b.fc.stats().local.flood_available_bytes,
-        total - TX1 as u64
-    );
+    assert_eq!(p.a.fc.stats().queue(Priority::Transaction).bytes, 0, "written and removed");
+    assert_eq!(p.b.fc.stats().local.flood_available_bytes, total - TX1 as u64);
 }
 
 #[test]
@@ -138,9 +121,7 @@ fn upgrades_pair() -> Pair {
 
 fn upgrade(p: &mut Pair, side: Side, max_tx_size_bytes: u32) {
     let now = p.now;
-    p.node(side)
-        .fc
-        .handle_ledger_limits(now, ledger_with_max_tx(max_tx_size_bytes));
+    p.node(side).fc.handle_ledger_limits(now, ledger_with_max_tx(max_tx_size_bytes));
     p.crank();
 }
 
@@ -219,17 +200,9 @@ fn transaction_size_upgrades_upgrade_delayed_acceptor_eventually_upgrades() {
     let mut p = upgrades_pair();
     upgrade(&mut p, Side::A, MAX_TX_UPGRADED);
     p.send(Side::A, tx(2, TX2));
-    assert_eq!(
-        p.a.fc.stats().queue(Priority::Transaction).bytes,
-        TX2 as u64,
-        "stuck"
-    );
+    assert_eq!(p.a.fc.stats().queue(Priority::Transaction).bytes, TX2 as u64, "stuck");
     p.advance(Duration::from_secs(5));
-    assert_eq!(
-        p.a.fc.stats().queue(Priority::Transaction).bytes,
-        TX2 as u64,
-        "still stuck"
-    );
+    assert_eq!(p.a.fc.stats().queue(Priority::Transaction).bytes, TX2 as u64, "still stuck");
     assert_eq!(p.b.delivered.len(), 1);
     upgrade(&mut p, Side::B, MAX_TX_UPGRADED);
     assert_eq!(p.a.fc.stats().queue(Priority::Transaction).bytes, 0);
@@ -246,10 +219,7 @@ fn transaction_size_upgrades_upgrade_delayed_acceptor_never_upgrades_drop_after_
     p.send(Side::A, tx(2, TX2));
     p.advance(crate::config::PEER_SEND_MODE_IDLE_TIMEOUT + Duration::from_secs(5));
     assert!(!p.connected());
-    assert_eq!(
-        p.a.dropped.unwrap().reason(),
-        "idle timeout (no new flood requests)"
-    );
+    assert_eq!(p.a.dropped.unwrap().reason(), "idle timeout (no new flood requests)");
 }
 
 // ---------------------------------------------------------------- other flow-control cases
@@ -265,16 +235,9 @@ fn flow_control_total_byte_capacity_throttles_non_flood_traffic() {
     for _ in 0..100 {
         let mut receipts = Vec::new();
         while fc.can_read() {
-            receipts.push(
-                fc.handle_received(secs(1), MessageType::ScpQuorumset, 400_000)
-                    .unwrap(),
-            );
+            receipts.push(fc.handle_received(secs(1), MessageType::ScpQuorumset, 400_000).unwrap());
         }
-        assert_eq!(
-            receipts.len(),
-            3,
-            "1 MiB above the floor holds three 400 kB messages"
-        );
+        assert_eq!(receipts.len(), 3, "1 MiB above the floor holds three 400 kB messages");
         assert!(fc.is_read_throttled());
         for r in receipts {
             fc.handle_processed(secs(1), r);
@@ -292,14 +255,8 @@ fn loopback_peer_flow_control_activation_basic() {
     let p = Pair::new(&c, &c, LedgerLimits::default());
     for node in [&p.a, &p.b] {
         let s = node.fc.stats();
-        assert_eq!(
-            (s.outbound.capacity_msgs, s.outbound.capacity_bytes),
-            (200, 300_000)
-        );
-        assert_eq!(
-            (s.local.flood_available_msgs, s.local.flood_available_bytes),
-            (200, 300_000)
-        );
+        assert_eq!((s.outbound.capacity_msgs, s.outbound.capacity_bytes), (200, 300_000));
+        assert_eq!((s.local.flood_available_msgs, s.local.flood_available_bytes), (200, 300_000));
     }
     assert_eq!(p.a.grants_sent, [grant(200, 300_000)]);
     assert!(p.connected());
@@ -313,10 +270,7 @@ fn loopback_peer_flow_control_activation_bad_peer_invalid_value_in_the_message()
     let mut p = Pair::new(&c, &c, LedgerLimits::default());
     p.inject(Side::A, Frame::Grant(grant(0, 0)));
     assert!(!p.connected());
-    assert_eq!(
-        p.a.dropped.unwrap().reason(),
-        "invalid message SEND_MORE_EXTENDED"
-    );
+    assert_eq!(p.a.dropped.unwrap().reason(), "invalid message SEND_MORE_EXTENDED");
 }
 
 #[test]
@@ -327,10 +281,7 @@ fn loopback_peer_flow_control_activation_bad_peer_invalid_message_type() {
     let mut p = Pair::new(&c, &c, LedgerLimits::default());
     p.inject(Side::A, Frame::LegacySendMore);
     assert!(!p.connected());
-    assert_eq!(
-        p.a.dropped.unwrap().reason(),
-        "unexpected message type SEND_MORE"
-    );
+    assert_eq!(p.a.dropped.unwrap().reason(), "unexpected message type SEND_MORE");
 }
 
 #[test]
@@ -339,42 +290,23 @@ fn drop_peers_that_dont_respect_capacity_bytes() {
     // plus 1 + 2000 bytes; the acceptor sends two txs bypassing flow control.
     let tx_size = 3_000usize;
     let a = explicit(tx_size as u32 + 1 + 2_000, 1);
-    let mut p = Pair::new(
-        &a,
-        &FlowConfig::default(),
-        ledger_with_max_tx(tx_size as u32),
-    );
+    let mut p = Pair::new(&a, &FlowConfig::default(), ledger_with_max_tx(tx_size as u32));
     p.a.auto_process = false;
-    let msg = Payload {
-        id: 1,
-        ty: MessageType::Transaction,
-        size: tx_size,
-    };
+    let msg = Payload { id: 1, ty: MessageType::Transaction, size: tx_size };
     p.inject(Side::A, Frame::Flood(msg.clone()));
     assert!(p.connected());
     p.inject(Side::A, Frame::Flood(msg));
     assert!(!p.connected());
-    assert_eq!(
-        p.a.dropped.unwrap().reason(),
-        "unexpected flood message, peer at capacity"
-    );
+    assert_eq!(p.a.dropped.unwrap().reason(), "unexpected flood message, peer at capacity");
 }
 
 #[test]
 fn drop_peers_that_dont_respect_capacity_messages() {
     // C++: OverlayTests "drop peers that dont respect capacity" (messages)
-    let a = FlowConfig {
-        peer_flood_reading_capacity_msgs: 1,
-        send_more_batch_msgs: 1,
-        ..FlowConfig::default()
-    };
+    let a = FlowConfig { peer_flood_reading_capacity_msgs: 1, send_more_batch_msgs: 1, ..FlowConfig::default() };
     let mut p = Pair::new(&a, &FlowConfig::default(), LedgerLimits::default());
     p.a.auto_process = false;
-    let msg = Payload {
-        id: 1,
-        ty: MessageType::Transaction,
-        size: 100,
-    };
+    let msg = Payload { id: 1, ty: MessageType::Transaction, size: 100 };
     p.inject(Side::A, Frame::Flood(msg.clone()));
     p.inject(Side::A, Frame::Flood(msg));
     assert_eq!(p.a.dropped, Some(FlowError::FloodOverCapacity));
@@ -387,10 +319,7 @@ fn drop_idle_flow_controlled_peers() {
     // and drops it after PEER_SEND_MODE_IDLE_TIMEOUT.
     let tx_size = 200usize;
     let a = explicit(tx_size as u32, tx_size as u32 + 1);
-    assert!(
-        a.validate(tx_size as u32).is_err(),
-        "deliberately broken, as in the C++ test"
-    );
+    assert!(a.validate(tx_size as u32).is_err(), "deliberately broken, as in the C++ test");
     let mut p = Pair::new(&a, &FlowConfig::default(), LedgerLimits::default());
     p.send(Side::B, tx(1, tx_size));
     p.send(Side::B, tx(2, tx_size));
@@ -400,10 +329,7 @@ fn drop_idle_flow_controlled_peers() {
     assert!(p.connected());
     p.advance(Duration::from_secs(6));
     assert!(!p.connected());
-    assert_eq!(
-        p.b.dropped.unwrap().reason(),
-        "idle timeout (no new flood requests)"
-    );
+    assert_eq!(p.b.dropped.unwrap().reason(), "idle timeout (no new flood requests)");
 }
 
 #[test]
@@ -458,10 +384,7 @@ fn outbound_queue_filtering_scp_messages_slot_too_old() {
     // C++: OverlayTests "outbound queue filtering" / "SCP messages, slot too old"
     // lcl = 11; messages for slot lcl - MAX_SLOTS_TO_REMEMBER = 8, the checkpoint: kept.
     let ledger = filtering_ledger(11);
-    assert_eq!(
-        (ledger.min_slot_to_remember, ledger.checkpoint_slot),
-        (9, 8)
-    );
+    assert_eq!((ledger.min_slot_to_remember, ledger.checkpoint_slot), (9, 8));
     let mut fc = filtering_fc(ledger);
     for (id, st) in latest_messages(3, 8).into_iter().enumerate() {
         let _ = fc.enqueue(secs(0), scp(id as u64, st));
@@ -503,10 +426,7 @@ fn outbound_queue_filtering_txs_limit_reached_trim_based_on_byte_count() {
     // C++: OverlayTests "outbound queue filtering" / "txs, limit reached" /
     // "trim based on byte count": a byte limit of 1.5 messages, 3 adds leave 1.
     let tx_size = 100usize;
-    let c = FlowConfig {
-        outbound_tx_queue_byte_limit: (tx_size * 3 / 2) as u64,
-        ..FlowConfig::default()
-    };
+    let c = FlowConfig { outbound_tx_queue_byte_limit: (tx_size * 3 / 2) as u64, ..FlowConfig::default() };
     let mut fc = Fc::new(&c, filtering_ledger(11), secs(0));
     for id in 0..3 {
         let _ = fc.enqueue(secs(0), tx(id, tx_size));
@@ -519,10 +439,7 @@ fn outbound_queue_filtering_txs_limit_reached_trim_based_on_byte_count() {
 fn outbound_queue_filtering_obsolete_scp_messages_only_latest_messages_no_trimming() {
     // C++: OverlayTests "outbound queue filtering" / "obsolete SCP messages" /
     // "only latest messages, no trimming": the byte limit does not apply to SCP.
-    let c = FlowConfig {
-        outbound_tx_queue_byte_limit: 1,
-        ..FlowConfig::default()
-    };
+    let c = FlowConfig { outbound_tx_queue_byte_limit: 1, ..FlowConfig::default() };
     let mut fc = Fc::new(&c, filtering_ledger(11), secs(0));
     let envs = latest_messages(3, 11);
     for (id, st) in envs.iter().cloned().enumerate() {
@@ -571,15 +488,10 @@ fn outbound_queue_filtering_trim_obsolete_messages_trim_prepare_keep_messages_fr
     // C++: OverlayTests "outbound queue filtering" / "obsolete SCP messages" /
     // "trim obsolete messages" / "trim prepare, keep messages from other nodes"
     let mut fc = filtering_fc(filtering_ledger(11));
-    let externalizing: Vec<_> = (1..=3)
-        .map(|n| statement(n, 11, externalize(ballot(1, b"v"))))
-        .collect();
+    let externalizing: Vec<_> = (1..=3).map(|n| statement(n, 11, externalize(ballot(1, b"v")))).collect();
     inject_prepare_msgs(&mut fc, &externalizing);
     assert_eq!(scp_queue_kinds(&fc), ["EXTERNALIZE"; 3]);
-    let nodes: Vec<_> = fc
-        .queued(Priority::Scp)
-        .map(|e| e.meta.scp_node_id().unwrap().0[0])
-        .collect();
+    let nodes: Vec<_> = fc.queued(Priority::Scp).map(|e| e.meta.scp_node_id().unwrap().0[0]).collect();
     assert_eq!(nodes, [1, 2, 3]);
 }
 
@@ -588,10 +500,7 @@ fn outbound_queue_filtering_advert_demand_limit_reached_count_based() {
     // C++: OverlayTests "outbound queue filtering" / "advert demand limit reached" /
     // "count-based": the byte limit does not apply; over the hash limit the queue is
     // cleared, so limit + 10 one-hash adds leave 9, and one more two-hash add makes 10.
-    let c = FlowConfig {
-        outbound_tx_queue_byte_limit: 1,
-        ..FlowConfig::default()
-    };
+    let c = FlowConfig { outbound_tx_queue_byte_limit: 1, ..FlowConfig::default() };
     let ledger = filtering_ledger(11);
     let limit = u64::from(ledger.max_tx_set_size_ops);
     let mut fc = Fc::new(&c, ledger, secs(0));
@@ -614,10 +523,7 @@ fn queue_purging_after_write_completion_p1_never_reads() {
     // C++: OverlayTests "Queue purging after write completion" / "p1 never reads": writes to
     // the corked peer never complete, the tx queue is trimmed (drop-tx grows), nothing arrives.
     let c = FlowConfig::default();
-    let ledger = LedgerLimits {
-        max_tx_set_size_ops: 500,
-        ..LedgerLimits::default()
-    };
+    let ledger = LedgerLimits { max_tx_set_size_ops: 500, ..LedgerLimits::default() };
     let mut p = Pair::new(&c, &c, ledger);
     p.a.corked = true;
     for id in 0..1_000 {
@@ -626,11 +532,7 @@ fn queue_purging_after_write_completion_p1_never_reads() {
     let q = *p.a.fc.stats().queue(Priority::Transaction);
     assert!(q.dropped_msgs_total > 0);
     assert!(q.len_msgs <= 500);
-    assert_eq!(
-        p.a.in_flight.len(),
-        200,
-        "the initial credit went to the writer"
-    );
+    assert_eq!(p.a.in_flight.len(), 200, "the initial credit went to the writer");
     assert!(p.b.delivered.is_empty());
 }
 

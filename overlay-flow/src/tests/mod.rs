@@ -27,63 +27,27 @@ pub(crate) fn secs(s: u64) -> Timestamp {
 }
 
 pub(crate) fn tx(id: u64, size: usize) -> OutboundMessage<Payload> {
-    OutboundMessage::from_meta(
-        MessageMeta::transaction(size),
-        Payload {
-            id,
-            ty: MessageType::Transaction,
-            size,
-        },
-    )
+    OutboundMessage::from_meta(MessageMeta::transaction(size), Payload { id, ty: MessageType::Transaction, size })
 }
 
 pub(crate) fn advert(id: u64, hashes: usize) -> OutboundMessage<Payload> {
     let size = 8 + 32 * hashes;
-    OutboundMessage::from_meta(
-        MessageMeta::advert(hashes, size),
-        Payload {
-            id,
-            ty: MessageType::FloodAdvert,
-            size,
-        },
-    )
+    OutboundMessage::from_meta(MessageMeta::advert(hashes, size), Payload { id, ty: MessageType::FloodAdvert, size })
 }
 
 pub(crate) fn demand(id: u64, hashes: usize) -> OutboundMessage<Payload> {
     let size = 8 + 32 * hashes;
-    OutboundMessage::from_meta(
-        MessageMeta::demand(hashes, size),
-        Payload {
-            id,
-            ty: MessageType::FloodDemand,
-            size,
-        },
-    )
+    OutboundMessage::from_meta(MessageMeta::demand(hashes, size), Payload { id, ty: MessageType::FloodDemand, size })
 }
 
 pub(crate) fn scp(id: u64, statement: ScpStatement) -> OutboundMessage<Payload> {
-    let env = overlay_proto::xdr::StellarMessage::ScpMessage(ScpEnvelope {
-        statement,
-        signature: Default::default(),
-    });
+    let env = overlay_proto::xdr::StellarMessage::ScpMessage(ScpEnvelope { statement, signature: Default::default() });
     let size = overlay_proto::wire::encode_message(&env).unwrap().len();
-    OutboundMessage::new(
-        &env,
-        size,
-        Payload {
-            id,
-            ty: MessageType::ScpMessage,
-            size,
-        },
-    )
-    .unwrap()
+    OutboundMessage::new(&env, size, Payload { id, ty: MessageType::ScpMessage, size }).unwrap()
 }
 
 pub(crate) fn grant(m: u32, b: u32) -> SendMoreExtended {
-    SendMoreExtended {
-        num_messages: m,
-        num_bytes: b,
-    }
+    SendMoreExtended { num_messages: m, num_bytes: b }
 }
 
 /// An authenticated machine that has received `g` from its peer, with its own initial grant
@@ -177,11 +141,7 @@ impl Pair {
     /// Authenticated pair whose initial grants have been exchanged.
     pub fn new(config_a: &FlowConfig, config_b: &FlowConfig, ledger: LedgerLimits) -> Pair {
         let now = secs(1);
-        let mut p = Pair {
-            a: Node::new(config_a, ledger, now),
-            b: Node::new(config_b, ledger, now),
-            now,
-        };
+        let mut p = Pair { a: Node::new(config_a, ledger, now), b: Node::new(config_b, ledger, now), now };
         p.a.fc.handle_authenticated(now);
         p.b.fc.handle_authenticated(now);
         p.crank();
@@ -211,8 +171,7 @@ impl Pair {
     /// Runs both sides until nothing moves.
     pub fn crank(&mut self) {
         loop {
-            let moved =
-                step(&mut self.a, &mut self.b, self.now) | step(&mut self.b, &mut self.a, self.now);
+            let moved = step(&mut self.a, &mut self.b, self.now) | step(&mut self.b, &mut self.a, self.now);
             if !moved {
                 break;
             }
@@ -254,9 +213,7 @@ fn step(me: &mut Node, peer: &mut Node, now: Timestamp) -> bool {
         moved = true;
         let result = match frame {
             Frame::Grant(g) => {
-                let receipt = me
-                    .fc
-                    .handle_received(now, MessageType::SendMoreExtended, 12);
+                let receipt = me.fc.handle_received(now, MessageType::SendMoreExtended, 12);
                 let r = me.fc.handle_send_more(now, &g);
                 me.fc.handle_processed(now, receipt.unwrap());
                 r

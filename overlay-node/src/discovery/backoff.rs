@@ -29,11 +29,7 @@ pub enum BackoffUpdate {
 
 /// The largest backoff after `num_failures` failures: `10 * 2^min(num_failures, 10)` seconds.
 pub const fn backoff_window_secs(num_failures: u32) -> u64 {
-    let exponent = if num_failures < MAX_BACKOFF_EXPONENT {
-        num_failures
-    } else {
-        MAX_BACKOFF_EXPONENT
-    };
+    let exponent = if num_failures < MAX_BACKOFF_EXPONENT { num_failures } else { MAX_BACKOFF_EXPONENT };
     SECONDS_PER_BACKOFF << exponent
 }
 
@@ -91,9 +87,7 @@ mod tests {
 
     #[test]
     fn window_doubles_up_to_the_cap() {
-        let expected = [
-            10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 10240,
-        ];
+        let expected = [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120, 10240, 10240];
         for (n, w) in expected.iter().enumerate() {
             assert_eq!(backoff_window_secs(n as u32), *w, "n = {n}");
         }

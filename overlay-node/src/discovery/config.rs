@@ -64,10 +64,6 @@ pub struct DiscoveryConfig {
 
 impl Default for DiscoveryConfig {
     fn default() -> Self {
-        DiscoveryConfig {
-            peer_port: DEFAULT_PEER_PORT,
-            allow_localhost: false,
-            allow_private: false,
-        }
+        DiscoveryConfig { peer_port: DEFAULT_PEER_PORT, allow_localhost: false, allow_private: false }
     }
 }

@@ -3,9 +3,7 @@
 //! `OverlayManagerImpl`).
 
 use super::backoff::BackoffUpdate;
-use super::config::{
-    DiscoveryConfig, MAX_PEERS_TO_CONNECT_PER_CALL, REALLY_DEAD_NUM_FAILURES_CUTOFF,
-};
+use super::config::{DiscoveryConfig, MAX_PEERS_TO_CONNECT_PER_CALL, REALLY_DEAD_NUM_FAILURES_CUTOFF};
 use super::error::StoreError;
 use super::query::PeerQuery;
 use super::record::{PeerRecord, PeerType};
@@ -86,8 +84,7 @@ impl<S: PeerStore> PeerManager<S> {
         PeerManager {
             store,
             config,
-            connect_sources: PeerType::ALL
-                .map(|t| PeerSource::new(PeerQuery::next_attempt_cutoff(t))),
+            connect_sources: PeerType::ALL.map(|t| PeerSource::new(PeerQuery::next_attempt_cutoff(t))),
             send_outbound: PeerSource::new(PeerQuery::to_send_outbound()),
             send_inbound: PeerSource::new(PeerQuery::to_send_inbound()),
         }
@@ -122,11 +119,7 @@ impl<S: PeerStore> PeerManager<S> {
     /// Create an `Inbound` record for `address` (0 failures, due `now`) unless one exists
     /// (stellar-core `ensureExists`); whether it was created. Used for addresses learned from
     /// PEERS: never evicts, so on a full store it fails with [`StoreError::StoreFull`].
-    pub fn ensure_exists(
-        &mut self,
-        now: Timestamp,
-        address: &PeerAddress,
-    ) -> Result<bool, StoreError> {
+    pub fn ensure_exists(&mut self, now: Timestamp, address: &PeerAddress) -> Result<bool, StoreError> {
         if self.store.load(address)?.is_some() {
             return Ok(false);
         }
@@ -192,29 +185,17 @@ impl<S: PeerStore> PeerManager<S> {
         rng: &mut R,
     ) -> Result<ConfigPeersReport, StoreError> {
         let mut report = ConfigPeersReport::default();
-        let lists = [
-            (known, PeerType::Outbound),
-            (preferred, PeerType::Preferred),
-        ];
+        let lists = [(known, PeerType::Outbound), (preferred, PeerType::Preferred)];
         for (list, observed) in lists {
             for address in list {
                 let result = if startup {
-                    self.update_type_and_backoff(
-                        now,
-                        address,
-                        observed,
-                        false,
-                        BackoffUpdate::HardReset,
-                        rng,
-                    )
+                    self.update_type_and_backoff(now, address, observed, false, BackoffUpdate::HardReset, rng)
                 } else {
                     self.update_type(now, address, observed, false)
                 };
                 match result {
                     Ok(_) => report.stored += 1,
-                    Err(StoreError::NotIpv4(_) | StoreError::ZeroPort(_)) => {
-                        report.skipped_invalid += 1
-                    }
+                    Err(StoreError::NotIpv4(_) | StoreError::ZeroPort(_)) => report.skipped_invalid += 1,
                     Err(StoreError::StoreFull { .. }) => report.refused_full += 1,
                     Err(e) => return Err(e),
                 }
@@ -226,8 +207,7 @@ impl<S: PeerStore> PeerManager<S> {
     /// Delete every record with at least [`REALLY_DEAD_NUM_FAILURES_CUTOFF`] (120) failures;
     /// how many. Called once at overlay start.
     pub fn purge_dead(&mut self) -> Result<u64, StoreError> {
-        self.store
-            .delete_with_min_failures(REALLY_DEAD_NUM_FAILURES_CUTOFF)
+        self.store.delete_with_min_failures(REALLY_DEAD_NUM_FAILURES_CUTOFF)
     }
 
     /// A peer connection to `address` was removed: delete the records of its IP (all ports)
@@ -236,9 +216,7 @@ impl<S: PeerStore> PeerManager<S> {
     /// non-IPv4 address deletes nothing.
     pub fn note_peer_removed(&mut self, address: &PeerAddress) -> Result<u64, StoreError> {
         match address.ip() {
-            Some(IpAddr::V4(ip)) => self
-                .store
-                .delete_ip_with_min_failures(ip, REALLY_DEAD_NUM_FAILURES_CUTOFF),
+            Some(IpAddr::V4(ip)) => self.store.delete_ip_with_min_failures(ip, REALLY_DEAD_NUM_FAILURES_CUTOFF),
             _ => Ok(0),
         }
     }
@@ -335,21 +313,14 @@ impl<S: PeerStore> PeerManager<S> {
         rng: &mut R,
     ) -> Result<Option<PeerRecord>, StoreError> {
         match role {
-            Role::Initiator => self
-                .update_backoff(now, address, BackoffUpdate::Reset, rng)
-                .map(Some),
+            Role::Initiator => self.update_backoff(now, address, BackoffUpdate::Reset, rng).map(Some),
             Role::Acceptor => Ok(None),
         }
     }
 
     /// Load, change and write back the record of `address`, creating it (`Inbound`, due
     /// `now`) when absent.
-    fn modify<F>(
-        &mut self,
-        now: Timestamp,
-        address: &PeerAddress,
-        change: F,
-    ) -> Result<PeerRecord, StoreError>
+    fn modify<F>(&mut self, now: Timestamp, address: &PeerAddress, change: F) -> Result<PeerRecord, StoreError>
     where
         F: FnOnce(&mut PeerRecord),
     {

@@ -60,12 +60,7 @@ impl MemoryStore {
 
     /// An empty store holding at most `max_records` records and `max_bans` bans.
     pub fn with_limits(max_records: u64, max_bans: u64) -> Self {
-        MemoryStore {
-            records: BTreeMap::new(),
-            bans: BTreeSet::new(),
-            max_records,
-            max_bans,
-        }
+        MemoryStore { records: BTreeMap::new(), bans: BTreeSet::new(), max_records, max_bans }
     }
 
     /// How many records it holds.
@@ -93,11 +88,7 @@ impl MemoryStore {
         self.records.iter().map(|(k, e)| to_record(*k, e))
     }
 
-    fn matching<'a>(
-        &'a self,
-        query: &'a PeerQuery,
-        now: Timestamp,
-    ) -> impl Iterator<Item = PeerRecord> + 'a {
+    fn matching<'a>(&'a self, query: &'a PeerQuery, now: Timestamp) -> impl Iterator<Item = PeerRecord> + 'a {
         self.records().filter(move |r| query.matches(r, now))
     }
 }
@@ -112,11 +103,7 @@ fn to_record((ip, port): (Ipv4Addr, u16), e: &Entry) -> PeerRecord {
 }
 
 fn entry(r: &PeerRecord) -> Entry {
-    Entry {
-        next_attempt: r.next_attempt,
-        num_failures: r.num_failures,
-        peer_type: r.peer_type,
-    }
+    Entry { next_attempt: r.next_attempt, num_failures: r.num_failures, peer_type: r.peer_type }
 }
 
 fn count_u64(n: usize) -> u64 {
@@ -135,9 +122,7 @@ impl PeerStore for MemoryStore {
             return Err(StoreError::AlreadyExists(record.address.clone()));
         }
         if count_u64(self.records.len()) >= self.max_records {
-            return Err(StoreError::StoreFull {
-                max_records: self.max_records,
-            });
+            return Err(StoreError::StoreFull { max_records: self.max_records });
         }
         self.records.insert(key, entry(record));
         Ok(())
@@ -165,11 +150,7 @@ impl PeerStore for MemoryStore {
         Ok(count_u64(before - self.records.len()))
     }
 
-    fn delete_ip_with_min_failures(
-        &mut self,
-        ip: Ipv4Addr,
-        min_failures: u32,
-    ) -> Result<u64, StoreError> {
+    fn delete_ip_with_min_failures(&mut self, ip: Ipv4Addr, min_failures: u32) -> Result<u64, StoreError> {
         let doomed: Vec<(Ipv4Addr, u16)> = self
             .records
             .range((ip, 0)..=(ip, u16::MAX))
@@ -215,9 +196,7 @@ impl PeerStore for MemoryStore {
             return Ok(false);
         }
         if count_u64(self.bans.len()) >= self.max_bans {
-            return Err(StoreError::BanListFull {
-                max_bans: self.max_bans,
-            });
+            return Err(StoreError::BanListFull { max_bans: self.max_bans });
         }
         Ok(self.bans.insert(*node))
     }
@@ -255,14 +234,8 @@ mod tests {
         let r = rec("1.2.3.4:5", 0, PeerType::Inbound);
         assert_eq!(s.update(&r), Err(StoreError::NotFound(r.address.clone())));
         s.insert(&r).unwrap();
-        assert_eq!(
-            s.insert(&r),
-            Err(StoreError::AlreadyExists(r.address.clone()))
-        );
-        let r2 = PeerRecord {
-            num_failures: 4,
-            ..r.clone()
-        };
+        assert_eq!(s.insert(&r), Err(StoreError::AlreadyExists(r.address.clone())));
+        let r2 = PeerRecord { num_failures: 4, ..r.clone() };
         s.update(&r2).unwrap();
         assert_eq!(s.load(&r.address).unwrap(), Some(r2));
         assert!(s.delete(&r.address).unwrap());
@@ -273,10 +246,7 @@ mod tests {
     #[test]
     fn non_ipv4_addresses_are_refused() {
         let mut s = MemoryStore::new();
-        let name = PeerRecord {
-            address: PeerAddress::new("example.com", 1),
-            ..rec("1.1.1.1:1", 0, PeerType::Inbound)
-        };
+        let name = PeerRecord { address: PeerAddress::new("example.com", 1), ..rec("1.1.1.1:1", 0, PeerType::Inbound) };
         assert!(matches!(s.insert(&name), Err(StoreError::NotIpv4(_))));
         assert!(s.is_empty());
     }
@@ -286,10 +256,7 @@ mod tests {
         let mut s = MemoryStore::with_limits(2, 1);
         s.insert(&rec("1.1.1.1:1", 0, PeerType::Inbound)).unwrap();
         s.insert(&rec("1.1.1.1:2", 0, PeerType::Outbound)).unwrap();
-        assert_eq!(
-            s.insert(&rec("1.1.1.1:3", 0, PeerType::Inbound)),
-            Err(StoreError::StoreFull { max_records: 2 })
-        );
+        assert_eq!(s.insert(&rec("1.1.1.1:3", 0, PeerType::Inbound)), Err(StoreError::StoreFull { max_records: 2 }));
         s.update(&rec("1.1.1.1:2", 9, PeerType::Outbound)).unwrap();
         assert_eq!(s.len(), 2);
     }
@@ -300,8 +267,7 @@ mod tests {
         s.insert(&rec("1.1.1.1:1", 5, PeerType::Inbound)).unwrap();
         s.insert(&rec("1.1.1.1:2", 7, PeerType::Inbound)).unwrap();
         s.insert(&rec("1.1.1.1:3", 50, PeerType::Outbound)).unwrap();
-        s.insert(&rec("1.1.1.1:4", 60, PeerType::Preferred))
-            .unwrap();
+        s.insert(&rec("1.1.1.1:4", 60, PeerType::Preferred)).unwrap();
         let first = s.evict_one_inbound().unwrap();
         assert_eq!(first, Some("1.1.1.1:2".parse().unwrap()));
         let second = s.evict_one_inbound().unwrap();
@@ -317,25 +283,14 @@ mod tests {
             s.insert(&rec(a, 0, PeerType::Inbound)).unwrap();
         }
         let q = PeerQuery::all();
-        let all: Vec<String> = s
-            .load_page(&q, Timestamp::ZERO, 0, 10)
-            .unwrap()
-            .iter()
-            .map(|r| r.address.to_string())
-            .collect();
+        let all: Vec<String> =
+            s.load_page(&q, Timestamp::ZERO, 0, 10).unwrap().iter().map(|r| r.address.to_string()).collect();
         assert_eq!(all, ["1.0.0.1:1", "1.0.0.1:2", "5.0.0.1:1", "9.0.0.1:1"]);
         let page = s.load_page(&q, Timestamp::ZERO, 1, 2).unwrap();
         assert_eq!(page.len(), 2);
         assert_eq!(page[0].address.to_string(), "1.0.0.1:2");
-        assert!(
-            s.load_page(&q, Timestamp::ZERO, u64::MAX, 2)
-                .unwrap()
-                .is_empty()
-        );
-        let outbound = PeerQuery {
-            type_filter: PeerTypeFilter::AnyOutbound,
-            ..q
-        };
+        assert!(s.load_page(&q, Timestamp::ZERO, u64::MAX, 2).unwrap().is_empty());
+        let outbound = PeerQuery { type_filter: PeerTypeFilter::AnyOutbound, ..q };
         assert_eq!(s.count(&outbound, Timestamp::ZERO).unwrap(), 0);
         assert_eq!(s.count(&q, Timestamp::ZERO).unwrap(), 4);
     }

@@ -62,13 +62,10 @@ mod row;
 mod source;
 mod store;
 
-pub use backoff::{
-    BackoffUpdate, MAX_BACKOFF_EXPONENT, SECONDS_PER_BACKOFF, backoff_secs, backoff_window_secs,
-};
+pub use backoff::{BackoffUpdate, MAX_BACKOFF_EXPONENT, SECONDS_PER_BACKOFF, backoff_secs, backoff_window_secs};
 pub use config::{
-    BATCH_SIZE, DiscoveryConfig, MAX_BANS_DEFAULT, MAX_FAILURES, MAX_PEER_RECORDS_DEFAULT,
-    MAX_PEERS_RECEIVED, MAX_PEERS_TO_CONNECT_PER_CALL, MAX_PEERS_TO_SEND,
-    REALLY_DEAD_NUM_FAILURES_CUTOFF,
+    BATCH_SIZE, DiscoveryConfig, MAX_BANS_DEFAULT, MAX_FAILURES, MAX_PEER_RECORDS_DEFAULT, MAX_PEERS_RECEIVED,
+    MAX_PEERS_TO_CONNECT_PER_CALL, MAX_PEERS_TO_SEND, REALLY_DEAD_NUM_FAILURES_CUTOFF,
 };
 pub use error::StoreError;
 pub use manager::{ConfigPeersReport, PeerManager};

@@ -77,14 +77,10 @@ impl<S: PeerStore> PeerManager<S> {
         let max = max.min(MAX_PEERS_TO_SEND);
         let allow_private = self.config.allow_private;
         let keep = |a: &PeerAddress| (allow_private || !a.is_private()) && a != recipient;
-        let mut peers = self
-            .send_outbound
-            .random_peers(&self.store, now, max, keep, rng)?;
+        let mut peers = self.send_outbound.random_peers(&self.store, now, max, keep, rng)?;
         let missing = max.saturating_sub(peers.len());
         if missing > 0 {
-            let inbound = self
-                .send_inbound
-                .random_peers(&self.store, now, missing, keep, rng)?;
+            let inbound = self.send_inbound.random_peers(&self.store, now, missing, keep, rng)?;
             peers.extend(inbound);
         }
         Ok(peers)

@@ -81,11 +81,7 @@ impl PeerQuery {
         PeerQuery {
             use_next_attempt: false,
             max_failures: Some(max_failures),
-            type_filter: if require_outbound {
-                PeerTypeFilter::AnyOutbound
-            } else {
-                PeerTypeFilter::InboundOnly
-            },
+            type_filter: if require_outbound { PeerTypeFilter::AnyOutbound } else { PeerTypeFilter::InboundOnly },
         }
     }
 
@@ -103,11 +99,7 @@ impl PeerQuery {
 
     /// Every record.
     pub const fn all() -> PeerQuery {
-        PeerQuery {
-            use_next_attempt: false,
-            max_failures: None,
-            type_filter: PeerTypeFilter::Any,
-        }
+        PeerQuery { use_next_attempt: false, max_failures: None, type_filter: PeerTypeFilter::Any }
     }
 
     /// Whether `record` matches at time `now`.
@@ -115,10 +107,7 @@ impl PeerQuery {
         if self.use_next_attempt && record.next_attempt > now {
             return false;
         }
-        if self
-            .max_failures
-            .is_some_and(|max| record.num_failures > max)
-        {
+        if self.max_failures.is_some_and(|max| record.num_failures > max) {
             return false;
         }
         self.type_filter.matches(record.peer_type)
@@ -131,12 +120,7 @@ mod tests {
     use core::time::Duration;
 
     fn rec(next: Timestamp, failures: u32, t: PeerType) -> PeerRecord {
-        PeerRecord {
-            address: "1.2.3.4:5".parse().unwrap(),
-            next_attempt: next,
-            num_failures: failures,
-            peer_type: t,
-        }
+        PeerRecord { address: "1.2.3.4:5".parse().unwrap(), next_attempt: next, num_failures: failures, peer_type: t }
     }
 
     #[test]

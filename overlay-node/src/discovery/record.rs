@@ -94,12 +94,7 @@ impl PeerRecord {
     /// ```
     pub fn new(address: PeerAddress, now: Timestamp) -> Result<PeerRecord, StoreError> {
         ipv4_key(&address)?;
-        Ok(PeerRecord {
-            address,
-            next_attempt: now,
-            num_failures: 0,
-            peer_type: PeerType::Inbound,
-        })
+        Ok(PeerRecord { address, next_attempt: now, num_failures: 0, peer_type: PeerType::Inbound })
     }
 }
 
@@ -118,10 +113,7 @@ pub fn ipv4_key(address: &PeerAddress) -> Result<(Ipv4Addr, u16), StoreError> {
 
 /// The address of an `(ip, port)` key.
 pub fn address_of(ip: Ipv4Addr, port: u16) -> PeerAddress {
-    PeerAddress {
-        host: Host::Ip(IpAddr::V4(ip)),
-        port,
-    }
+    PeerAddress { host: Host::Ip(IpAddr::V4(ip)), port }
 }
 
 #[cfg(test)]
@@ -177,10 +169,7 @@ mod tests {
         for t in PeerType::ALL {
             assert_eq!(PeerType::from_db_int(t.as_db_int()), Ok(t));
         }
-        assert_eq!(
-            (Inbound as i64, Outbound as i64, Preferred as i64),
-            (0, 1, 2)
-        );
+        assert_eq!((Inbound as i64, Outbound as i64, Preferred as i64), (0, 1, 2));
         for bad in [-1, 3, i64::MAX, i64::MIN] {
             assert_eq!(PeerType::from_db_int(bad), Err(StoreError::InvalidRow));
         }

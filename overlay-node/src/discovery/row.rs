@@ -60,10 +60,7 @@ impl PeerRow {
     /// The record of a row; [`StoreError::InvalidRow`] if any column is out of range.
     pub fn to_record(&self) -> Result<PeerRecord, StoreError> {
         let ip = self.ip.parse().map_err(|_| StoreError::InvalidRow)?;
-        let port = u16::try_from(self.port)
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or(StoreError::InvalidRow)?;
+        let port = u16::try_from(self.port).ok().filter(|p| *p != 0).ok_or(StoreError::InvalidRow)?;
         let num_failures = u32::try_from(self.num_failures).map_err(|_| StoreError::InvalidRow)?;
         Ok(PeerRecord {
             address: address_of(ip, port),
@@ -101,22 +98,14 @@ mod tests {
     use super::*;
 
     fn row() -> PeerRow {
-        PeerRow {
-            ip: "1.25.50.200".into(),
-            port: 256,
-            next_attempt_nanos: 5,
-            num_failures: 3,
-            peer_type: 2,
-        }
+        PeerRow { ip: "1.25.50.200".into(), port: 256, next_attempt_nanos: 5, num_failures: 3, peer_type: 2 }
     }
 
     // C++: PeerManagerTests "toXdr" / "database roundtrip" — inbound, outbound, preferred.
     #[test]
     fn database_roundtrip_for_each_type() {
         for t in PeerType::ALL {
-            let mut r =
-                PeerRecord::new("1.25.50.200:256".parse().unwrap(), Timestamp::from_secs(3))
-                    .unwrap();
+            let mut r = PeerRecord::new("1.25.50.200:256".parse().unwrap(), Timestamp::from_secs(3)).unwrap();
             r.peer_type = t;
             r.num_failures = 7;
             let back = PeerRow::from_record(&r).unwrap().to_record().unwrap();

@@ -42,11 +42,7 @@ where
     }
     let n_u64 = u64::try_from(n).unwrap_or(u64::MAX);
     let offset = up_to(rng, count.saturating_sub(n_u64));
-    let mut peers: Vec<PeerAddress> = store
-        .load_page(query, now, offset, n)?
-        .into_iter()
-        .map(|r| r.address)
-        .collect();
+    let mut peers: Vec<PeerAddress> = store.load_page(query, now, offset, n)?.into_iter().map(|r| r.address).collect();
     shuffle(rng, &mut peers);
     Ok(peers)
 }
@@ -72,10 +68,7 @@ pub struct PeerSource {
 impl PeerSource {
     /// A source of records matching `query`, with an empty cache.
     pub fn new(query: PeerQuery) -> Self {
-        PeerSource {
-            query,
-            cache: Vec::new(),
-        }
+        PeerSource { query, cache: Vec::new() }
     }
 
     /// Its query.
@@ -143,8 +136,7 @@ mod tests {
     fn store_with(n: u16, t: PeerType) -> MemoryStore {
         let mut s = MemoryStore::new();
         for port in 1..=n {
-            let mut r =
-                PeerRecord::new(PeerAddress::new("1.1.1.1", port), Timestamp::ZERO).unwrap();
+            let mut r = PeerRecord::new(PeerAddress::new("1.1.1.1", port), Timestamp::ZERO).unwrap();
             r.peer_type = t;
             s.insert(&r).unwrap();
         }
@@ -188,29 +180,19 @@ mod tests {
         let s = store_with(10, PeerType::Outbound);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut src = PeerSource::new(PeerQuery::next_attempt_cutoff(PeerType::Outbound));
-        let first = src
-            .random_peers(&s, Timestamp::ZERO, 3, |_| true, &mut rng)
-            .unwrap();
+        let first = src.random_peers(&s, Timestamp::ZERO, 3, |_| true, &mut rng).unwrap();
         assert_eq!(first.len(), 3);
         assert_eq!(src.cached(), 7);
         // Skip odd ports: those looked at are consumed too.
-        let second = src
-            .random_peers(&s, Timestamp::ZERO, 2, |a| a.port % 2 == 0, &mut rng)
-            .unwrap();
+        let second = src.random_peers(&s, Timestamp::ZERO, 2, |a| a.port % 2 == 0, &mut rng).unwrap();
         assert!(second.iter().all(|a| a.port % 2 == 0));
         assert!(second.iter().all(|a| !first.contains(a)));
         let left = src.cached();
         assert!(left <= 5);
         // Asking for more than is cached reloads the whole table.
-        let all = src
-            .random_peers(&s, Timestamp::ZERO, 50, |_| true, &mut rng)
-            .unwrap();
+        let all = src.random_peers(&s, Timestamp::ZERO, 50, |_| true, &mut rng).unwrap();
         assert_eq!(all.len(), 10);
         assert_eq!(src.cached(), 0);
-        assert!(
-            src.random_peers(&s, Timestamp::ZERO, 0, |_| true, &mut rng)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(src.random_peers(&s, Timestamp::ZERO, 0, |_| true, &mut rng).unwrap().is_empty());
     }
 }

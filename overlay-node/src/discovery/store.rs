@@ -57,11 +57,7 @@ pub trait PeerStore {
 
     /// Delete every record of `ip` (all ports) with `num_failures >= min_failures`; how many
     /// were deleted. (`DELETE FROM peers WHERE numfailures >= :min AND ip = :ip`.)
-    fn delete_ip_with_min_failures(
-        &mut self,
-        ip: Ipv4Addr,
-        min_failures: u32,
-    ) -> Result<u64, StoreError>;
+    fn delete_ip_with_min_failures(&mut self, ip: Ipv4Addr, min_failures: u32) -> Result<u64, StoreError>;
 
     /// Delete one `Inbound` record to make room, choosing the one with the most failures
     /// (ties: the latest `next_attempt`, then the store's stable order, last first); its
@@ -111,11 +107,7 @@ impl<S: PeerStore + ?Sized> PeerStore for Box<S> {
     fn delete_with_min_failures(&mut self, min_failures: u32) -> Result<u64, StoreError> {
         (**self).delete_with_min_failures(min_failures)
     }
-    fn delete_ip_with_min_failures(
-        &mut self,
-        ip: Ipv4Addr,
-        min_failures: u32,
-    ) -> Result<u64, StoreError> {
+    fn delete_ip_with_min_failures(&mut self, ip: Ipv4Addr, min_failures: u32) -> Result<u64, StoreError> {
         (**self).delete_ip_with_min_failures(ip, min_failures)
     }
     fn evict_one_inbound(&mut self) -> Result<Option<PeerAddress>, StoreError> {

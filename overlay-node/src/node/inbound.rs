@@ -17,7 +17,9 @@ const GENERALIZED_TX_SET_PROTOCOL: u32 = 20;
 
 impl<A: Application, S: PeerStore> Node<A, S> {
     pub(super) fn on_message(&mut self, conn: ConnId, message: StellarMessage, size: usize, xdr: Option<Arc<[u8]>>) {
-        let Some(from) = self.conns.get(&conn).and_then(|c| c.node_id) else { return };
+        let Some(from) = self.conns.get(&conn).and_then(|c| c.node_id) else {
+            return;
+        };
         match &message {
             StellarMessage::Transaction(tx) => self.on_transaction(from, tx, xdr.as_ref()),
             StellarMessage::ScpMessage(env) => self.on_scp(from, env, xdr.as_ref()),
@@ -56,7 +58,9 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         }
         let Some(xdr) = xdr else { return };
         let id = overlay_flood::identity::flood_message_id_from_xdr(xdr);
-        let Ok(tx_hash) = overlay_flood::identity::tx_full_hash_from_message_xdr(xdr) else { return };
+        let Ok(tx_hash) = overlay_flood::identity::tx_full_hash_from_message_xdr(xdr) else {
+            return;
+        };
         self.pull.handle_transaction(self.now, from, &tx_hash);
         let ledger = self.app.ledger().tracking_ledger;
         match self.floodgate.record_received(id, from, ledger) {
@@ -194,7 +198,9 @@ impl<A: Application, S: PeerStore> Node<A, S> {
     }
 
     fn on_quorum_set_item(&mut self, q: &ScpQuorumSet) {
-        let Ok(xdr) = overlay_proto::wire::encode_message(&StellarMessage::ScpQuorumset(q.clone())) else { return };
+        let Ok(xdr) = overlay_proto::wire::encode_message(&StellarMessage::ScpQuorumset(q.clone())) else {
+            return;
+        };
         let hash = Hash256::sha256(&xdr[4..]);
         let waiting = self.quorum_sets.handle_item(&hash);
         if waiting.is_empty() {
@@ -210,7 +216,9 @@ impl<A: Application, S: PeerStore> Node<A, S> {
     fn resubmit(&mut self, waiting: Vec<ScpEnvelope>) {
         for env in waiting {
             let msg = StellarMessage::ScpMessage(env.clone());
-            let Ok(xdr) = overlay_proto::wire::encode_message(&msg) else { continue };
+            let Ok(xdr) = overlay_proto::wire::encode_message(&msg) else {
+                continue;
+            };
             let id = overlay_flood::identity::flood_message_id_from_xdr(&xdr);
             self.submit_envelope(None, env, id, Some(xdr.into()));
         }

@@ -1,48 +1,77 @@
 //! Connection management: accepting, dialing, admission to authenticated slots, preferred
-//! peers, the tick loop and out-of-sync rotation (PROTOCOL.md §10.3, §11).
+//! peers, peer records, PEERS, bans, the tick loop and out-of-sync rotation (PROTOCOL.md
+//! §10, §11).
 
-use super::{ConnId, Conn, Node, NodeError, NodeEvent, Output};
+use super::{Conn, ConnId, Node, NodeError, NodeEvent, Output};
 use crate::app::Application;
 use crate::config::{MIN_OUTBOUND_WITHOUT_INBOUND, POSSIBLY_PREFERRED_EXTRA};
-use crate::discovery::PeerStore;
+use crate::discovery::{PeerStore, PeerType, StoreError};
 use crate::peer::DropReason;
 use overlay_auth::{HelloFacts, Role};
 use overlay_proto::{NodeId, PeerAddress};
 use rand_chacha::rand_core::Rng;
-use std::collections::BTreeSet;
 
 /// Node state owned by connection management.
 #[derive(Debug, Default)]
 pub(crate) struct ManageState {
-    /// Banned NodeIDs (§10.6), checked when a HELLO is processed.
-    pub bans: BTreeSet<NodeId>,
+    /// Peer-store failures seen (the store keeps working for reads and later writes).
+    pub store_errors: u64,
 }
-
-/// Most addresses dialed for one kind of candidate in one tick (§11.4).
-const MAX_DIALS_PER_CALL: usize = 50;
 
 impl<A: Application, S: PeerStore> Node<A, S> {
     /// Ban `peer`: its HELLO will be refused. Existing connections are not dropped (§10.6).
-    pub fn ban(&mut self, peer: NodeId) {
-        self.manage.bans.insert(peer);
+    pub fn ban(&mut self, peer: NodeId) -> Result<(), StoreError> {
+        self.discovery.ban(&peer).map(|_| ())
+    }
+
+    /// Drop `peer` with ERR_MISC "dropped by user" and ban it (stellar-core's
+    /// `droppeer?ban=1`).
+    pub fn ban_and_drop(&mut self, now: overlay_proto::Timestamp, peer: NodeId) -> Result<(), StoreError> {
+        let _ = self.disconnect(now, peer);
+        self.ban(peer)
     }
 
     /// Lift a ban.
-    pub fn unban(&mut self, peer: &NodeId) {
-        self.manage.bans.remove(peer);
+    pub fn unban(&mut self, peer: &NodeId) -> Result<(), StoreError> {
+        self.discovery.unban(peer).map(|_| ())
     }
 
     /// Whether `peer` is banned.
     pub fn is_banned(&self, peer: &NodeId) -> bool {
-        self.manage.bans.contains(peer)
+        self.discovery.is_banned(peer).unwrap_or(false)
     }
 
     /// The banned NodeIDs.
-    pub fn bans(&self) -> impl Iterator<Item = &NodeId> {
-        self.manage.bans.iter()
+    pub fn bans(&self) -> Vec<NodeId> {
+        self.discovery.bans().unwrap_or_default()
     }
 
-    pub(super) fn store_config_peers(&mut self) {}
+    /// New resolved addresses of `KNOWN_PEERS` and `PREFERRED_PEERS` (the driver re-resolves
+    /// host names periodically, §11.4 step 2): stored as OUTBOUND and PREFERRED records, and
+    /// the preferred addresses replace the in-memory set.
+    pub fn set_config_peers(&mut self, known: Vec<PeerAddress>, preferred: Vec<PeerAddress>) {
+        self.config.known_peers = known;
+        self.config.preferred_peers = preferred;
+        self.store_config_peers(false);
+    }
+
+    /// §11.4 start: the configured peers are stored (with a hard backoff reset at startup)
+    /// and dead records purged.
+    pub(super) fn store_config_peers(&mut self, startup: bool) {
+        let (known, preferred) = (self.config.known_peers.clone(), self.config.preferred_peers.clone());
+        let r = self.discovery.store_config_peers(self.now, &known, &preferred, startup, &mut self.rng);
+        self.note_store(r.map(|_| ()));
+        if startup {
+            let r = self.discovery.purge_dead();
+            self.note_store(r.map(|_| ()));
+        }
+    }
+
+    fn note_store(&mut self, r: Result<(), StoreError>) {
+        if r.is_err() {
+            self.manage.store_errors += 1;
+        }
+    }
 
     /// §11.2: a pending inbound slot is free, or one of the extra slots for an address that
     /// may be a preferred peer.
@@ -56,7 +85,8 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         possibly_preferred && pending_in < max + POSSIBLY_PREFERRED_EXTRA
     }
 
-    /// Open an outbound connection if a pending outbound slot is free.
+    /// Open an outbound connection if a pending outbound slot is free; the record's backoff
+    /// is increased first (§10.2 INCREASE).
     pub(super) fn dial(&mut self, address: PeerAddress) -> Result<ConnId, NodeError> {
         if self.shutting_down {
             return Err(NodeError::ShuttingDown);
@@ -68,55 +98,51 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         if pending_out >= self.limits.max_outbound_pending {
             return Err(NodeError::NoSlot);
         }
+        let r = self.discovery.note_connect_attempt(self.now, &address, &mut self.rng);
+        self.note_store(r.map(|_| ()));
         self.metrics.outbound_attempt += 1;
         let id = self.insert_conn(Conn::new(Role::Initiator, address.clone(), None));
         self.outputs.push_back(Output::Connect { conn: id, address });
         Ok(id)
     }
 
-    pub(super) fn on_got_hello(&mut self, _conn: ConnId, _facts: &HelloFacts) {}
+    /// §3.5 step 12: the record type after a valid HELLO.
+    pub(super) fn on_got_hello(&mut self, conn: ConnId, _facts: &HelloFacts) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(address) = c.peer.as_ref().map(|p| p.address().clone()) else { return };
+        let preferred = self.config.preferred_peers.contains(&address);
+        let r = self.discovery.note_hello(self.now, &address, c.direction, preferred);
+        self.note_store(r.map(|_| ()));
+    }
 
     fn is_preferred(&self, address: &PeerAddress, id: &NodeId) -> bool {
         self.config.preferred_peer_keys.contains(id) || self.config.preferred_peers.contains(address)
     }
 
-    /// §11.3: admit an authenticated peer to a slot of its direction, evicting a
-    /// non-preferred peer for a preferred one, or reject it.
+    /// §3.6 steps 5–9 and §11.3: reset the backoff of a peer we dialed, then admit it to a
+    /// slot of its direction (evicting a non-preferred peer for a preferred one) or reject it.
     pub(super) fn on_authenticated(&mut self, conn: ConnId, facts: HelloFacts) {
         let Some(c) = self.conns.get(&conn) else { return };
         let Some(peer) = c.peer.as_ref() else { return };
         let direction = c.direction;
         let address = peer.address().clone();
         let id = facts.node_id;
+        let r = self.discovery.note_authenticated(self.now, &address, direction, &mut self.rng);
+        self.note_store(r.map(|_| ()));
         if self.authenticated.contains_key(&id) {
             let reason = DropReason::Handshake(overlay_auth::HandshakeError::AlreadyConnected(id));
             self.close_conn(conn, reason);
             return;
         }
-        let max = match direction {
-            Role::Initiator => self.limits.max_outbound,
-            Role::Acceptor => self.limits.max_inbound,
-        };
-        let in_direction: Vec<(NodeId, ConnId)> = self
-            .authenticated
-            .iter()
-            .filter(|(_, c)| self.conns.get(c).is_some_and(|c| c.direction == direction))
-            .map(|(n, c)| (*n, *c))
-            .collect();
-        let preferred = self.is_preferred(&address, &id);
-        let admitted = if in_direction.len() < max {
-            preferred || !self.config.preferred_peers_only
-        } else if preferred {
-            self.evict_non_preferred(&in_direction)
-        } else {
-            false
-        };
-        if !admitted {
+        if !self.admit_to_slot(direction, &address, &id) {
             self.close_conn(conn, DropReason::PEER_REJECTED);
             return;
         }
+        let peers = match direction {
+            Role::Acceptor => self.discovery.build_peers_message(self.now, &address, &mut self.rng).unwrap_or(None),
+            Role::Initiator => None,
+        };
         let scp_ledger = self.app.scp_state_ledger();
-        let peers = None;
         if let Some(c) = self.conns.get_mut(&conn) {
             c.node_id = Some(id);
             if let Some(p) = c.peer.as_mut() {
@@ -130,8 +156,27 @@ impl<A: Application, S: PeerStore> Node<A, S> {
             Role::Acceptor => self.metrics.inbound_establish += 1,
         }
         self.dirty.insert(conn);
-        let ev = NodeEvent::Connected { conn, address, role: direction, remote: facts };
-        self.outputs.push_back(Output::Event(ev));
+        self.outputs.push_back(Output::Event(NodeEvent::Connected { conn, address, role: direction, remote: facts }));
+    }
+
+    /// §11.3: whether a slot of `direction` is available for this peer.
+    fn admit_to_slot(&mut self, direction: Role, address: &PeerAddress, id: &NodeId) -> bool {
+        let max = match direction {
+            Role::Initiator => self.limits.max_outbound,
+            Role::Acceptor => self.limits.max_inbound,
+        };
+        let in_direction: Vec<(NodeId, ConnId)> = self
+            .authenticated
+            .iter()
+            .filter(|(_, c)| self.conns.get(c).is_some_and(|c| c.direction == direction))
+            .map(|(n, c)| (*n, *c))
+            .collect();
+        let preferred = self.is_preferred(address, id);
+        if in_direction.len() < max {
+            preferred || !self.config.preferred_peers_only
+        } else {
+            preferred && self.evict_non_preferred(&in_direction)
+        }
     }
 
     /// Evict the first non-preferred authenticated peer (in NodeID order) of the list with
@@ -148,54 +193,78 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         true
     }
 
-    pub(super) fn on_dropped(&mut self, _address: &PeerAddress, _direction: Role) {}
+    /// §11.7: a dropped peer's IP loses its records with 120 failures or more.
+    pub(super) fn on_dropped(&mut self, address: &PeerAddress, _direction: Role) {
+        let r = self.discovery.note_peer_removed(address);
+        self.note_store(r.map(|_| ()));
+    }
 
-    pub(super) fn on_peers(&mut self, _conn: ConnId, _list: &[overlay_proto::xdr::PeerAddress]) {}
+    /// §10.4: addresses learned from the acceptor (the peer already refused PEERS from an
+    /// initiator and a second PEERS).
+    pub(super) fn on_peers(&mut self, conn: ConnId, list: &[overlay_proto::xdr::PeerAddress]) {
+        let Some(sender) = self.conns.get(&conn).and_then(|c| c.peer.as_ref()).map(|p| p.address().clone()) else {
+            return;
+        };
+        let r = self.discovery.handle_peers(self.now, &sender, list);
+        self.note_store(r.map(|_| ()));
+    }
 
-    /// The tick (§11.4): connect to preferred peers, then known outbound peers, keeping one
-    /// pending slot for promotion.
+    /// The tick (§11.4): preferred peers first, out-of-sync rotation, then OUTBOUND-type
+    /// records keeping one pending slot for promotion, then INBOUND-type records (whose
+    /// HELLO promotes them to OUTBOUND).
     pub(super) fn tick(&mut self) {
         if self.shutting_down || self.config.run_standalone {
             return;
         }
+        let Some((pending_slots, auth_slots)) = self.slots() else { return };
+        let want = pending_slots.min(auth_slots + self.non_preferred_outbound());
+        self.connect_to(PeerType::Preferred, want);
+        self.rotate_if_out_of_sync(auth_slots == 0 && pending_slots > 0);
+        let Some((pending_slots, auth_slots)) = self.slots() else { return };
+        if auth_slots > 0 {
+            let n = if pending_slots > 1 { (pending_slots - 1).min(auth_slots) } else { pending_slots };
+            self.connect_to(PeerType::Outbound, n);
+        }
+        if let Some((pending_slots, _)) = self.slots() {
+            self.connect_to(PeerType::Inbound, pending_slots);
+        }
+    }
+
+    /// Free pending outbound slots and free authenticated outbound slots (against the
+    /// effective target: 3 while no inbound peer is authenticated), or `None` if no pending
+    /// slot is free.
+    fn slots(&self) -> Option<(usize, usize)> {
         let (_, pending_out, auth_in, auth_out) = self.connection_counts();
         let pending_slots = self.limits.max_outbound_pending.saturating_sub(pending_out);
-        if pending_slots == 0 {
-            return;
-        }
         let target = if auth_in == 0 {
             self.limits.max_outbound.min(MIN_OUTBOUND_WITHOUT_INBOUND)
         } else {
             self.limits.max_outbound
         };
-        let auth_slots = target.saturating_sub(auth_out);
-        let preferred = self.config.preferred_peers.clone();
-        let non_preferred_out = self.non_preferred_outbound();
-        let mut budget = pending_slots.min(auth_slots + non_preferred_out).min(MAX_DIALS_PER_CALL);
-        for a in preferred {
-            if budget == 0 {
-                break;
-            }
-            if !self.is_connected_to(&a) && self.dial(a).is_ok() {
-                budget -= 1;
-            }
-        }
-        let should_drop = auth_slots == 0 && pending_slots > 0;
-        self.rotate_if_out_of_sync(should_drop);
-        let (_, pending_out, _, auth_out) = self.connection_counts();
-        let pending_slots = self.limits.max_outbound_pending.saturating_sub(pending_out);
-        let auth_slots = target.saturating_sub(auth_out + pending_out);
-        if pending_slots == 0 || auth_slots == 0 {
+        (pending_slots > 0).then(|| (pending_slots, target.saturating_sub(auth_out)))
+    }
+
+    /// Dial up to `n` due records of `peer_type` that no connection already reaches.
+    fn connect_to(&mut self, peer_type: PeerType, n: usize) {
+        if n == 0 {
             return;
         }
-        let mut budget = if pending_slots > 1 { (pending_slots - 1).min(auth_slots) } else { pending_slots };
-        let known = self.config.known_peers.clone();
-        for a in known {
-            if budget == 0 {
+        let conns = &self.conns;
+        let connected = |a: &PeerAddress| {
+            conns
+                .values()
+                .filter(|c| !c.closed)
+                .find(|c| c.peer.as_ref().map_or(&c.address, |p| p.address()) == a)
+                .map(|c| c.direction)
+        };
+        let found = self.discovery.peers_to_connect(self.now, peer_type, n, connected, &mut self.rng);
+        let Ok(addresses) = found else {
+            self.manage.store_errors += 1;
+            return;
+        };
+        for a in addresses {
+            if self.dial(a) == Err(NodeError::NoSlot) {
                 break;
-            }
-            if !self.is_connected_to(&a) && self.dial(a).is_ok() {
-                budget -= 1;
             }
         }
     }
@@ -215,16 +284,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         if !should_drop || self.now - since <= self.config.out_of_sync_reconnect_delay {
             return;
         }
-        let candidates: Vec<ConnId> = self
-            .authenticated
-            .iter()
-            .filter(|(n, c)| {
-                self.conns.get(c).is_some_and(|c| {
-                    c.direction == Role::Initiator && c.peer.as_ref().is_some_and(|p| !self.is_preferred(p.address(), n))
-                })
-            })
-            .map(|(_, c)| *c)
-            .collect();
+        let candidates = self.non_preferred_outbound_conns();
         if candidates.is_empty() {
             return;
         }
@@ -233,7 +293,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         self.out_of_sync_since = Some(self.now);
     }
 
-    fn non_preferred_outbound(&self) -> usize {
+    fn non_preferred_outbound_conns(&self) -> Vec<ConnId> {
         self.authenticated
             .iter()
             .filter(|(n, c)| {
@@ -242,13 +302,11 @@ impl<A: Application, S: PeerStore> Node<A, S> {
                         && c.peer.as_ref().is_some_and(|p| !self.is_preferred(p.address(), n))
                 })
             })
-            .count()
+            .map(|(_, c)| *c)
+            .collect()
     }
 
-    /// Whether an open connection (pending or authenticated) goes to `address`.
-    fn is_connected_to(&self, address: &PeerAddress) -> bool {
-        self.conns.values().any(|c| {
-            !c.closed && (c.address == *address || c.peer.as_ref().is_some_and(|p| p.address() == address))
-        })
+    fn non_preferred_outbound(&self) -> usize {
+        self.non_preferred_outbound_conns().len()
     }
 }

@@ -23,7 +23,7 @@ pub use conn::ConnId;
 
 use crate::app::Application;
 use crate::config::{Limits, NodeConfig};
-use crate::discovery::{MemoryStore, PeerStore};
+use crate::discovery::{DiscoveryConfig, MemoryStore, PeerManager, PeerStore};
 use crate::metrics::{NodeMetrics, PeerTotals};
 use crate::peer::{DropReason, Peer, PeerConfig, PeerEvent};
 use conn::Conn;
@@ -31,8 +31,8 @@ use overlay_auth::{HelloFacts, LocalAuth, PeerPolicy, Role};
 use overlay_flood::{FetchKind, FetchPeer, Floodgate, ItemFetcher, PullMode, QueryLimits};
 use overlay_proto::xdr::{MessageType, StellarMessage};
 use overlay_proto::{Hash256, MessageClass, NodeId, PeerAddress, Timestamp};
-use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -142,7 +142,7 @@ pub struct Node<A: Application, S: PeerStore = MemoryStore> {
     peer_config: Arc<PeerConfig>,
     auth: LocalAuth,
     app: A,
-    store: S,
+    discovery: PeerManager<S>,
     rng: ChaCha8Rng,
     conns: BTreeMap<ConnId, Conn>,
     next_conn: u64,
@@ -184,7 +184,13 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         let ledger = app.ledger();
         let flood_cfg = config.flood.clone();
         let close_ms = ledger.flood.ledger_close_time_ms;
+        let discovery_config = DiscoveryConfig {
+            peer_port: config.peer_port,
+            allow_localhost: config.allow_localhost_for_testing,
+            allow_private: config.allow_private_addresses_for_testing,
+        };
         Node {
+            discovery: PeerManager::new(store, discovery_config),
             limits: config.limits(),
             peer_config: Arc::new(config.peer.clone()),
             floodgate: Floodgate::new(&flood_cfg, rng.next_u64()),
@@ -195,7 +201,6 @@ impl<A: Application, S: PeerStore> Node<A, S> {
             config,
             auth,
             app,
-            store,
             rng,
             conns: BTreeMap::new(),
             next_conn: 1,
@@ -241,12 +246,17 @@ impl<A: Application, S: PeerStore> Node<A, S> {
 
     /// The peer store.
     pub fn store(&self) -> &S {
-        &self.store
+        self.discovery.store()
     }
 
-    /// The peer store, mutably.
-    pub fn store_mut(&mut self) -> &mut S {
-        &mut self.store
+    /// The peer records, discovery and bans.
+    pub fn discovery(&self) -> &PeerManager<S> {
+        &self.discovery
+    }
+
+    /// The peer records, discovery and bans, mutably.
+    pub fn discovery_mut(&mut self) -> &mut PeerManager<S> {
+        &mut self.discovery
     }
 
     /// The authenticated peers and their connections.
@@ -321,9 +331,10 @@ impl<A: Application, S: PeerStore> Node<A, S> {
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let peers = self.conns.values().filter_map(|c| c.peer.as_ref().and_then(|p| p.poll_timeout()));
         let mut t = peers.min();
-        for other in [self.next_tick, self.pull.poll_timeout(), self.tx_sets.poll_timeout(), self.quorum_sets.poll_timeout()]
-            .into_iter()
-            .flatten()
+        for other in
+            [self.next_tick, self.pull.poll_timeout(), self.tx_sets.poll_timeout(), self.quorum_sets.poll_timeout()]
+                .into_iter()
+                .flatten()
         {
             t = Some(t.map_or(other, |x| x.min(other)));
         }
@@ -335,7 +346,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
     /// Start: store the configured peers, purge dead records, schedule the first tick.
     pub fn start(&mut self, now: Timestamp, now_unix: u64) {
         self.advance(now, now_unix);
-        self.store_config_peers();
+        self.store_config_peers(true);
         if !self.config.run_standalone {
             self.next_tick = Some(now + self.config.first_tick_delay);
         }
@@ -362,7 +373,9 @@ impl<A: Application, S: PeerStore> Node<A, S> {
     pub fn handle_connected(&mut self, now: Timestamp, now_unix: u64, conn: ConnId) {
         self.advance(now, now_unix);
         let nonce = self.random_nonce();
-        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
         if c.peer.is_some() || c.closed {
             return;
         }
@@ -390,8 +403,10 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         self.advance(now, now_unix);
         // The peer leaves its slot while it runs, so that the handshake's view of the other
         // connections can borrow the table.
-        let Some(mut peer) = self.conns.get_mut(&conn).and_then(|c| c.peer.take()) else { return };
-        let policy = Policy { bans: &self.manage.bans, authenticated: &self.authenticated, conns: &self.conns };
+        let Some(mut peer) = self.conns.get_mut(&conn).and_then(|c| c.peer.take()) else {
+            return;
+        };
+        let policy = Policy { discovery: &self.discovery, authenticated: &self.authenticated, conns: &self.conns };
         peer.handle_bytes(self.now, self.now_unix, data, &policy);
         if let Some(c) = self.conns.get_mut(&conn) {
             c.peer = Some(peer);
@@ -459,7 +474,8 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         let xdr: Arc<[u8]> = overlay_proto::wire::encode_message(&msg).map_err(|_| NodeError::Encode)?.into();
         let told = match &msg {
             StellarMessage::Transaction(tx) => {
-                let hash = overlay_flood::identity::tx_full_hash_from_message_xdr(&xdr).map_err(|_| NodeError::Encode)?;
+                let hash =
+                    overlay_flood::identity::tx_full_hash_from_message_xdr(&xdr).map_err(|_| NodeError::Encode)?;
                 match self.app.on_transaction(self.now, None, tx, &hash) {
                     crate::app::TxVerdict::Rejected => 0,
                     _ => self.flood_transaction(&xdr, hash),
@@ -631,7 +647,9 @@ impl<A: Application, S: PeerStore> Node<A, S> {
     }
 
     fn fetch(&mut self, kind: FetchKind, hash: Hash256, envelope: overlay_proto::xdr::ScpEnvelope) {
-        let Ok(waiting) = overlay_flood::Waiting::scp(envelope) else { return };
+        let Ok(waiting) = overlay_flood::Waiting::scp(envelope) else {
+            return;
+        };
         let peers = self.fetch_peers();
         let fetcher = match kind {
             FetchKind::TxSet => &mut self.tx_sets,
@@ -737,7 +755,9 @@ impl<A: Application, S: PeerStore> Node<A, S> {
     }
 
     fn drain_transmit(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         let Some(peer) = c.peer.as_mut() else { return };
         if c.writable {
             while let Some(bytes) = peer.poll_transmit(self.now) {
@@ -766,7 +786,9 @@ impl<A: Application, S: PeerStore> Node<A, S> {
 
     /// A connection ended: free its slot, forget it in flooding, record it, report it.
     fn connection_gone(&mut self, conn: ConnId, reason: DropReason) {
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         if c.closed {
             return;
         }
@@ -806,23 +828,26 @@ impl<A: Application, S: PeerStore> Node<A, S> {
 }
 
 /// The handshake's view of the node: bans and the NodeIDs of the other connections.
-struct Policy<'a> {
-    bans: &'a BTreeSet<NodeId>,
+struct Policy<'a, S: PeerStore> {
+    discovery: &'a PeerManager<S>,
     authenticated: &'a BTreeMap<NodeId, ConnId>,
     conns: &'a BTreeMap<ConnId, Conn>,
 }
 
-impl PeerPolicy for Policy<'_> {
+impl<S: PeerStore> PeerPolicy for Policy<'_, S> {
+    /// A store that cannot answer counts as "not banned": a broken database must not cut
+    /// the node off the network.
     fn is_banned(&self, peer: &NodeId) -> bool {
-        self.bans.contains(peer)
+        self.discovery.is_banned(peer).unwrap_or(false)
     }
 
     /// Another authenticated connection, or another pending one whose HELLO named this
     /// NodeID (§3.5 step 13). The connection being processed is out of the table meanwhile.
     fn is_already_connected(&self, peer: &NodeId) -> bool {
         self.authenticated.contains_key(peer)
-            || self.conns.values().any(|c| {
-                c.is_pending() && c.peer.as_ref().and_then(|p| p.remote()).is_some_and(|r| r.node_id == *peer)
-            })
+            || self
+                .conns
+                .values()
+                .any(|c| c.is_pending() && c.peer.as_ref().and_then(|p| p.remote()).is_some_and(|r| r.node_id == *peer))
     }
 }

@@ -157,17 +157,11 @@ impl Peer {
             next_tick: now + config.recurrent_timer_period,
             ping_key,
             ping: None,
-            stats: PeerStats {
-                created_at: now,
-                ..PeerStats::default()
-            },
+            stats: PeerStats { created_at: now, ..PeerStats::default() },
             config,
         };
         inner.take_handshake_output(now);
-        Peer {
-            decoder: FrameDecoder::new(),
-            inner,
-        }
+        Peer { decoder: FrameDecoder::new(), inner }
     }
 
     /// Our role on this connection.
@@ -232,13 +226,7 @@ impl Peer {
 
     /// Bytes received. `now_unix` is wall-clock seconds (certificate expiry); `policy`
     /// answers the ban and duplicate questions of the handshake.
-    pub fn handle_bytes(
-        &mut self,
-        now: Timestamp,
-        now_unix: u64,
-        data: &[u8],
-        policy: &impl PeerPolicy,
-    ) {
+    pub fn handle_bytes(&mut self, now: Timestamp, now_unix: u64, data: &[u8], policy: &impl PeerPolicy) {
         if self.is_closed() {
             return;
         }
@@ -276,8 +264,7 @@ impl Peer {
         }
         self.inner.flow.handle_authenticated(now);
         self.inner.send_grants(now);
-        self.inner
-            .send_now(now, &StellarMessage::GetScpState(scp_state_ledger));
+        self.inner.send_now(now, &StellarMessage::GetScpState(scp_state_ledger));
         self.process_frames(now, 0, &overlay_auth::OpenPolicy);
     }
 
@@ -286,9 +273,7 @@ impl Peer {
     pub fn send(&mut self, now: Timestamp, msg: &StellarMessage) -> Result<(), SendError> {
         self.inner.check_can_send()?;
         if msg.is_flood() {
-            let xdr: Arc<[u8]> = wire::encode_message(msg)
-                .map_err(|_| SendError::Encode)?
-                .into();
+            let xdr: Arc<[u8]> = wire::encode_message(msg).map_err(|_| SendError::Encode)?.into();
             self.send_flood(now, msg, xdr)
         } else {
             self.inner.send_now(now, msg);
@@ -297,12 +282,7 @@ impl Peer {
     }
 
     /// Queue a flood message already encoded as `xdr` (encode once, send to many).
-    pub fn send_flood(
-        &mut self,
-        now: Timestamp,
-        msg: &StellarMessage,
-        xdr: Arc<[u8]>,
-    ) -> Result<(), SendError> {
+    pub fn send_flood(&mut self, now: Timestamp, msg: &StellarMessage, xdr: Arc<[u8]>) -> Result<(), SendError> {
         self.inner.check_can_send()?;
         let out = OutboundMessage::new(msg, xdr.len(), xdr).map_err(|_| SendError::Encode)?;
         let report = self.inner.flow.enqueue(now, out);
@@ -374,13 +354,7 @@ impl Inner {
         }
     }
 
-    fn handle_frame(
-        &mut self,
-        now: Timestamp,
-        now_unix: u64,
-        body: &[u8],
-        policy: &impl PeerPolicy,
-    ) {
+    fn handle_frame(&mut self, now: Timestamp, now_unix: u64, body: &[u8], policy: &impl PeerPolicy) {
         self.last_read = now;
         self.stats.messages_read += 1;
         self.stats.bytes_read += (body.len() + HEADER_LEN) as u64;
@@ -395,8 +369,7 @@ impl Inner {
                     Err(e) => {
                         // The handshake queued its ERROR already.
                         self.phase = Phase::Closed;
-                        self.events
-                            .push_back(PeerEvent::Closed(DropReason::Handshake(e)));
+                        self.events.push_back(PeerEvent::Closed(DropReason::Handshake(e)));
                     }
                 }
             }
@@ -420,10 +393,7 @@ impl Inner {
         let est = *est;
         self.stats.authenticated_at = Some(now);
         self.remote = Some(est.remote.clone());
-        self.phase = Phase::Authenticated {
-            channel: Box::new(est.channel),
-            admitted: false,
-        };
+        self.phase = Phase::Authenticated { channel: Box::new(est.channel), admitted: false };
         self.events.push_back(PeerEvent::Authenticated(est.remote));
     }
 
@@ -477,29 +447,19 @@ impl Inner {
             StellarMessage::Auth(_) => self.close(now, DropReason::OutOfOrderAuth),
             StellarMessage::SendMore(_) => {
                 let e = self.flow.handle_legacy_send_more(now).err();
-                self.close(
-                    now,
-                    DropReason::Flow(e.unwrap_or(overlay_flow::FlowError::LegacySendMore)),
-                );
+                self.close(now, DropReason::Flow(e.unwrap_or(overlay_flow::FlowError::LegacySendMore)));
             }
             StellarMessage::SendMoreExtended(g) => match self.flow.handle_send_more(now, &g) {
-                Ok(()) => self.events.push_back(PeerEvent::Handled {
-                    message_type: MessageType::SendMoreExtended,
-                    size,
-                }),
+                Ok(()) => {
+                    self.events.push_back(PeerEvent::Handled { message_type: MessageType::SendMoreExtended, size })
+                }
                 Err(e) => self.close(now, DropReason::Flow(e)),
             },
-            StellarMessage::Peers(_) if self.role == Role::Acceptor => {
-                self.close(now, DropReason::ReceivedPeers)
-            }
+            StellarMessage::Peers(_) if self.role == Role::Acceptor => self.close(now, DropReason::ReceivedPeers),
             StellarMessage::Peers(_) if self.got_peers => self.close(now, DropReason::TooManyPeers),
             StellarMessage::Peers(p) => {
                 self.got_peers = true;
-                self.events.push_back(PeerEvent::Message {
-                    message: StellarMessage::Peers(p),
-                    size,
-                    xdr,
-                });
+                self.events.push_back(PeerEvent::Message { message: StellarMessage::Peers(p), size, xdr });
             }
             msg => {
                 self.check_ping_reply(now, &msg);
@@ -513,15 +473,10 @@ impl Inner {
             return;
         };
         let answered = match msg {
-            StellarMessage::DontHave(DontHave {
-                type_: MessageType::ScpQuorumset,
-                req_hash,
-            }) => req_hash.0 == hash.0,
-            StellarMessage::ScpQuorumset(q) => {
-                wire::encode_message(&StellarMessage::ScpQuorumset(q.clone()))
-                    .map(|x| Hash256::sha256(&x[4..]) == hash)
-                    .unwrap_or(false)
-            }
+            StellarMessage::DontHave(DontHave { type_: MessageType::ScpQuorumset, req_hash }) => req_hash.0 == hash.0,
+            StellarMessage::ScpQuorumset(q) => wire::encode_message(&StellarMessage::ScpQuorumset(q.clone()))
+                .map(|x| Hash256::sha256(&x[4..]) == hash)
+                .unwrap_or(false),
             _ => false,
         };
         if answered {
@@ -559,10 +514,8 @@ impl Inner {
         }
         self.phase = Phase::Closed;
         if let Some((code, text)) = reason.error_to_send() {
-            let msg = StellarMessage::ErrorMsg(SError {
-                code,
-                msg: text.as_bytes().to_vec().try_into().unwrap_or_default(),
-            });
+            let msg =
+                StellarMessage::ErrorMsg(SError { code, msg: text.as_bytes().to_vec().try_into().unwrap_or_default() });
             let mut frame = Vec::new();
             if encode_unauthenticated(&msg, &mut frame).is_ok() {
                 self.push_frame(now, &frame);
@@ -575,14 +528,8 @@ impl Inner {
         let mut batch = core::mem::take(&mut self.urgent);
         let mut frames = core::mem::take(&mut self.urgent_frames);
         let mut last_enqueued = (!batch.is_empty()).then_some(self.urgent_last_enqueued);
-        if let Phase::Authenticated {
-            channel,
-            admitted: true,
-        } = &mut self.phase
-        {
-            while frames < self.config.max_batch_write_count
-                && batch.len() < self.config.max_batch_write_bytes
-            {
+        if let Phase::Authenticated { channel, admitted: true } = &mut self.phase {
+            while frames < self.config.max_batch_write_count && batch.len() < self.config.max_batch_write_bytes {
                 let Some(s) = self.flow.poll_send(now) else {
                     break;
                 };
@@ -606,11 +553,7 @@ impl Inner {
 
     fn tick(&mut self, now: Timestamp) {
         let authenticated = matches!(self.phase, Phase::Authenticated { .. });
-        let idle_limit = if authenticated {
-            self.config.idle_timeout
-        } else {
-            self.config.authentication_timeout
-        };
+        let idle_limit = if authenticated { self.config.idle_timeout } else { self.config.authentication_timeout };
         if now - self.last_read >= idle_limit && now - self.last_write >= idle_limit {
             return self.close(now, DropReason::IdleTimeout);
         }
@@ -622,9 +565,7 @@ impl Inner {
         if now - self.enqueue_time_of_last_write >= self.config.straggler_timeout {
             return self.close(now, DropReason::Straggling);
         }
-        if matches!(self.phase, Phase::Authenticated { admitted: true, .. })
-            && self.config.ping
-            && self.ping.is_none()
+        if matches!(self.phase, Phase::Authenticated { admitted: true, .. }) && self.config.ping && self.ping.is_none()
         {
             let mut seed = self.ping_key.to_be_bytes().to_vec();
             seed.extend_from_slice(&now.as_nanos().to_be_bytes());
@@ -640,10 +581,7 @@ impl Inner {
 /// The ERROR frame for `code` and `text` (unauthenticated, §2.1), for drivers that must
 /// refuse a connection before a [`Peer`] exists.
 pub fn error_frame(code: ErrorCode, text: &str) -> Vec<u8> {
-    let msg = StellarMessage::ErrorMsg(SError {
-        code,
-        msg: text.as_bytes().to_vec().try_into().unwrap_or_default(),
-    });
+    let msg = StellarMessage::ErrorMsg(SError { code, msg: text.as_bytes().to_vec().try_into().unwrap_or_default() });
     let mut frame = Vec::new();
     let _ = encode_unauthenticated(&msg, &mut frame);
     frame

@@ -60,30 +60,17 @@ pub enum DropReason {
 
 impl DropReason {
     /// ERR_LOAD "peer rejected": no authenticated slot (§11.3).
-    pub const PEER_REJECTED: DropReason = DropReason::Local {
-        code: ErrorCode::Load,
-        text: "peer rejected",
-    };
+    pub const PEER_REJECTED: DropReason = DropReason::Local { code: ErrorCode::Load, text: "peer rejected" };
     /// ERR_MISC "shutdown".
-    pub const SHUTDOWN: DropReason = DropReason::Local {
-        code: ErrorCode::Misc,
-        text: "shutdown",
-    };
+    pub const SHUTDOWN: DropReason = DropReason::Local { code: ErrorCode::Misc, text: "shutdown" };
     /// ERR_MISC "dropped by user".
-    pub const DROPPED_BY_USER: DropReason = DropReason::Local {
-        code: ErrorCode::Misc,
-        text: "dropped by user",
-    };
+    pub const DROPPED_BY_USER: DropReason = DropReason::Local { code: ErrorCode::Misc, text: "dropped by user" };
     /// ERR_LOAD "preferred peer selected instead".
-    pub const PREFERRED_INSTEAD: DropReason = DropReason::Local {
-        code: ErrorCode::Load,
-        text: "preferred peer selected instead",
-    };
+    pub const PREFERRED_INSTEAD: DropReason =
+        DropReason::Local { code: ErrorCode::Load, text: "preferred peer selected instead" };
     /// ERR_LOAD "random disconnect due to out of sync".
-    pub const OUT_OF_SYNC: DropReason = DropReason::Local {
-        code: ErrorCode::Load,
-        text: "random disconnect due to out of sync",
-    };
+    pub const OUT_OF_SYNC: DropReason =
+        DropReason::Local { code: ErrorCode::Load, text: "random disconnect due to out of sync" };
 
     /// The ERROR to send before closing, or `None` for a silent drop.
     pub fn error_to_send(&self) -> Option<(ErrorCode, Cow<'static, str>)> {
@@ -91,9 +78,7 @@ impl DropReason {
             DropReason::Handshake(h) => h.error_to_send(),
             DropReason::CorruptXdr(_) => Some((ErrorCode::Data, "received corrupt XDR".into())),
             DropReason::Mac(m) => Some((ErrorCode::Auth, m.text().into())),
-            DropReason::OutOfOrderAuth => {
-                Some((ErrorCode::Misc, "out-of-order AUTH message".into()))
-            }
+            DropReason::OutOfOrderAuth => Some((ErrorCode::Misc, "out-of-order AUTH message".into())),
             DropReason::Local { code, text } => Some((*code, (*text).into())),
             _ => None,
         }

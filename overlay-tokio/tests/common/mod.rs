@@ -2,9 +2,7 @@
 
 #![allow(dead_code)]
 
-use overlay_auth::{
-    Handshake, HelloParams, LocalAuth, MacChannel, NodeIdentity, OpenPolicy, Progress,
-};
+use overlay_auth::{Handshake, HelloParams, LocalAuth, MacChannel, NodeIdentity, OpenPolicy, Progress};
 use overlay_proto::NetworkId;
 use overlay_proto::frame::FrameDecoder;
 use overlay_proto::wire::RawMessage;
@@ -30,11 +28,7 @@ impl RawClient {
         let stream = TcpStream::connect(addr).await.expect("connect");
         let mut decoder = FrameDecoder::new();
         decoder.set_authenticated();
-        RawClient {
-            stream,
-            decoder,
-            channel: None,
-        }
+        RawClient { stream, decoder, channel: None }
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
@@ -49,9 +43,7 @@ impl RawClient {
             if let Ok(Some(b)) = self.decoder.next_frame() {
                 return Some(b.to_vec());
             }
-            let n = tokio::time::timeout(WAIT, self.stream.read(&mut buf))
-                .await
-                .expect("the node answered in time");
+            let n = tokio::time::timeout(WAIT, self.stream.read(&mut buf)).await.expect("the node answered in time");
             match n {
                 Ok(0) | Err(_) => return None,
                 Ok(n) => self.decoder.feed(&buf[..n]),
@@ -78,13 +70,8 @@ impl RawClient {
             while let Some(f) = hs.poll_transmit() {
                 self.send_raw(&f).await;
             }
-            let body = self
-                .read_body()
-                .await
-                .expect("the node kept the connection");
-            let step = hs
-                .handle_frame(&body, UNIX(), &OpenPolicy)
-                .expect("handshake step");
+            let body = self.read_body().await.expect("the node kept the connection");
+            let step = hs.handle_frame(&body, UNIX(), &OpenPolicy).expect("handshake step");
             if let Progress::Established(e) = step {
                 while let Some(f) = hs.poll_transmit() {
                     self.send_raw(&f).await;
@@ -98,22 +85,13 @@ impl RawClient {
     /// Seal `msg` with our channel (which advances our sequence) and return the frame.
     pub fn seal(&mut self, msg: &StellarMessage) -> Vec<u8> {
         let mut f = Vec::new();
-        self.channel
-            .as_mut()
-            .expect("handshake done")
-            .seal(msg, &mut f)
-            .unwrap();
+        self.channel.as_mut().expect("handshake done").seal(msg, &mut f).unwrap();
         f
     }
 }
 
 pub fn local_auth(seed: u8, network: NetworkId) -> LocalAuth {
-    LocalAuth::new(
-        NodeIdentity::from_seed([seed; 32]),
-        network,
-        [seed ^ 0x5a; 32],
-        HelloParams::default(),
-    )
+    LocalAuth::new(NodeIdentity::from_seed([seed; 32]), network, [seed ^ 0x5a; 32], HelloParams::default())
 }
 
 /// The single ERROR among `msgs`, as (code, text).

@@ -5,10 +5,7 @@ use overlay_node::DropReason;
 use overlay_proto::Network;
 use overlay_proto::fixtures::transaction_message;
 use overlay_proto::xdr::MessageType;
-use overlay_tokio::{
-    ConnectionConfig, LocalNode, NodeEvent, PeerConnection, SharedAuth, SimpleNode,
-    SimpleNodeConfig,
-};
+use overlay_tokio::{ConnectionConfig, LocalNode, NodeEvent, PeerConnection, SharedAuth, SimpleNode, SimpleNodeConfig};
 use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
@@ -24,36 +21,24 @@ pub struct DemoArgs {
 pub async fn run(args: DemoArgs) -> Result<(), String> {
     let network = Network::Standalone.id();
     let start = Instant::now();
-    let config = SimpleNodeConfig {
-        listen: Some("127.0.0.1:0".parse().expect("literal")),
-        ..Default::default()
-    };
-    let mut hub = SimpleNode::start(LocalNode::generate(network), config)
-        .await
-        .map_err(|e| e.to_string())?;
+    let config = SimpleNodeConfig { listen: Some("127.0.0.1:0".parse().expect("literal")), ..Default::default() };
+    let mut hub = SimpleNode::start(LocalNode::generate(network), config).await.map_err(|e| e.to_string())?;
     let addr = hub.local_addr().ok_or("the hub has no address")?;
     println!("hub listening on {addr}");
 
     let mut clients = Vec::new();
     for i in 0..args.nodes {
         let auth = SharedAuth::new(&LocalNode::generate(network));
-        let conn = PeerConnection::connect(&auth, addr, &ConnectionConfig::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        println!(
-            "node {i} ({}) authenticated with the hub ({})",
-            auth.node_id(),
-            conn.remote().version_str
-        );
+        let conn =
+            PeerConnection::connect(&auth, addr, &ConnectionConfig::default()).await.map_err(|e| e.to_string())?;
+        println!("node {i} ({}) authenticated with the hub ({})", auth.node_id(), conn.remote().version_str);
         clients.push(conn);
     }
     let handshakes = start.elapsed();
     let sending = Instant::now();
     for (i, c) in clients.iter().enumerate() {
         for n in 0..args.transactions {
-            c.send(transaction_message(i as u64 * 1_000_000 + n))
-                .await
-                .map_err(|e| e.to_string())?;
+            c.send(transaction_message(i as u64 * 1_000_000 + n)).await.map_err(|e| e.to_string())?;
         }
     }
     let expected = args.nodes as u64 * args.transactions;
@@ -83,11 +68,5 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         elapsed.as_secs_f64() * 1e3,
         received as f64 / elapsed.as_secs_f64().max(1e-9)
     );
-    if received == expected {
-        Ok(())
-    } else {
-        Err(format!(
-            "only {received} of {expected} transactions arrived"
-        ))
-    }
+    if received == expected { Ok(()) } else { Err(format!("only {received} of {expected} transactions arrived")) }
 }

@@ -11,11 +11,7 @@ use std::io::Write;
 /// The JSON object for an event.
 pub fn to_json(event: &NodeEvent) -> Value {
     match event {
-        NodeEvent::Connected {
-            address,
-            direction,
-            remote,
-        } => json!({
+        NodeEvent::Connected { address, direction, remote } => json!({
             "event": "connected",
             "peer": remote.node_id.to_string(),
             "address": address.to_string(),
@@ -26,21 +22,13 @@ pub fn to_json(event: &NodeEvent) -> Value {
             "version_str": remote.version_str,
             "listening_port": remote.listening_port,
         }),
-        NodeEvent::Message {
-            peer,
-            message_type,
-            bytes,
-        } => json!({
+        NodeEvent::Message { peer, message_type, bytes } => json!({
             "event": "message",
             "peer": peer.to_string(),
             "type": message_type.wire_name(),
             "bytes": bytes,
         }),
-        NodeEvent::Disconnected {
-            peer,
-            address,
-            reason,
-        } => json!({
+        NodeEvent::Disconnected { peer, address, reason } => json!({
             "event": "disconnected",
             "peer": peer.map(|p| p.to_string()),
             "address": address.to_string(),
@@ -60,11 +48,7 @@ pub fn direction_name(role: Role) -> &'static str {
 /// A line for people.
 pub fn to_text(event: &NodeEvent) -> String {
     match event {
-        NodeEvent::Connected {
-            address,
-            direction,
-            remote,
-        } => format!(
+        NodeEvent::Connected { address, direction, remote } => format!(
             "connected    {} {} {} ({} overlay {}..{})",
             remote.node_id,
             address,
@@ -73,28 +57,12 @@ pub fn to_text(event: &NodeEvent) -> String {
             remote.overlay_min_version,
             remote.overlay_version
         ),
-        NodeEvent::Message {
-            peer,
-            message_type,
-            bytes,
-        } => {
-            format!(
-                "message      {} {} {} bytes",
-                peer,
-                message_type.wire_name(),
-                bytes
-            )
+        NodeEvent::Message { peer, message_type, bytes } => {
+            format!("message      {} {} {} bytes", peer, message_type.wire_name(), bytes)
         }
-        NodeEvent::Disconnected {
-            peer,
-            address,
-            reason,
-        } => format!(
-            "disconnected {} {} {}",
-            peer.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
-            address,
-            reason
-        ),
+        NodeEvent::Disconnected { peer, address, reason } => {
+            format!("disconnected {} {} {}", peer.map(|p| p.to_string()).unwrap_or_else(|| "-".into()), address, reason)
+        }
     }
 }
 

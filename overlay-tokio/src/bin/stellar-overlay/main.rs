@@ -15,11 +15,7 @@ use overlay_proto::{Network, NetworkId};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "stellar-overlay",
-    version,
-    about = "Stellar overlay (peer-to-peer) node and tools"
-)]
+#[command(name = "stellar-overlay", version, about = "Stellar overlay (peer-to-peer) node and tools")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,11 +46,7 @@ impl NetworkArgs {
     fn network_id(&self) -> Result<NetworkId, String> {
         match &self.passphrase {
             Some(p) => Ok(NetworkId::from_passphrase(p)),
-            None => self
-                .network
-                .parse::<Network>()
-                .map(Network::id)
-                .map_err(|e| e.to_string()),
+            None => self.network.parse::<Network>().map(Network::id).map_err(|e| e.to_string()),
         }
     }
 }
@@ -76,21 +68,14 @@ fn identity(secret: Option<&str>) -> Result<NodeIdentity, String> {
 }
 
 fn init_tracing() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

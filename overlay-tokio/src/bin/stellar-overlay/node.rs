@@ -27,11 +27,7 @@ pub struct NodeArgs {
 }
 
 async fn resolve(s: &str) -> Result<SocketAddr, String> {
-    let target = if s.contains(':') {
-        s.to_string()
-    } else {
-        format!("{s}:11625")
-    };
+    let target = if s.contains(':') { s.to_string() } else { format!("{s}:11625") };
     lookup_host(&target)
         .await
         .map_err(|e| format!("cannot resolve {s}: {e}"))?
@@ -47,25 +43,15 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         connect.push(resolve(c).await?);
     }
     let mut local = LocalNode::new(identity(args.secret_key.as_deref())?, network_id);
-    let config = SimpleNodeConfig {
-        listen: Some(listen),
-        connect,
-        ..SimpleNodeConfig::default()
-    };
+    let config = SimpleNodeConfig { listen: Some(listen), connect, ..SimpleNodeConfig::default() };
     // The HELLO advertises the port we really listen on (known once bound when it is 0).
-    let bound = std::net::TcpListener::bind(listen)
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let bound = std::net::TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let actual = bound.local_addr().map_err(|e| e.to_string())?;
     drop(bound);
     local.hello.listening_port = actual.port();
     let node_id = local.node_id();
-    let config = SimpleNodeConfig {
-        listen: Some(actual),
-        ..config
-    };
-    let mut node = SimpleNode::start(local, config)
-        .await
-        .map_err(|e| format!("cannot listen on {actual}: {e}"))?;
+    let config = SimpleNodeConfig { listen: Some(actual), ..config };
+    let mut node = SimpleNode::start(local, config).await.map_err(|e| format!("cannot listen on {actual}: {e}"))?;
     let address = node.local_addr().unwrap_or(actual);
     emit_json(
         args.log_format,

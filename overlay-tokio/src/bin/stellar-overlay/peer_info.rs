@@ -22,11 +22,7 @@ pub struct PeerInfoArgs {
 
 pub async fn run(args: PeerInfoArgs) -> Result<(), String> {
     let network_id = args.network.network_id()?;
-    let target = if args.address.contains(':') {
-        args.address.clone()
-    } else {
-        format!("{}:11625", args.address)
-    };
+    let target = if args.address.contains(':') { args.address.clone() } else { format!("{}:11625", args.address) };
     let addr: SocketAddr = tokio::net::lookup_host(&target)
         .await
         .map_err(|e| format!("cannot resolve {}: {e}", args.address))?
@@ -34,10 +30,7 @@ pub async fn run(args: PeerInfoArgs) -> Result<(), String> {
         .ok_or_else(|| format!("no IPv4 address for {}", args.address))?;
     let local = LocalNode::new(identity(None)?, network_id);
     let auth = SharedAuth::new(&local);
-    let config = ConnectionConfig {
-        connect_timeout: Duration::from_secs(args.timeout),
-        ..ConnectionConfig::default()
-    };
+    let config = ConnectionConfig { connect_timeout: Duration::from_secs(args.timeout), ..ConnectionConfig::default() };
     let connect = PeerConnection::connect(&auth, addr, &config);
     let conn = tokio::time::timeout(Duration::from_secs(args.timeout), connect)
         .await
