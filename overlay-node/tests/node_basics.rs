@@ -38,3 +38,88 @@ fn a_transaction_reaches_every_node_once_by_pull_mode() {
     // Node 0 served at least one demand.
     assert!(count(&h, 0, MessageType::FloodDemand) >= 1);
 }
+
+fn generalized_tx_set(n: u8) -> (overlay_proto::Hash256, overlay_proto::xdr::StellarMessage) {
+    use overlay_proto::xdr::{GeneralizedTransactionSet, Hash, StellarMessage, TransactionSetV1};
+    let set = GeneralizedTransactionSet::V1(TransactionSetV1 {
+        previous_ledger_hash: Hash([n; 32]),
+        phases: vec![].try_into().unwrap(),
+    });
+    let hash = overlay_node::node::generalized_tx_set_hash(&set);
+    (hash, StellarMessage::GeneralizedTxSet(set))
+}
+
+// Issue 5 acceptance 4: a tx set asked for by hash is fetched from the peer that has it
+// after another answers DONT_HAVE.
+#[test]
+fn a_tx_set_is_fetched_from_the_peer_that_has_it_after_a_dont_have() {
+    let mut h = Harness::new();
+    for _ in 0..3 {
+        h.add_node(Harness::config());
+    }
+    h.connect(0, 1);
+    h.connect(0, 2);
+    assert!(h.run_until(h.now + Duration::from_secs(10), |h| h.linked(0, 1) && h.linked(0, 2)));
+    // Only node 2 has the set.
+    let (hash, set) = generalized_tx_set(7);
+    h.nodes[2].app_mut().add_tx_set(hash, set);
+    let env = overlay_proto::fixtures::scp_nominate(Harness::node_id(1), 10, 1);
+    let now = h.now;
+    h.nodes[0].fetch_tx_set(now, hash, env);
+    assert!(h.run_until(h.now + Duration::from_secs(10), |h| h.nodes[0].app().has_tx_set(&hash)));
+    let asked = |i: usize| count(&h, i, MessageType::GetTxSet);
+    // Whoever was asked first, the set came from node 2; if node 1 was asked, it said DONT_HAVE
+    // and node 2 was asked right after (no timeout wait).
+    assert_eq!(asked(2), 1);
+    assert!(asked(1) <= 1);
+    assert_eq!(count(&h, 0, MessageType::GeneralizedTxSet), 1);
+    assert_eq!(count(&h, 0, MessageType::DontHave), asked(1));
+}
+
+// The fetch order is random; over seeds, the node-1-first path (DONT_HAVE then node 2) must
+// occur, and always within one round trip rather than after the 1.5 s timeout.
+#[test]
+fn dont_have_moves_the_fetch_to_the_next_peer_at_once() {
+    let mut saw_dont_have = false;
+    for seed in 0..8u8 {
+        let mut h = Harness::new();
+        for _ in 0..3 {
+            h.add_node(Harness::config());
+        }
+        h.connect(0, 1);
+        h.connect(0, 2);
+        h.run_until(h.now + Duration::from_secs(10), |h| h.linked(0, 1) && h.linked(0, 2));
+        let (hash, set) = generalized_tx_set(seed);
+        h.nodes[2].app_mut().add_tx_set(hash, set);
+        let start = h.now;
+        let env = overlay_proto::fixtures::scp_nominate(Harness::node_id(1), 10, u64::from(seed));
+        h.nodes[0].fetch_tx_set(start, hash, env);
+        assert!(h.run_until(start + Duration::from_secs(10), |h| h.nodes[0].app().has_tx_set(&hash)));
+        if count(&h, 1, MessageType::GetTxSet) == 1 {
+            saw_dont_have = true;
+            assert!(h.now - start < Duration::from_millis(100), "no timeout wait: {:?}", h.now - start);
+        }
+    }
+    assert!(saw_dont_have, "node 1 was asked first in some run");
+}
+
+// A network forms from known peers alone: four nodes know only node 0; PEERS from node 0
+// and the tick loop connect them to each other.
+#[test]
+fn a_network_forms_from_known_peers_and_peers_messages() {
+    let mut h = Harness::new();
+    let hub = overlay_node::NodeConfig { run_standalone: false, ..Harness::config() };
+    h.add_node(hub);
+    for _ in 1..5 {
+        let cfg = overlay_node::NodeConfig {
+            run_standalone: false,
+            known_peers: vec![Harness::address(0)],
+            ..Harness::config()
+        };
+        h.add_node(cfg);
+    }
+    let formed = h.run_until(h.now + Duration::from_secs(300), |h| {
+        (1..5).all(|i| h.linked(0, i)) && (1..5).all(|i| h.nodes[i].authenticated_peers().count() >= 2)
+    });
+    assert!(formed, "counts: {:?}", (0..5).map(|i| h.nodes[i].connection_counts()).collect::<Vec<_>>());
+}

@@ -20,6 +20,7 @@ mod inbound;
 mod manage;
 
 pub use conn::ConnId;
+pub use inbound::{generalized_tx_set_hash, legacy_tx_set_hash};
 
 use crate::app::Application;
 use crate::config::{Limits, NodeConfig};
