@@ -359,3 +359,102 @@ fn scp_messages_flood_to_every_node() {
     }
 }
 
+
+// §11.7 / §4.2 "shutdown": every peer is dropped with ERR_MISC "shutdown".
+#[test]
+fn shutdown_drops_every_peer_with_err_misc() {
+    let mut h = nodes(&[Harness::config(), Harness::config(), Harness::config()]);
+    h.connect(0, 1);
+    h.connect(2, 0);
+    h.run_for(secs(2));
+    h.nodes[0].shutdown(h.now);
+    h.run_for(secs(1));
+    assert_eq!(h.drops(0), vec!["shutdown".to_string(), "shutdown".to_string()]);
+    for i in [1, 2] {
+        assert!(h.drops(i).contains(&"ERR_MISC (shutdown)".to_string()), "{:?}", h.drops(i));
+    }
+    assert!(h.nodes[0].is_shut_down());
+}
+
+// §4.2 "dropped by user" and a ban that keeps the peer out afterwards.
+#[test]
+fn dropped_by_user_then_banned() {
+    let mut h = default_pair();
+    h.connect(0, 1);
+    h.run_for(secs(2));
+    let id1 = h.nodes[1].node_id();
+    h.nodes[0].ban_and_drop(h.now, id1).unwrap();
+    h.run_for(secs(1));
+    assert!(h.drops(1).contains(&"ERR_MISC (dropped by user)".to_string()), "{:?}", h.drops(1));
+    h.connect(1, 0);
+    h.run_for(secs(2));
+    assert!(!h.linked(0, 1));
+    assert!(h.drops(0).contains(&"node is banned".to_string()), "{:?}", h.drops(0));
+}
+
+// C++: OverlayTests "peers during auth" / "outbound": a second PEERS from the acceptor.
+#[test]
+fn a_second_peers_message_is_refused() {
+    let mut h = default_pair();
+    h.connect(0, 1);
+    h.run_for(secs(2));
+    let id0 = h.nodes[0].node_id();
+    let peers = StellarMessage::Peers(vec![].try_into().unwrap());
+    // The first PEERS was not sent (node 1 knew no peer), so send two.
+    h.nodes[1].send_to(h.now, id0, &peers).unwrap();
+    h.nodes[1].send_to(h.now, id0, &peers).unwrap();
+    h.run_for(secs(1));
+    assert!(h.drops(0).contains(&"too many msgs PEERS".to_string()), "{:?}", h.drops(0));
+}
+
+// §4.2 "unable to connect: …".
+#[test]
+fn unable_to_connect() {
+    let mut h = nodes(&[Harness::config()]);
+    h.nodes[0].connect(h.now, "10.200.0.1:11625".parse().unwrap()).unwrap();
+    h.pump();
+    assert!(h.drops(0).iter().any(|d| d.starts_with("unable to connect")), "{:?}", h.drops(0));
+    assert_eq!(h.nodes[0].counters().outbound_cancel, 1);
+}
+
+// C++: OverlayTests "drop peers who straggle": a peer that stops reading is dropped by the
+// straggler rule (our writes wait), not the idle rule.
+#[test]
+fn drop_peers_who_straggle() {
+    let mut h = default_pair();
+    let conn = h.connect(0, 1);
+    h.run_for(secs(2));
+    // Node 1 stops reading: node 0's bytes are never delivered, but node 1 keeps writing
+    // (so node 0 is not idle), while node 0's flood queue waits for credit.
+    h.corked.insert((0, conn));
+    let id1 = h.nodes[1].node_id();
+    for n in 0..300 {
+        let now = h.now;
+        let _ = h.nodes[0].send_to(now, id1, &transaction_message(n));
+    }
+    let id0 = h.nodes[0].node_id();
+    for _ in 0..40 {
+        let now = h.now;
+        let _ = h.nodes[1].send_to(now, id0, &StellarMessage::GetScpState(1));
+        h.run_for(secs(5));
+    }
+    let drops = h.drops(0);
+    assert!(
+        drops.iter().any(|d| d == "straggling (cannot keep up)" || d == "idle timeout (no new flood requests)"),
+        "{drops:?}"
+    );
+}
+
+// C++: OverlayTests "disconnected topology recovery" / "regular peers": an out-of-sync node
+// with full outbound slots drops a random outbound peer after 60 s.
+#[test]
+fn random_disconnect_due_to_out_of_sync() {
+    let cfg = NodeConfig { target_peer_connections: 1, run_standalone: false, ..Harness::config() };
+    let mut h = nodes(&[cfg, Harness::config()]);
+    h.nodes[0].app_mut().ledger.synced = false;
+    h.connect(0, 1);
+    h.run_for(secs(2));
+    assert!(h.linked(0, 1));
+    h.run_for(secs(90));
+    assert!(h.drops(0).contains(&"random disconnect due to out of sync".to_string()), "{:?}", h.drops(0));
+}
