@@ -40,6 +40,11 @@ pub struct Harness {
     closed: BTreeSet<(usize, ConnId)>,
     /// Links whose delivery is held back (a "corked" peer, §17.1), by the sending side.
     pub corked: BTreeSet<(usize, ConnId)>,
+    /// Broken rules seen: a connection used after its Close, a message delivered after its
+    /// connection was dropped. Tests assert it stays empty.
+    pub violations: Vec<String>,
+    finished: BTreeSet<(usize, ConnId)>,
+    dropped: BTreeSet<(usize, ConnId)>,
 }
 
 impl Default for Harness {
@@ -61,6 +66,9 @@ impl Harness {
             seq: 0,
             closed: BTreeSet::new(),
             corked: BTreeSet::new(),
+            violations: Vec::new(),
+            finished: BTreeSet::new(),
+            dropped: BTreeSet::new(),
         }
     }
 
@@ -162,6 +170,12 @@ impl Harness {
                     _ => self.nodes[i].handle_connect_failed(now, unix, conn, "no route to host"),
                 }
             }
+            Output::Transmit { conn, .. } | Output::Close { conn } if self.finished.contains(&(i, conn)) => {
+                self.violations.push(format!("node {i} used connection {conn} after closing it"));
+            }
+            Output::Event(NodeEvent::Message { conn, .. }) if self.dropped.contains(&(i, conn)) => {
+                self.violations.push(format!("node {i} delivered a message of dropped connection {conn}"));
+            }
             Output::Transmit { conn, bytes } => {
                 if let Some(&(j, theirs)) = self.links.get(&(i, conn)) {
                     if !self.corked.contains(&(i, conn)) {
@@ -171,6 +185,7 @@ impl Harness {
                 }
             }
             Output::Close { conn } => {
+                self.finished.insert((i, conn));
                 if let Some((j, theirs)) = self.links.remove(&(i, conn)) {
                     self.links.remove(&(j, theirs));
                     self.closed.insert((i, conn));
@@ -179,7 +194,12 @@ impl Harness {
                     self.in_flight.insert((now + self.latency, self.seq), (j, theirs, Vec::new()));
                 }
             }
-            Output::Event(e) => self.events[i].push(e),
+            Output::Event(e) => {
+                if let NodeEvent::Disconnected { conn, .. } = &e {
+                    self.dropped.insert((i, *conn));
+                }
+                self.events[i].push(e)
+            }
         }
     }
 
