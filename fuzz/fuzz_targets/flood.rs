@@ -8,8 +8,8 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use overlay_flood::rand_core::TryRng;
 use overlay_flood::{
-    FetchKind, FetchPeer, FloodConfig, Floodgate, ItemFetcher, LedgerLimits, PullMode, QueryKind,
-    QueryLimiter, QueryLimits, TxAvailability, Waiting,
+    FetchKind, FetchPeer, FloodConfig, Floodgate, ItemFetcher, LedgerLimits, PullMode, QueryKind, QueryLimiter,
+    QueryLimits, TxAvailability, Waiting,
 };
 use overlay_proto::{Hash256, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,73 +42,24 @@ impl TryRng for SplitMix {
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Recv {
-        msg: u8,
-        from: u8,
-    },
-    Broadcast {
-        msg: u8,
-    },
-    Forget {
-        msg: u8,
-    },
-    CloseLedger {
-        ledgers: u8,
-    },
-    RemovePeer {
-        peer: u8,
-    },
-    AddPeer {
-        peer: u8,
-        ping_ms: u16,
-    },
-    Advert {
-        peer: u8,
-        hashes: Vec<u8>,
-    },
-    Demand {
-        hashes: Vec<u8>,
-    },
-    QueueAdvert {
-        peer: u8,
-        hash: u8,
-    },
-    Tx {
-        from: u8,
-        hash: u8,
-    },
-    Fetch {
-        item: u8,
-        env: u8,
-    },
-    StopFetch {
-        item: u8,
-        env: u8,
-    },
-    DontHave {
-        item: u8,
-        from: u8,
-    },
-    Item {
-        item: u8,
-    },
-    FetchRange {
-        min: Option<u8>,
-        max: Option<u8>,
-        keep: u8,
-    },
-    Query {
-        peer: u8,
-        kind: u8,
-    },
-    Limits {
-        tx_set_ops: u16,
-        queue_ops: u16,
-        close_ms: u16,
-    },
-    Advance {
-        ms: u16,
-    },
+    Recv { msg: u8, from: u8 },
+    Broadcast { msg: u8 },
+    Forget { msg: u8 },
+    CloseLedger { ledgers: u8 },
+    RemovePeer { peer: u8 },
+    AddPeer { peer: u8, ping_ms: u16 },
+    Advert { peer: u8, hashes: Vec<u8> },
+    Demand { hashes: Vec<u8> },
+    QueueAdvert { peer: u8, hash: u8 },
+    Tx { from: u8, hash: u8 },
+    Fetch { item: u8, env: u8 },
+    StopFetch { item: u8, env: u8 },
+    DontHave { item: u8, from: u8 },
+    Item { item: u8 },
+    FetchRange { min: Option<u8>, max: Option<u8>, keep: u8 },
+    Query { peer: u8, kind: u8 },
+    Limits { tx_set_ops: u16, queue_ops: u16, close_ms: u16 },
+    Advance { ms: u16 },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -123,11 +74,7 @@ fn hash(tag: u8, i: u8) -> Hash256 {
 }
 
 fn env(e: u8) -> Waiting<u8> {
-    Waiting {
-        msg_id: hash(3, e),
-        slot_index: u64::from(e % 32),
-        envelope: e,
-    }
+    Waiting { msg_id: hash(3, e), slot_index: u64::from(e % 32), envelope: e }
 }
 
 fuzz_target!(|input: Input| {
@@ -156,10 +103,7 @@ fuzz_target!(|input: Input| {
     let mut ledger = 1u32;
 
     for op in input.ops.into_iter().take(2_000) {
-        let view: Vec<FetchPeer<u8>> = peers
-            .iter()
-            .map(|(&peer, &ping_ms)| FetchPeer { peer, ping_ms })
-            .collect();
+        let view: Vec<FetchPeer<u8>> = peers.iter().map(|(&peer, &ping_ms)| FetchPeer { peer, ping_ms }).collect();
         let list: Vec<u8> = peers.keys().copied().collect();
         match op {
             Op::Recv { msg, from } => {
@@ -201,11 +145,7 @@ fuzz_target!(|input: Input| {
             Op::Demand { hashes } => {
                 let hs: Vec<_> = hashes.iter().take(1000).map(|&i| hash(1, i)).collect();
                 let sent = pull.handle_flood_demand(&hs, |h| {
-                    if have.contains(h) {
-                        TxAvailability::Have
-                    } else {
-                        TxAvailability::Unknown
-                    }
+                    if have.contains(h) { TxAvailability::Have } else { TxAvailability::Unknown }
                 });
                 assert!(sent.iter().all(|h| have.contains(h)));
             }
@@ -216,34 +156,20 @@ fuzz_target!(|input: Input| {
                 have.insert(hash(1, i));
                 pull.handle_transaction(now, from, &hash(1, i));
             }
-            Op::Fetch { item, env: e } => {
-                fetcher.fetch(now, &mut rng, hash(2, item), env(e), &view, &gate)
-            }
+            Op::Fetch { item, env: e } => fetcher.fetch(now, &mut rng, hash(2, item), env(e), &view, &gate),
             Op::StopFetch { item, env: e } => fetcher.stop_fetch(&hash(2, item), &env(e).msg_id),
-            Op::DontHave { item, from } => {
-                fetcher.handle_dont_have(now, &mut rng, &hash(2, item), from, &view, &gate)
-            }
+            Op::DontHave { item, from } => fetcher.handle_dont_have(now, &mut rng, &hash(2, item), from, &view, &gate),
             Op::Item { item } => {
                 fetcher.handle_item(&hash(2, item));
             }
-            Op::FetchRange { min, max, keep } => fetcher.stop_fetching_outside_range(
-                min.map(u64::from),
-                max.map(u64::from),
-                u64::from(keep),
-            ),
+            Op::FetchRange { min, max, keep } => {
+                fetcher.stop_fetching_outside_range(min.map(u64::from), max.map(u64::from), u64::from(keep))
+            }
             Op::Query { peer, kind } => {
                 let q = QueryLimits::new(&cfg, limits.ledger_close_time_ms);
-                queries.entry(peer).or_default().allow(
-                    now,
-                    QueryKind::ALL[usize::from(kind % 3)],
-                    &q,
-                );
+                queries.entry(peer).or_default().allow(now, QueryKind::ALL[usize::from(kind % 3)], &q);
             }
-            Op::Limits {
-                tx_set_ops,
-                queue_ops,
-                close_ms,
-            } => {
+            Op::Limits { tx_set_ops, queue_ops, close_ms } => {
                 limits = LedgerLimits {
                     max_tx_set_size_ops: u32::from(tx_set_ops),
                     max_queue_size_ops: u64::from(queue_ops),
@@ -275,15 +201,10 @@ fuzz_target!(|input: Input| {
         assert!(fetcher.len() <= cfg.fetch_trackers_max);
         assert!(fetcher.pending_requests() <= 2 * cfg.fetch_trackers_max);
         while let Some(r) = fetcher.poll_request() {
-            assert!(
-                list.contains(&r.peer),
-                "asked a peer that is not authenticated"
-            );
+            assert!(list.contains(&r.peer), "asked a peer that is not authenticated");
         }
         while let Some(t) = pull.poll_transmit() {
-            assert!(
-                !t.hashes.is_empty() && t.hashes.len() <= overlay_flood::TX_HASHES_PER_MESSAGE_MAX
-            );
+            assert!(!t.hashes.is_empty() && t.hashes.len() <= overlay_flood::TX_HASHES_PER_MESSAGE_MAX);
         }
     }
 });

@@ -13,15 +13,13 @@ use arbitrary::Arbitrary;
 use core::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use overlay_flow::{
-    FlowConfig, FlowControl, FlowError, LedgerLimits, MessageMeta, OutboundMessage, Receipt,
-    WriteTicket,
+    FlowConfig, FlowControl, FlowError, LedgerLimits, MessageMeta, OutboundMessage, Receipt, WriteTicket,
 };
 use overlay_proto::Timestamp;
 use overlay_proto::xdr::{
-    FloodAdvert, FloodDemand, Hash, MessageType, NodeId, PublicKey, ScpBallot, ScpEnvelope,
-    ScpNomination, ScpStatement, ScpStatementConfirm, ScpStatementExternalize, ScpStatementPledges,
-    ScpStatementPrepare, SendMoreExtended, StellarMessage, TransactionEnvelope, TxAdvertVector,
-    TxDemandVector, Uint256, Value,
+    FloodAdvert, FloodDemand, Hash, MessageType, NodeId, PublicKey, ScpBallot, ScpEnvelope, ScpNomination,
+    ScpStatement, ScpStatementConfirm, ScpStatementExternalize, ScpStatementPledges, ScpStatementPrepare,
+    SendMoreExtended, StellarMessage, TransactionEnvelope, TxAdvertVector, TxDemandVector, Uint256, Value,
 };
 use std::sync::Arc;
 
@@ -56,53 +54,26 @@ struct Ledger {
 
 #[derive(Arbitrary, Debug)]
 enum Kind {
-    Scp {
-        node: u8,
-        slot: u8,
-        pledge: u8,
-        counter: u8,
-    },
+    Scp { node: u8, slot: u8, pledge: u8, counter: u8 },
     Tx,
-    Advert {
-        hashes: u8,
-    },
-    Demand {
-        hashes: u8,
-    },
+    Advert { hashes: u8 },
+    Demand { hashes: u8 },
 }
 
 #[derive(Arbitrary, Debug)]
 enum Op {
     Authenticate,
-    Enqueue {
-        kind: Kind,
-        size: u16,
-        via_message: bool,
-    },
-    SendMore {
-        messages: u32,
-        bytes: u32,
-    },
+    Enqueue { kind: Kind, size: u16, via_message: bool },
+    SendMore { messages: u32, bytes: u32 },
     HugeSendMore,
     LegacySendMore,
-    Receive {
-        type_code: u8,
-        size: u32,
-    },
-    Process {
-        index: u8,
-    },
+    Receive { type_code: u8, size: u32 },
+    Process { index: u8 },
     PollGrants,
-    PollSend {
-        count: u8,
-    },
-    Complete {
-        count: u8,
-    },
+    PollSend { count: u8 },
+    Complete { count: u8 },
     Ledger(Ledger),
-    Advance {
-        millis: u32,
-    },
+    Advance { millis: u32 },
     Timeout,
 }
 
@@ -111,16 +82,8 @@ fn config(c: &Config) -> FlowConfig {
         peer_reading_capacity_msgs: u32::from(c.reading_msgs),
         peer_flood_reading_capacity_msgs: u32::from(c.flood_msgs),
         send_more_batch_msgs: u32::from(c.batch_msgs),
-        peer_flood_reading_capacity_bytes: if c.auto_bytes {
-            0
-        } else {
-            u32::from(c.flood_bytes)
-        },
-        send_more_batch_bytes: if c.auto_bytes {
-            0
-        } else {
-            u32::from(c.batch_bytes)
-        },
+        peer_flood_reading_capacity_bytes: if c.auto_bytes { 0 } else { u32::from(c.flood_bytes) },
+        send_more_batch_bytes: if c.auto_bytes { 0 } else { u32::from(c.batch_bytes) },
         peer_total_reading_capacity_bytes: u64::from(c.total_bytes),
         outbound_tx_queue_byte_limit: u64::from(c.tx_queue_bytes),
         send_mode_idle_timeout: Duration::from_secs(u64::from(c.idle_timeout_secs)),
@@ -142,30 +105,16 @@ fn value(n: u8) -> Value {
 }
 
 fn statement(node: u8, slot: u8, pledge: u8, counter: u8) -> ScpStatement {
-    let ballot = ScpBallot {
-        counter: u32::from(counter % 4),
-        value: value(counter),
-    };
+    let ballot = ScpBallot { counter: u32::from(counter % 4), value: value(counter) };
     let pledges = match pledge % 4 {
         0 => ScpStatementPledges::Nominate(ScpNomination {
             quorum_set_hash: Hash([0; 32]),
-            votes: (0..counter % 4)
-                .map(value)
-                .collect::<Vec<_>>()
-                .try_into()
-                .expect("few votes"),
-            accepted: (0..counter / 64)
-                .map(value)
-                .collect::<Vec<_>>()
-                .try_into()
-                .expect("few"),
+            votes: (0..counter % 4).map(value).collect::<Vec<_>>().try_into().expect("few votes"),
+            accepted: (0..counter / 64).map(value).collect::<Vec<_>>().try_into().expect("few"),
         }),
         1 => ScpStatementPledges::Prepare(ScpStatementPrepare {
             ballot,
-            prepared: (counter & 16 != 0).then(|| ScpBallot {
-                counter: 1,
-                value: value(counter / 2),
-            }),
+            prepared: (counter & 16 != 0).then(|| ScpBallot { counter: 1, value: value(counter / 2) }),
             n_h: u32::from(counter / 32),
             ..Default::default()
         }),
@@ -197,12 +146,7 @@ fn outbound(kind: &Kind, size: u16, via_message: bool, id: u64) -> OutboundMessa
     let size = usize::from(size);
     if via_message {
         let msg = match kind {
-            Kind::Scp {
-                node,
-                slot,
-                pledge,
-                counter,
-            } => StellarMessage::ScpMessage(ScpEnvelope {
+            Kind::Scp { node, slot, pledge, counter } => StellarMessage::ScpMessage(ScpEnvelope {
                 statement: statement(*node, *slot, *pledge, *counter),
                 signature: Default::default(),
             }),
@@ -217,12 +161,9 @@ fn outbound(kind: &Kind, size: u16, via_message: bool, id: u64) -> OutboundMessa
         return OutboundMessage::new(&msg, size, id).expect("flood messages are accepted");
     }
     let meta = match kind {
-        Kind::Scp {
-            node,
-            slot,
-            pledge,
-            counter,
-        } => MessageMeta::scp(Arc::new(statement(*node, *slot, *pledge, *counter)), size),
+        Kind::Scp { node, slot, pledge, counter } => {
+            MessageMeta::scp(Arc::new(statement(*node, *slot, *pledge, *counter)), size)
+        }
         Kind::Tx => MessageMeta::transaction(size),
         Kind::Advert { hashes: n } => MessageMeta::advert(usize::from(n % 8), size),
         Kind::Demand { hashes: n } => MessageMeta::demand(usize::from(n % 8), size),
@@ -241,11 +182,7 @@ fuzz_target!(|input: Input| {
     for op in input.ops.iter().take(2_000) {
         match op {
             Op::Authenticate => fc.handle_authenticated(now),
-            Op::Enqueue {
-                kind,
-                size,
-                via_message,
-            } => {
+            Op::Enqueue { kind, size, via_message } => {
                 let msg = outbound(kind, *size, *via_message, next_id);
                 next_id += 1;
                 let priority = msg.meta.priority();
@@ -256,10 +193,7 @@ fuzz_target!(|input: Input| {
             Op::SendMore { messages, bytes } => send_more(&mut fc, now, *messages, *bytes),
             Op::HugeSendMore => send_more(&mut fc, now, u32::MAX, u32::MAX),
             Op::LegacySendMore => {
-                assert_eq!(
-                    fc.handle_legacy_send_more(now),
-                    Err(FlowError::LegacySendMore)
-                );
+                assert_eq!(fc.handle_legacy_send_more(now), Err(FlowError::LegacySendMore));
             }
             Op::Receive { type_code, size } => {
                 let Ok(ty) = MessageType::try_from(i32::from(*type_code % 25)) else {
@@ -271,9 +205,7 @@ fuzz_target!(|input: Input| {
                     Err(e) => {
                         assert!(matches!(
                             e,
-                            FlowError::FloodOverCapacity
-                                | FlowError::ReadWhileThrottled
-                                | FlowError::EmptyFloodMessage
+                            FlowError::FloodOverCapacity | FlowError::ReadWhileThrottled | FlowError::EmptyFloodMessage
                         ));
                         assert_eq!(fc.stats(), before, "a refused message locks nothing");
                     }
@@ -287,10 +219,7 @@ fuzz_target!(|input: Input| {
             }
             Op::PollGrants => {
                 while let Some(g) = fc.poll_grant() {
-                    assert!(
-                        g.num_bytes > 0,
-                        "a zero-byte grant would be refused by the peer"
-                    );
+                    assert!(g.num_bytes > 0, "a zero-byte grant would be refused by the peer");
                 }
             }
             Op::PollSend { count } => {
@@ -327,20 +256,11 @@ fuzz_target!(|input: Input| {
 
 fn send_more(fc: &mut FlowControl<u64>, now: Timestamp, messages: u32, bytes: u32) {
     let credit = fc.stats().outbound;
-    let grant = SendMoreExtended {
-        num_messages: messages,
-        num_bytes: bytes,
-    };
+    let grant = SendMoreExtended { num_messages: messages, num_bytes: bytes };
     let expected = if bytes == 0 {
         Err(FlowError::InvalidSendMoreExtended)
-    } else if credit
-        .capacity_msgs
-        .checked_add(u64::from(messages))
-        .is_none()
-        || credit
-            .capacity_bytes
-            .checked_add(u64::from(bytes))
-            .is_none()
+    } else if credit.capacity_msgs.checked_add(u64::from(messages)).is_none()
+        || credit.capacity_bytes.checked_add(u64::from(bytes)).is_none()
     {
         Err(FlowError::CapacityOverflow)
     } else {
@@ -350,10 +270,6 @@ fn send_more(fc: &mut FlowControl<u64>, now: Timestamp, messages: u32, bytes: u3
     if expected.is_ok() {
         assert_eq!(fc.no_capacity_since(), None);
     } else {
-        assert_eq!(
-            fc.stats().outbound,
-            credit,
-            "a refused grant changes nothing"
-        );
+        assert_eq!(fc.stats().outbound, credit, "a refused grant changes nothing");
     }
 }

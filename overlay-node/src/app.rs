@@ -249,3 +249,45 @@ impl Application for MemoryApp {
         self.envelopes.range((u64::from(from_ledger), Vec::new())..).map(|(_, e)| e.clone()).take(1000).collect()
     }
 }
+
+impl<T: Application + ?Sized> Application for Box<T> {
+    fn ledger(&self) -> LedgerState {
+        (**self).ledger()
+    }
+    fn on_transaction(
+        &mut self,
+        now: Timestamp,
+        from: Option<NodeId>,
+        tx: &TransactionEnvelope,
+        hash: &Hash256,
+    ) -> TxVerdict {
+        (**self).on_transaction(now, from, tx, hash)
+    }
+    fn transaction(&self, hash: &Hash256) -> Option<TransactionEnvelope> {
+        (**self).transaction(hash)
+    }
+    fn has_transaction(&self, hash: &Hash256) -> bool {
+        (**self).has_transaction(hash)
+    }
+    fn on_scp_envelope(&mut self, now: Timestamp, from: Option<NodeId>, envelope: &ScpEnvelope) -> ScpVerdict {
+        (**self).on_scp_envelope(now, from, envelope)
+    }
+    fn tx_set(&self, hash: &Hash256) -> Option<StellarMessage> {
+        (**self).tx_set(hash)
+    }
+    fn on_tx_set(&mut self, now: Timestamp, hash: &Hash256, tx_set: &StellarMessage) {
+        (**self).on_tx_set(now, hash, tx_set)
+    }
+    fn quorum_set(&self, hash: &Hash256) -> Option<ScpQuorumSet> {
+        (**self).quorum_set(hash)
+    }
+    fn on_quorum_set(&mut self, now: Timestamp, hash: &Hash256, quorum_set: &ScpQuorumSet) {
+        (**self).on_quorum_set(now, hash, quorum_set)
+    }
+    fn scp_state(&self, from_ledger: u32) -> Vec<ScpEnvelope> {
+        (**self).scp_state(from_ledger)
+    }
+    fn scp_state_ledger(&self) -> u32 {
+        (**self).scp_state_ledger()
+    }
+}

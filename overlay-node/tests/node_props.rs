@@ -4,8 +4,8 @@
 
 use overlay_node::harness::Harness;
 use overlay_node::{DropReason, NodeConfig};
-use overlay_proto::fixtures::{scp_message, transaction_message};
 use overlay_proto::NodeId;
+use overlay_proto::fixtures::{scp_message, transaction_message};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 use std::time::Duration;

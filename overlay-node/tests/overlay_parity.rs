@@ -4,9 +4,9 @@
 use overlay_auth::HelloParams;
 use overlay_node::harness::Harness;
 use overlay_node::{NodeConfig, NodeEvent};
+use overlay_proto::Network;
 use overlay_proto::fixtures::{scp_message, transaction_message};
 use overlay_proto::xdr::{MessageType, StellarMessage};
-use overlay_proto::Network;
 use std::time::Duration;
 
 fn secs(s: u64) -> Duration {
@@ -358,7 +358,6 @@ fn scp_messages_flood_to_every_node() {
         assert!((1..=3).contains(&n), "node {i} received {n}");
     }
 }
-
 
 // §11.7 / §4.2 "shutdown": every peer is dropped with ERR_MISC "shutdown".
 #[test]

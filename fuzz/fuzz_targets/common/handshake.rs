@@ -4,12 +4,12 @@
 
 use arbitrary::Arbitrary;
 use overlay_auth::cert::make_cert;
-use overlay_auth::keys::{derive_mac_keys, EcdhKeypair, Role};
+use overlay_auth::keys::{EcdhKeypair, Role, derive_mac_keys};
 use overlay_auth::{Handshake, HelloParams, LocalAuth, MacChannel, NodeIdentity, OpenPolicy, Progress};
-use overlay_proto::frame::{encode_unauthenticated, FrameDecoder};
+use overlay_proto::Network;
+use overlay_proto::frame::{FrameDecoder, encode_unauthenticated};
 use overlay_proto::wire::RawMessage;
 use overlay_proto::xdr::{Auth, ErrorCode, Hash, SError, StellarMessage, Uint256};
-use overlay_proto::Network;
 
 const NOW: u64 = 1_800_000_000;
 
@@ -80,7 +80,8 @@ impl Remote {
     fn learn(&mut self, their: &StellarMessage) {
         if let StellarMessage::Hello(h) = their {
             if let Ok(q) = self.ecdh.shared_secret(&h.cert.pubkey.key) {
-                let keys = derive_mac_keys(self.role, &q, self.ecdh.public(), &h.cert.pubkey.key, &self.nonce, &h.nonce.0);
+                let keys =
+                    derive_mac_keys(self.role, &q, self.ecdh.public(), &h.cert.pubkey.key, &self.nonce, &h.nonce.0);
                 self.channel = Some(MacChannel::new(&keys));
             }
         }
@@ -111,7 +112,8 @@ fn drain(hs: &mut Handshake, remote: &mut Remote, remote_rx_ok: &mut bool) {
 
 /// Drive our machine in `our_role` against the scripted remote.
 pub fn run(our_role: Role, ops: Vec<Op>) {
-    let mut ours = LocalAuth::new(NodeIdentity::from_seed([1; 32]), Network::Testnet.id(), [2; 32], HelloParams::default());
+    let mut ours =
+        LocalAuth::new(NodeIdentity::from_seed([1; 32]), Network::Testnet.id(), [2; 32], HelloParams::default());
     let mut hs: Handshake = match our_role {
         Role::Initiator => ours.initiate(NOW, [3; 32]),
         Role::Acceptor => ours.accept(NOW, [3; 32]),
@@ -162,7 +164,8 @@ pub fn run(our_role: Role, ops: Vec<Op>) {
                 frame.extend_from_slice(&b);
             }
             Op::Error(code) => {
-                let e = SError { code: ErrorCode::try_from(i32::from(code % 5)).unwrap(), msg: "x".try_into().unwrap() };
+                let e =
+                    SError { code: ErrorCode::try_from(i32::from(code % 5)).unwrap(), msg: "x".try_into().unwrap() };
                 let _ = encode_unauthenticated(&StellarMessage::ErrorMsg(e), &mut frame);
             }
         }
