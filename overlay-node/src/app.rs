@@ -37,6 +37,19 @@ impl Default for LedgerState {
     }
 }
 
+impl LedgerState {
+    /// Limits like the public network's (1000 operations per ledger, 5 s ledgers), for a node
+    /// that relays without a ledger behind it. The genesis limits of `Default` (100
+    /// operations) make pull mode and the outbound queues very small.
+    pub fn relay() -> Self {
+        let mut s = LedgerState::default();
+        s.flow.max_tx_set_size_ops = 1000;
+        s.flood.max_tx_set_size_ops = 1000;
+        s.flood.max_queue_size_ops = 2000;
+        s
+    }
+}
+
 /// What the application made of a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxVerdict {
@@ -156,6 +169,11 @@ impl MemoryApp {
     /// An application with these bounds.
     pub fn new(limits: MemoryAppLimits) -> Self {
         MemoryApp { limits, ..MemoryApp::default() }
+    }
+
+    /// The application of a relay: default bounds, [`LedgerState::relay`] limits.
+    pub fn relay() -> Self {
+        MemoryApp { ledger: LedgerState::relay(), ..MemoryApp::default() }
     }
 
     /// Make a tx set available to peers that ask for it.

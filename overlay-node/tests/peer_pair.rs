@@ -178,3 +178,23 @@ fn garbage_after_authentication_is_a_frame_error_without_error_message() {
     assert!(p.b.poll_transmit(p.now).is_none());
     assert!(p.b.is_finished());
 }
+
+// §1.2: after authentication frames up to 16 MiB are accepted; a quorum set of 150
+// validators is over the 4096-byte pre-authentication limit.
+#[test]
+fn frames_over_4_kib_are_accepted_after_authentication() {
+    let mut p = Pair::new(PeerConfig::default());
+    p.run();
+    let validators: Vec<overlay_proto::xdr::NodeId> =
+        (0..150u8).map(|i| overlay_proto::NodeId([i; 32]).to_xdr()).collect();
+    let qset = StellarMessage::ScpQuorumset(overlay_proto::xdr::ScpQuorumSet {
+        threshold: 100,
+        validators: validators.try_into().unwrap(),
+        inner_sets: vec![].try_into().unwrap(),
+    });
+    assert!(overlay_proto::wire::encode_message(&qset).unwrap().len() > 4096);
+    p.a.send(p.now, &qset).unwrap();
+    p.run();
+    assert_eq!(messages(&p.events_b, MessageType::ScpQuorumset), 1);
+    assert!(closed(&p.events_b).is_none(), "{:?}", closed(&p.events_b));
+}

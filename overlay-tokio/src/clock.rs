@@ -1,23 +1,32 @@
-//! The driver's clocks: a monotonic [`Timestamp`] counted from process start, and
-//! wall-clock Unix seconds for certificate expiry.
+//! The driver's clocks.
+//!
+//! [`now`] is monotonic (it never goes backwards) and anchored to the Unix epoch at the
+//! first call, so the times a node stores (a peer record's next attempt) keep their meaning
+//! across restarts. [`unix_now`] is wall-clock seconds for certificate expiry.
 
 use overlay_proto::Timestamp;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
+fn anchor() -> (Instant, u64) {
+    static ANCHOR: OnceLock<(Instant, u64)> = OnceLock::new();
+    *ANCHOR.get_or_init(|| {
+        let unix_nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        (Instant::now(), u64::try_from(unix_nanos).unwrap_or(u64::MAX))
+    })
 }
 
-/// Monotonic time since the first call in this process.
+/// Monotonic time: Unix time at the first call plus the monotonic time elapsed since.
 pub fn now() -> Timestamp {
-    Timestamp::from_nanos(u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX))
+    let (start, unix_nanos) = anchor();
+    let elapsed = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    Timestamp::from_nanos(unix_nanos.saturating_add(elapsed))
 }
 
-/// The [`Instant`] of a [`Timestamp`], for tokio timers.
+/// The [`Instant`] of a [`Timestamp`] from [`now`], for tokio timers.
 pub fn instant_of(t: Timestamp) -> Instant {
-    epoch() + t.since_epoch()
+    let (start, unix_nanos) = anchor();
+    start + std::time::Duration::from_nanos(t.as_nanos().saturating_sub(unix_nanos))
 }
 
 /// Wall-clock seconds since the Unix epoch (0 if the clock is before it).

@@ -1,17 +1,20 @@
 //! The tokio driver of the Stellar overlay.
 //!
 //! Sockets, timers and tasks around the sans-IO machines of `overlay-node`; no protocol
-//! logic lives here. [`PeerConnection`] is one authenticated connection; [`SimpleNode`] a
-//! listener and dialer that keeps connections open and reports what happens on them (the
-//! `stellar-overlay node` program).
+//! logic lives here. [`OverlayManager`] runs a whole node (listener, dialing, the peer
+//! database, subscriptions); [`PeerConnection`] is one authenticated connection on its own,
+//! for tools that talk to a single peer (`stellar-overlay peer-info`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod config_file;
 pub mod connection;
 pub mod local;
-pub mod simple;
+pub mod overlay;
+pub mod store;
 
 pub use connection::{ConnectionConfig, ConnectionError, ConnectionEvent, PeerConnection};
 pub use local::{LocalNode, SharedAuth};
-pub use simple::{NodeEvent, SimpleNode, SimpleNodeConfig};
+pub use overlay::{OverlayConfig, OverlayError, OverlayEvent, OverlayManager, PeerInfo, ReceivedMessage};
+pub use store::SqliteStore;

@@ -13,16 +13,18 @@ use overlay_proto::frame::encode_unauthenticated;
 use overlay_proto::xdr::{ErrorCode, Hash, MessageType, StellarMessage};
 use overlay_proto::{Network, NodeId};
 use overlay_tokio::{
-    ConnectionConfig, ConnectionEvent, LocalNode, NodeEvent, PeerConnection, SharedAuth, SimpleNode, SimpleNodeConfig,
+    ConnectionConfig, ConnectionEvent, LocalNode, OverlayConfig, OverlayEvent as NodeEvent, OverlayManager,
+    PeerConnection, SharedAuth,
 };
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 const NET: Network = Network::Standalone;
 
 struct Harness {
-    node: SimpleNode,
+    _node: OverlayManager,
+    events: broadcast::Receiver<NodeEvent>,
     addr: SocketAddr,
     good: PeerConnection,
     good_id: NodeId,
@@ -36,15 +38,18 @@ impl Harness {
             recurrent_timer_period: Duration::from_millis(200),
             ..PeerConfig::default()
         };
-        let connection = ConnectionConfig { peer: Arc::new(peer), ..ConnectionConfig::default() };
-        let config =
-            SimpleNodeConfig { listen: Some("127.0.0.1:0".parse().unwrap()), connection, ..Default::default() };
-        let node = SimpleNode::start(LocalNode::new(NodeIdentity::from_seed([1; 32]), NET.id()), config).await.unwrap();
+        let mut config = OverlayConfig { listen_ip: [127, 0, 0, 1].into(), ..OverlayConfig::default() };
+        config.node.peer_port = 0;
+        config.node.peer = peer;
+        let local = LocalNode::new(NodeIdentity::from_seed([1; 32]), NET.id());
+        let mut node = OverlayManager::new(config, local).unwrap();
+        let events = node.events();
+        node.start().await.unwrap();
         let addr = node.local_addr().unwrap();
         let auth = SharedAuth::new(&LocalNode::new(NodeIdentity::from_seed([2; 32]), NET.id()));
         let good = PeerConnection::connect(&auth, addr, &ConnectionConfig::default()).await.unwrap();
         let good_id = auth.node_id();
-        let mut h = Harness { node, addr, good, good_id };
+        let mut h = Harness { _node: node, events, addr, good, good_id };
         h.expect(|e| matches!(e, NodeEvent::Connected { remote, .. } if remote.node_id == good_id)).await;
         h
     }
@@ -53,7 +58,7 @@ impl Harness {
     async fn expect(&mut self, pred: impl Fn(&NodeEvent) -> bool) -> NodeEvent {
         tokio::time::timeout(WAIT, async {
             loop {
-                let e = self.node.next_event().await.expect("node running");
+                let e = self.events.recv().await.expect("node running");
                 if pred(&e) {
                     return e;
                 }

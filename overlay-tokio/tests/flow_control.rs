@@ -18,7 +18,9 @@ use overlay_proto::wire::RawMessage;
 use overlay_proto::xdr::{MessageType, SendMoreExtended, StellarMessage};
 use overlay_proto::{MessageClass, Network, PeerAddress, Priority};
 use overlay_tokio::clock::{now, unix_now};
-use overlay_tokio::{ConnectionConfig, LocalNode, NodeEvent, PeerConnection, SharedAuth, SimpleNode, SimpleNodeConfig};
+use overlay_tokio::{
+    ConnectionConfig, LocalNode, OverlayConfig, OverlayEvent as NodeEvent, OverlayManager, PeerConnection, SharedAuth,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -161,8 +163,11 @@ async fn fast_sender_against_a_slow_granter_sheds_by_the_rules_and_never_overrun
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_transactions_in_a_row_all_reach_the_node() {
-    let config = SimpleNodeConfig { listen: Some("127.0.0.1:0".parse().unwrap()), ..Default::default() };
-    let mut node = SimpleNode::start(LocalNode::generate(NET.id()), config).await.unwrap();
+    let mut config = OverlayConfig { listen_ip: [127, 0, 0, 1].into(), ..OverlayConfig::default() };
+    config.node.peer_port = 0;
+    let mut node = OverlayManager::new(config, LocalNode::generate(NET.id())).unwrap();
+    let mut events = node.events();
+    node.start().await.unwrap();
     let addr = node.local_addr().unwrap();
     let auth = SharedAuth::new(&LocalNode::generate(NET.id()));
     let conn = PeerConnection::connect(&auth, addr, &ConnectionConfig::default()).await.unwrap();
@@ -173,7 +178,7 @@ async fn a_thousand_transactions_in_a_row_all_reach_the_node() {
     let mut grants = 0;
     tokio::time::timeout(WAIT, async {
         while txs < 1000 {
-            match node.next_event().await.unwrap() {
+            match events.recv().await.unwrap() {
                 NodeEvent::Message { message_type: MessageType::Transaction, .. } => txs += 1,
                 NodeEvent::Disconnected { reason, .. } => panic!("dropped: {reason}"),
                 _ => {}
@@ -189,5 +194,6 @@ async fn a_thousand_transactions_in_a_row_all_reach_the_node() {
             grants += 1;
         }
     }
-    assert!(grants >= 1 + (1000 - 200) / 40, "grants seen: {grants}");
+    // The initial grant, then one per batch of 40 processed beyond the first 200.
+    assert!(grants > (1000 - 200) / 40, "grants seen: {grants}");
 }

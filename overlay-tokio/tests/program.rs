@@ -20,6 +20,7 @@ impl Proc {
     fn spawn(args: &[&str]) -> Proc {
         let mut child = Command::new(BIN)
             .args(args)
+            .args(["--database", ":memory:"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -144,12 +145,119 @@ fn peer_info_fails_clearly() {
 
 #[test]
 fn bad_arguments_exit_2_and_help_works() {
-    let out = Command::new(BIN).args(["node", "--listen", "127.0.0.1:0", "--network", "nonet"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["node", "--listen", "127.0.0.1:0", "--network", "nonet", "--database", ":memory:"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let out = Command::new(BIN).args(["node"]).output().unwrap();
+    let out = Command::new(BIN).args(["node", "--listen"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    for cmd in ["node", "peer-info", "demo"] {
+    let out = Command::new(BIN).args(["peer-info"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    for cmd in ["node", "peer-info", "demo", "submit-tx", "peers"] {
         let out = Command::new(BIN).args([cmd, "--help"]).output().unwrap();
         assert!(out.status.success());
     }
+}
+
+/// Issue 6: three nodes in a line (C dials B, B dials A); 50 transactions sent to A by an
+/// outside peer are all logged as received by C.
+#[test]
+fn transactions_cross_a_line_of_three_nodes() {
+    let a = Proc::spawn(&["node", "--listen", "127.0.0.1:0", "--network", "standalone", "--log-format", "json"]);
+    let a_addr = a.expect("listening", |v| v["event"] == "listening")["address"].as_str().unwrap().to_string();
+    let b = Proc::spawn(&[
+        "node",
+        "--listen",
+        "127.0.0.1:0",
+        "--connect",
+        &a_addr,
+        "--network",
+        "standalone",
+        "--log-format",
+        "json",
+    ]);
+    let b_addr = b.expect("listening", |v| v["event"] == "listening")["address"].as_str().unwrap().to_string();
+    let c = Proc::spawn(&[
+        "node",
+        "--listen",
+        "127.0.0.1:0",
+        "--connect",
+        &b_addr,
+        "--network",
+        "standalone",
+        "--log-format",
+        "json",
+    ]);
+    c.expect("connected", |v| v["event"] == "connected");
+    b.expect("connected to A", |v| v["event"] == "connected" && v["address"] == a_addr.as_str());
+
+    // A worker thread runs the connection task while this thread waits on the log.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    rt.block_on(async {
+        use overlay_tokio::{ConnectionConfig, LocalNode, PeerConnection, SharedAuth};
+        let auth = SharedAuth::new(&LocalNode::generate(overlay_proto::Network::Standalone.id()));
+        let conn = PeerConnection::connect(&auth, a_addr.parse().unwrap(), &ConnectionConfig::default()).await.unwrap();
+        for n in 0..50 {
+            conn.send(overlay_proto::fixtures::transaction_message(n)).await.unwrap();
+        }
+        for _ in 0..50 {
+            c.expect("TRANSACTION at C", |v| v["event"] == "message" && v["type"] == "TRANSACTION");
+        }
+        conn.close(overlay_node::DropReason::LocalSilent("done")).await;
+    });
+}
+
+fn temp_file(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("stellar-overlay-test-{}-{name}", std::process::id()))
+}
+
+/// Issue 6: a corrupt or read-only database at start is a clear error and a non-zero exit.
+#[test]
+fn corrupt_or_read_only_database_fails_clearly() {
+    let corrupt = temp_file("corrupt.db");
+    std::fs::write(&corrupt, vec![0x5a; 8192]).unwrap();
+    let out = Command::new(BIN)
+        .args(["node", "--listen", "127.0.0.1:0", "--network", "standalone", "--database"])
+        .arg(&corrupt)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("peer database") && err.to_lowercase().contains("corrupt"), "{err}");
+    assert_eq!(std::fs::read(&corrupt).unwrap(), vec![0x5a; 8192], "the file is left as it was");
+    let _ = std::fs::remove_file(&corrupt);
+
+    // A valid database made unwritable: immutable (which binds even root) where chattr
+    // works, else read-only permissions.
+    let ro = temp_file("ro.db");
+    let _ = std::fs::remove_file(&ro);
+    drop(overlay_tokio::SqliteStore::open(&ro).unwrap());
+    let immutable = Command::new("chattr").arg("+i").arg(&ro).status().is_ok_and(|s| s.success());
+    if !immutable {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    let out = Command::new(BIN)
+        .args(["node", "--listen", "127.0.0.1:0", "--network", "standalone", "--database"])
+        .arg(&ro)
+        .output()
+        .unwrap();
+    if immutable {
+        let _ = Command::new("chattr").arg("-i").arg(&ro).status();
+    }
+    let _ = std::fs::remove_file(&ro);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if immutable || !running_as_root() {
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("peer database") && err.to_lowercase().contains("read"), "{err}");
+    } else {
+        eprintln!("note: running as root without chattr; the read-only case cannot be made here");
+    }
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
 }

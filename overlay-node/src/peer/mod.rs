@@ -24,7 +24,7 @@ pub use stats::PeerStats;
 
 use overlay_auth::{Handshake, HelloFacts, MacChannel, PeerPolicy, Progress, Role};
 use overlay_flow::{FlowControl, LedgerLimits, OutboundMessage};
-use overlay_proto::frame::{FrameDecoder, HEADER_LEN, encode_unauthenticated};
+use overlay_proto::frame::{FrameDecoder, HEADER_LEN, MAX_MESSAGE_SIZE, encode_unauthenticated};
 use overlay_proto::wire::{self, RawMessage};
 use overlay_proto::xdr::{DontHave, ErrorCode, MessageType, SError, StellarMessage, Uint256};
 use overlay_proto::{Hash256, MessageClass, PeerAddress, Timestamp};
@@ -245,6 +245,11 @@ impl Peer {
                 }
             };
             self.inner.handle_frame(now, now_unix, body, policy);
+            // After AUTH, frames up to MAX_MESSAGE_SIZE are allowed (§1.2); the next
+            // header is read under the new limit.
+            if self.decoder.limit() != MAX_MESSAGE_SIZE && self.is_authenticated() {
+                self.decoder.set_authenticated();
+            }
         }
     }
 

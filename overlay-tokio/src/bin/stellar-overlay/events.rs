@@ -4,7 +4,7 @@
 use crate::LogFormat;
 use overlay_auth::Role;
 use overlay_proto::MessageClass;
-use overlay_tokio::NodeEvent;
+use overlay_tokio::OverlayEvent as NodeEvent;
 use serde_json::{Value, json};
 use std::io::Write;
 

@@ -6,8 +6,11 @@
 
 mod demo;
 mod events;
+mod metrics;
 mod node;
 mod peer_info;
+mod peers;
+mod submit;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use overlay_auth::NodeIdentity;
@@ -29,25 +32,36 @@ enum Command {
     PeerInfo(peer_info::PeerInfoArgs),
     /// Start a few nodes on 127.0.0.1, connect them, exchange transactions, print a summary.
     Demo(demo::DemoArgs),
+    /// Read base64 TransactionEnvelopes from stdin, one per line, and flood them.
+    SubmitTx(submit::SubmitArgs),
+    /// List the peer records and bans stored in a peer database.
+    Peers(peers::PeersArgs),
 }
 
 /// The network to join.
 #[derive(Args, Debug, Clone)]
 pub struct NetworkArgs {
-    /// A named network: pubnet, testnet, futurenet or standalone.
-    #[arg(long, default_value = "testnet", conflicts_with = "passphrase")]
-    network: String,
+    /// A named network: pubnet, testnet, futurenet or standalone [default: the config
+    /// file's NETWORK_PASSPHRASE, else testnet].
+    #[arg(long, conflicts_with = "passphrase")]
+    network: Option<String>,
     /// A network passphrase (instead of --network).
     #[arg(long)]
     passphrase: Option<String>,
 }
 
 impl NetworkArgs {
-    fn network_id(&self) -> Result<NetworkId, String> {
-        match &self.passphrase {
-            Some(p) => Ok(NetworkId::from_passphrase(p)),
-            None => self.network.parse::<Network>().map(Network::id).map_err(|e| e.to_string()),
+    /// The network id: the flags, else `fallback` (a config file's), else testnet.
+    fn network_id_or(&self, fallback: Option<NetworkId>) -> Result<NetworkId, String> {
+        match (&self.passphrase, &self.network) {
+            (Some(p), _) => Ok(NetworkId::from_passphrase(p)),
+            (None, Some(n)) => n.parse::<Network>().map(Network::id).map_err(|e| e.to_string()),
+            (None, None) => Ok(fallback.unwrap_or_else(|| Network::Testnet.id())),
         }
+    }
+
+    fn network_id(&self) -> Result<NetworkId, String> {
+        self.network_id_or(None)
     }
 }
 
@@ -87,6 +101,8 @@ fn main() -> ExitCode {
             Command::Node(a) => node::run(a).await,
             Command::PeerInfo(a) => peer_info::run(a).await,
             Command::Demo(a) => demo::run(a).await,
+            Command::SubmitTx(a) => submit::run(a).await,
+            Command::Peers(a) => peers::run(a),
         }
     });
     match result {

@@ -3,70 +3,110 @@
 use crate::events::{emit, emit_json};
 use crate::{LogFormat, NetworkArgs, identity};
 use clap::Args;
-use overlay_tokio::{LocalNode, SimpleNode, SimpleNodeConfig};
+use overlay_proto::PeerAddress;
+use overlay_tokio::config_file::CoreConfig;
+use overlay_tokio::{LocalNode, OverlayConfig, OverlayManager};
 use serde_json::json;
 use std::net::SocketAddr;
-use tokio::net::lookup_host;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
 
 #[derive(Args, Debug)]
 pub struct NodeArgs {
-    /// Address to listen on, e.g. 127.0.0.1:11625 (port 0 picks a free port).
+    /// Address to listen on, e.g. 0.0.0.0:11625 (port 0 picks a free port) [default:
+    /// 0.0.0.0 and the config file's PEER_PORT, else 11625].
     #[arg(long)]
-    listen: String,
-    /// A peer to dial (HOST:PORT); may be repeated. Redialed after a failure or a drop.
+    listen: Option<String>,
+    /// A peer to dial at once and keep as a known peer (HOST:PORT); may be repeated.
     #[arg(long = "connect")]
     connect: Vec<String>,
+    /// A stellar-core style TOML file (NETWORK_PASSPHRASE, NODE_SEED, PEER_PORT, KNOWN_PEERS,
+    /// PREFERRED_PEERS, PREFERRED_PEER_KEYS, PREFERRED_PEERS_ONLY, TARGET_PEER_CONNECTIONS,
+    /// MAX_ADDITIONAL_PEER_CONNECTIONS, flow-control and flooding keys, DATABASE). Flags
+    /// override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
     #[command(flatten)]
     network: NetworkArgs,
-    /// The node's secret seed (S...). A random identity if absent.
+    /// The node's secret seed (S...) [default: the config file's NODE_SEED, else random].
     #[arg(long)]
     secret_key: Option<String>,
+    /// The peer database (SQLite); ":memory:" keeps it in memory [default: the config
+    /// file's DATABASE, else stellar-overlay.db].
+    #[arg(long)]
+    database: Option<String>,
+    /// Serve Prometheus metrics on this address (HTTP, any path).
+    #[arg(long)]
+    metrics: Option<SocketAddr>,
     /// How events are written to stdout.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
 }
 
-async fn resolve(s: &str) -> Result<SocketAddr, String> {
-    let target = if s.contains(':') { s.to_string() } else { format!("{s}:11625") };
-    lookup_host(&target)
-        .await
-        .map_err(|e| format!("cannot resolve {s}: {e}"))?
-        .find(SocketAddr::is_ipv4)
-        .ok_or_else(|| format!("no IPv4 address for {s}"))
-}
-
 pub async fn run(args: NodeArgs) -> Result<(), String> {
-    let network_id = args.network.network_id()?;
-    let listen = resolve(&args.listen).await?;
-    let mut connect = Vec::new();
-    for c in &args.connect {
-        connect.push(resolve(c).await?);
+    let file = match &args.config {
+        Some(p) => CoreConfig::load(p).map_err(|e| e.to_string())?,
+        None => CoreConfig::default(),
+    };
+    let mut config = OverlayConfig { database: Some(PathBuf::from("stellar-overlay.db")), ..OverlayConfig::default() };
+    file.apply(&mut config).map_err(|e| e.to_string())?;
+    if let Some(listen) = &args.listen {
+        let addr: SocketAddr = tokio::net::lookup_host(listen)
+            .await
+            .map_err(|e| format!("--listen {listen}: {e}"))?
+            .find(SocketAddr::is_ipv4)
+            .ok_or_else(|| format!("--listen {listen}: no IPv4 address"))?;
+        config.listen_ip = addr.ip();
+        config.node.peer_port = addr.port();
     }
-    let mut local = LocalNode::new(identity(args.secret_key.as_deref())?, network_id);
-    let config = SimpleNodeConfig { listen: Some(listen), connect, ..SimpleNodeConfig::default() };
-    // The HELLO advertises the port we really listen on (known once bound when it is 0).
-    let bound = std::net::TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let actual = bound.local_addr().map_err(|e| e.to_string())?;
-    drop(bound);
-    local.hello.listening_port = actual.port();
+    config.known_peers.extend(args.connect.iter().cloned());
+    if let Some(db) = &args.database {
+        config.database = (db != ":memory:").then(|| PathBuf::from(db));
+    }
+    let network_id = args.network.network_id_or(file.network_id())?;
+    let identity = match (&args.secret_key, file.identity().map_err(|e| e.to_string())?) {
+        (Some(s), _) => identity(Some(s))?,
+        (None, Some(id)) => id,
+        (None, None) => identity(None)?,
+    };
+    let local = LocalNode::new(identity, network_id);
     let node_id = local.node_id();
-    let config = SimpleNodeConfig { listen: Some(actual), ..config };
-    let mut node = SimpleNode::start(local, config).await.map_err(|e| format!("cannot listen on {actual}: {e}"))?;
-    let address = node.local_addr().unwrap_or(actual);
+    let mut manager = OverlayManager::new(config, local).map_err(|e| e.to_string())?;
+    let mut events = manager.events();
+    manager.start().await.map_err(|e| e.to_string())?;
+    let address = manager.local_addr().map(|a| a.to_string()).unwrap_or_default();
     emit_json(
         args.log_format,
-        json!({"event": "listening", "node": node_id.to_string(), "address": address.to_string()}),
+        json!({"event": "listening", "node": node_id.to_string(), "address": address}),
         format!("listening    {node_id} {address}"),
     );
+    let manager = Arc::new(manager);
+    for c in &args.connect {
+        let addr = PeerAddress::parse_with_default_port(c, 11625).map_err(|e| format!("--connect {c}: {e}"))?;
+        if let Err(e) = manager.connect(&addr).await {
+            tracing::warn!(peer = %c, error = %e, "cannot dial now; the tick loop will retry");
+        }
+    }
+    let metrics = match args.metrics {
+        Some(a) => Some(crate::metrics::serve(a, manager.clone()).await?),
+        None => None,
+    };
     loop {
         tokio::select! {
-            ev = node.next_event() => match ev {
-                Some(ev) => emit(args.log_format, &ev),
-                None => break,
+            ev = events.recv() => match ev {
+                Ok(ev) => emit(args.log_format, &ev),
+                Err(RecvError::Lagged(n)) => tracing::warn!(missed = n, "event log fell behind"),
+                Err(RecvError::Closed) => break,
             },
             _ = tokio::signal::ctrl_c() => break,
         }
     }
-    node.shutdown().await;
+    if let Some(m) = metrics {
+        m.abort();
+    }
+    if let Ok(manager) = Arc::try_unwrap(manager) {
+        manager.shutdown().await;
+    }
     Ok(())
 }

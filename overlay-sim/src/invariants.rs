@@ -1,0 +1,241 @@
+//! The invariants every run checks, and the checks that read a node's own state.
+//!
+//! Checked by the world as it runs (see [`crate::world`]):
+//! - **no panic**: a panic while handling an event ends the run with the event and seed;
+//! - **capacity**: on every write, the flood messages (count and XDR bytes) a node has put
+//!   on a connection stay within the SEND_MORE_EXTENDED grants delivered to it on that
+//!   connection, as read on the wire by the [tap](crate::tap);
+//! - **a dropped peer never sends again**: no write on a connection after the node closed
+//!   it, and after the node reported it disconnected only the flush of what was already
+//!   sealed (never a flood message);
+//! - **no echo**: a node never sends a transaction back on the connection it came in on;
+//! - **honest peers are not blamed**: over a connection whose bytes no fault and no
+//!   misbehaving node touched, no node drops its peer for a protocol error (framing, XDR,
+//!   MAC, flow control, message order);
+//! - **delivery**: every flooded message reaches every honest node that stayed connected to
+//!   its origin (through honest nodes and connections up on both ends, across links that
+//!   were not cut or partitioned) from the broadcast until the deadline; every tx-set fetch
+//!   between two such nodes completes;
+//! - **timers advance**: a node's timer does not fire again and again at one instant.
+//!
+//! Checked on every node every `check_interval_ms` and at the end ([`check_node`]): flow
+//! control's own invariants, used credit within granted credit, and every queue and map
+//! within its bound (Floodgate, pull-mode queues and histories, demand history, fetch
+//! trackers, outbound queues, unsent bytes, connection slots, the application's store).
+
+use crate::network::NodeIndex;
+use overlay_node::Node;
+use overlay_node::app::MemoryApp;
+use overlay_node::discovery::MemoryStore;
+
+/// A node as simulated.
+pub type SimulatedNode = Node<MemoryApp, MemoryStore>;
+
+/// What broke.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Violation {
+    /// A node sent flood messages past the capacity its peer granted.
+    #[error(
+        "node {node} sent {sent_msgs} flood messages ({sent_bytes} bytes) on connection {conn} to node {peer} \
+         but was granted {granted_msgs} ({granted_bytes} bytes)"
+    )]
+    SendPastCapacity {
+        /// The sender.
+        node: NodeIndex,
+        /// The receiver.
+        peer: NodeIndex,
+        /// The simulator's connection id.
+        conn: u64,
+        /// Flood messages written.
+        sent_msgs: u64,
+        /// Their XDR bytes.
+        sent_bytes: u64,
+        /// Messages granted and delivered.
+        granted_msgs: u64,
+        /// Bytes granted and delivered.
+        granted_bytes: u64,
+    },
+    /// A node wrote on a connection it had closed, or never had.
+    #[error("node {node} wrote on its connection #{conn_id} after closing it (or without opening it)")]
+    TransmitAfterClose {
+        /// The writer.
+        node: NodeIndex,
+        /// The node's connection id.
+        conn_id: u64,
+    },
+    /// A node wrote before the connection was up.
+    #[error("node {node} wrote on its connection #{conn_id} before it was connected")]
+    TransmitBeforeConnect {
+        /// The writer.
+        node: NodeIndex,
+        /// The node's connection id.
+        conn_id: u64,
+    },
+    /// A node sent a flood message to a peer it had dropped.
+    #[error("node {node} sent a {message_type} on its connection #{conn_id} after dropping the peer")]
+    FloodAfterDrop {
+        /// The writer.
+        node: NodeIndex,
+        /// The node's connection id.
+        conn_id: u64,
+        /// The message type.
+        message_type: &'static str,
+    },
+    /// A node sent a transaction back on the connection it came from.
+    #[error("node {node} sent a transaction back to node {peer}, which had sent it on the same connection")]
+    Echo {
+        /// The node.
+        node: NodeIndex,
+        /// The peer it came from.
+        peer: NodeIndex,
+    },
+    /// A flooded message did not reach a node that stayed connected to its origin.
+    #[error(
+        "{kind} #{message} broadcast by node {origin} at {at_ms} ms did not reach node {node} within \
+         {deadline_ms} ms although both stayed connected"
+    )]
+    NotDelivered {
+        /// "transaction" or "scp".
+        kind: &'static str,
+        /// The simulator's message number.
+        message: u64,
+        /// Where it was broadcast.
+        origin: NodeIndex,
+        /// When, in ms since the start.
+        at_ms: f64,
+        /// The node it did not reach.
+        node: NodeIndex,
+        /// The deadline.
+        deadline_ms: u64,
+    },
+    /// A tx-set fetch between connected nodes did not complete.
+    #[error(
+        "node {node} did not fetch the tx set of node {holder} within {deadline_ms} ms although both stayed connected"
+    )]
+    FetchNotDone {
+        /// The fetching node.
+        node: NodeIndex,
+        /// The node that holds the set.
+        holder: NodeIndex,
+        /// The deadline.
+        deadline_ms: u64,
+    },
+    /// A queue or map passed its bound, or a connection count its limit.
+    #[error("node {node}: {what} is {value}, over its bound {bound}")]
+    BoundExceeded {
+        /// The node.
+        node: NodeIndex,
+        /// What.
+        what: &'static str,
+        /// Its size.
+        value: u64,
+        /// The bound.
+        bound: u64,
+    },
+    /// Flow control's own bookkeeping is inconsistent.
+    #[error("node {node}, connection #{conn_id}: flow control: {detail}")]
+    FlowControl {
+        /// The node.
+        node: NodeIndex,
+        /// The node's connection id.
+        conn_id: u64,
+        /// What is wrong.
+        detail: &'static str,
+    },
+    /// A node dropped an honest peer for breaking the protocol over a connection no fault
+    /// touched.
+    #[error("node {node} dropped honest node {peer} for a protocol error ({reason}) on a clean connection")]
+    HonestPeerBlamed {
+        /// The node that dropped.
+        node: NodeIndex,
+        /// The honest peer.
+        peer: NodeIndex,
+        /// The reason it gave.
+        reason: String,
+    },
+    /// A node's timer fired again and again without time passing.
+    #[error("node {node}'s timer fired {fires} times at one instant")]
+    TimerStuck {
+        /// The node.
+        node: NodeIndex,
+        /// How many times.
+        fires: u32,
+    },
+}
+
+fn bound(node: NodeIndex, what: &'static str, value: usize, max: usize) -> Result<(), Violation> {
+    if value > max {
+        return Err(Violation::BoundExceeded { node, what, value: value as u64, bound: max as u64 });
+    }
+    Ok(())
+}
+
+/// Bound of the pull-mode output queue (`4 × PEERS_MAX` in overlay-flood).
+const PULL_OUTBOX_MAX: usize = 4 * overlay_flood::config::PEERS_MAX;
+
+/// Check one node's own state: its flow control and every bound. Returns the number of
+/// checks made.
+pub fn check_node(index: NodeIndex, node: &SimulatedNode, app_transactions_max: usize) -> Result<u64, Violation> {
+    let mut checks = 0u64;
+    let config = node.config();
+    let fg = node.floodgate().stats();
+    bound(index, "Floodgate records", fg.entries, fg.entries_max)?;
+    checks += 1;
+
+    let pull = node.pull_mode();
+    let ledger = pull.ledger_limits();
+    let incoming_max = ledger.incoming_advert_limit(&config.flood);
+    for p in pull.peers() {
+        bound(index, "incoming advert queue", pull.incoming_len(&p), incoming_max)?;
+        bound(index, "outgoing advert batch", pull.outgoing_len(&p), overlay_flood::config::TX_HASHES_PER_MESSAGE_MAX)?;
+        bound(index, "advert history", pull.history_len(&p), config.flood.advert_history_entries_max)?;
+        checks += 3;
+    }
+    bound(index, "pull-mode peers", pull.peers().count(), overlay_flood::config::PEERS_MAX)?;
+    bound(index, "demand history", pull.demands().len(), config.flood.demand_history_entries_max)?;
+    bound(index, "pull-mode output queue", pull.pending_transmits(), PULL_OUTBOX_MAX)?;
+    bound(index, "tx-set fetch trackers", node.tx_set_fetcher().len(), config.flood.fetch_trackers_max)?;
+    bound(index, "application transactions", node.app().transaction_count(), app_transactions_max)?;
+    checks += 5;
+
+    let limits = node.limits();
+    let (pending_in, pending_out, auth_in, auth_out) = node.connection_counts();
+    bound(index, "authenticated inbound peers", auth_in, limits.max_inbound)?;
+    bound(index, "authenticated outbound peers", auth_out, limits.max_outbound)?;
+    bound(index, "pending outbound connections", pending_out, limits.max_outbound_pending)?;
+    bound(
+        index,
+        "pending inbound connections",
+        pending_in,
+        limits.max_inbound_pending + overlay_node::config::POSSIBLY_PREFERRED_EXTRA,
+    )?;
+    checks += 4;
+
+    let queue_max = config.peer.flow.queue_hard_limit_msgs;
+    for (conn, _role, peer) in node.connections() {
+        let Some(peer) = peer else { continue };
+        if peer.is_closed() {
+            continue;
+        }
+        let flow_err = |detail| Violation::FlowControl { node: index, conn_id: conn.0, detail };
+        peer.flow().check_invariants().map_err(flow_err)?;
+        let s = peer.flow_stats();
+        if s.outbound.used_msgs_total > s.outbound.granted_msgs_total {
+            return Err(flow_err("more messages charged than granted"));
+        }
+        if s.outbound.used_bytes_total > s.outbound.granted_bytes_total {
+            return Err(flow_err("more bytes charged than granted"));
+        }
+        if s.local.flood_available_msgs > s.local.flood_limit_msgs
+            || s.local.flood_available_bytes > s.local.flood_limit_bytes
+        {
+            return Err(flow_err("more reading capacity available than the limit"));
+        }
+        for q in &s.queues {
+            bound(index, "outbound queue", q.len_msgs, queue_max)?;
+        }
+        bound(index, "unsent bytes of a peer", peer.unsent_bytes(), config.peer.max_unsent_bytes)?;
+        checks += 9;
+    }
+    Ok(checks)
+}

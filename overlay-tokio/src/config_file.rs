@@ -1,0 +1,224 @@
+//! A TOML configuration file with the stellar-core key names a user already has.
+//!
+//! Keys this program does not use (stellar-core has many more) are ignored, so an existing
+//! stellar-core configuration file can be read as it is.
+//!
+//! ```
+//! use overlay_tokio::config_file::CoreConfig;
+//! let text = r#"
+//! NETWORK_PASSPHRASE = "Test SDF Network ; September 2015"
+//! PEER_PORT = 11700
+//! KNOWN_PEERS = ["core-testnet1.stellar.org", "10.0.0.1:11625"]
+//! TARGET_PEER_CONNECTIONS = 4
+//! DATABASE = "sqlite3://peers.db"
+//! HTTP_PORT = 11626   # not ours: ignored
+//! "#;
+//! let file = CoreConfig::parse(text).unwrap();
+//! let mut config = overlay_tokio::OverlayConfig::default();
+//! file.apply(&mut config).unwrap();
+//! assert_eq!(config.node.peer_port, 11700);
+//! assert_eq!(config.node.target_peer_connections, 4);
+//! assert_eq!(config.known_peers.len(), 2);
+//! ```
+
+use crate::overlay::OverlayConfig;
+use overlay_auth::NodeIdentity;
+use overlay_proto::{NetworkId, NodeId};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or a value has the wrong type.
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    /// A value is out of range or malformed.
+    #[error("{key}: {reason}")]
+    Value {
+        /// The stellar-core key.
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The overlay-related keys of a stellar-core configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[allow(non_snake_case, missing_docs)]
+pub struct CoreConfig {
+    pub NETWORK_PASSPHRASE: Option<String>,
+    /// `S...`, optionally followed by a name (`"S... self"`), as stellar-core accepts.
+    pub NODE_SEED: Option<String>,
+    pub PEER_PORT: Option<u16>,
+    pub KNOWN_PEERS: Option<Vec<String>>,
+    pub PREFERRED_PEERS: Option<Vec<String>>,
+    pub PREFERRED_PEER_KEYS: Option<Vec<String>>,
+    pub PREFERRED_PEERS_ONLY: Option<bool>,
+    pub TARGET_PEER_CONNECTIONS: Option<usize>,
+    pub MAX_ADDITIONAL_PEER_CONNECTIONS: Option<i64>,
+    pub MAX_PENDING_CONNECTIONS: Option<usize>,
+    pub PEER_AUTHENTICATION_TIMEOUT: Option<u64>,
+    pub PEER_TIMEOUT: Option<u64>,
+    pub PEER_STRAGGLER_TIMEOUT: Option<u64>,
+    pub PEER_READING_CAPACITY: Option<u32>,
+    pub PEER_FLOOD_READING_CAPACITY: Option<u32>,
+    pub FLOW_CONTROL_SEND_MORE_BATCH_SIZE: Option<u32>,
+    pub PEER_FLOOD_READING_CAPACITY_BYTES: Option<u32>,
+    pub FLOW_CONTROL_SEND_MORE_BATCH_SIZE_BYTES: Option<u32>,
+    pub PEER_TOTAL_READING_CAPACITY_BYTES: Option<u64>,
+    pub OUTBOUND_TX_QUEUE_BYTE_LIMIT: Option<u64>,
+    pub FLOOD_OP_RATE_PER_LEDGER: Option<f64>,
+    pub FLOOD_SOROBAN_RATE_PER_LEDGER: Option<f64>,
+    pub FLOOD_ADVERT_PERIOD_MS: Option<u64>,
+    pub FLOOD_DEMAND_PERIOD_MS: Option<u64>,
+    pub FLOOD_DEMAND_BACKOFF_DELAY_MS: Option<u64>,
+    pub MAX_SLOTS_TO_REMEMBER: Option<u32>,
+    pub RUN_STANDALONE: Option<bool>,
+    /// `sqlite3://PATH` (stellar-core's form) or a bare path: the peer database.
+    pub DATABASE: Option<String>,
+}
+
+impl CoreConfig {
+    /// Read and parse a file.
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigFileError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigFileError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(&text)
+    }
+
+    /// Parse TOML text.
+    pub fn parse(text: &str) -> Result<Self, ConfigFileError> {
+        toml::from_str(text).map_err(|e| ConfigFileError::Parse(e.to_string()))
+    }
+
+    /// The network id, if NETWORK_PASSPHRASE is set.
+    pub fn network_id(&self) -> Option<NetworkId> {
+        self.NETWORK_PASSPHRASE.as_deref().map(NetworkId::from_passphrase)
+    }
+
+    /// The node identity, if NODE_SEED is set.
+    pub fn identity(&self) -> Result<Option<NodeIdentity>, ConfigFileError> {
+        let Some(seed) = &self.NODE_SEED else { return Ok(None) };
+        let key = seed.split_whitespace().next().unwrap_or_default();
+        NodeIdentity::from_strkey(key)
+            .map(Some)
+            .map_err(|e| ConfigFileError::Value { key: "NODE_SEED", reason: e.to_string() })
+    }
+
+    /// Write the values that are set into `config`.
+    pub fn apply(&self, config: &mut OverlayConfig) -> Result<(), ConfigFileError> {
+        let node = &mut config.node;
+        set(&mut node.peer_port, self.PEER_PORT);
+        if let Some(v) = &self.KNOWN_PEERS {
+            config.known_peers = v.clone();
+        }
+        if let Some(v) = &self.PREFERRED_PEERS {
+            config.preferred_peers = v.clone();
+        }
+        if let Some(keys) = &self.PREFERRED_PEER_KEYS {
+            node.preferred_peer_keys = keys
+                .iter()
+                .map(|k| k.split_whitespace().next().unwrap_or_default().parse::<NodeId>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| ConfigFileError::Value { key: "PREFERRED_PEER_KEYS", reason: e.to_string() })?;
+        }
+        set(&mut node.preferred_peers_only, self.PREFERRED_PEERS_ONLY);
+        set(&mut node.target_peer_connections, self.TARGET_PEER_CONNECTIONS);
+        if let Some(v) = self.MAX_ADDITIONAL_PEER_CONNECTIONS {
+            node.max_additional_peer_connections = match v {
+                -1 => None,
+                v => Some(usize::try_from(v).map_err(|_| ConfigFileError::Value {
+                    key: "MAX_ADDITIONAL_PEER_CONNECTIONS",
+                    reason: "must be -1 or at least 0".into(),
+                })?),
+            };
+        }
+        set(&mut node.max_pending_connections, self.MAX_PENDING_CONNECTIONS);
+        set(&mut node.run_standalone, self.RUN_STANDALONE);
+        if let Some(s) = self.PEER_AUTHENTICATION_TIMEOUT {
+            node.peer.authentication_timeout = Duration::from_secs(s);
+            node.tick_period = Duration::from_secs(s + 1);
+        }
+        set(&mut node.peer.idle_timeout, self.PEER_TIMEOUT.map(Duration::from_secs));
+        set(&mut node.peer.straggler_timeout, self.PEER_STRAGGLER_TIMEOUT.map(Duration::from_secs));
+        let flow = &mut node.peer.flow;
+        set(&mut flow.peer_reading_capacity_msgs, self.PEER_READING_CAPACITY);
+        set(&mut flow.peer_flood_reading_capacity_msgs, self.PEER_FLOOD_READING_CAPACITY);
+        set(&mut flow.send_more_batch_msgs, self.FLOW_CONTROL_SEND_MORE_BATCH_SIZE);
+        set(&mut flow.peer_flood_reading_capacity_bytes, self.PEER_FLOOD_READING_CAPACITY_BYTES);
+        set(&mut flow.send_more_batch_bytes, self.FLOW_CONTROL_SEND_MORE_BATCH_SIZE_BYTES);
+        set(&mut flow.peer_total_reading_capacity_bytes, self.PEER_TOTAL_READING_CAPACITY_BYTES);
+        set(&mut flow.outbound_tx_queue_byte_limit, self.OUTBOUND_TX_QUEUE_BYTE_LIMIT);
+        let flood = &mut node.flood;
+        set(&mut flood.flood_op_rate_per_ledger, self.FLOOD_OP_RATE_PER_LEDGER);
+        set(&mut flood.flood_soroban_rate_per_ledger, self.FLOOD_SOROBAN_RATE_PER_LEDGER);
+        set(&mut flood.flood_advert_period_ms, self.FLOOD_ADVERT_PERIOD_MS);
+        set(&mut flood.flood_demand_period_ms, self.FLOOD_DEMAND_PERIOD_MS);
+        set(&mut flood.flood_demand_backoff_delay_ms, self.FLOOD_DEMAND_BACKOFF_DELAY_MS);
+        set(&mut flood.max_slots_to_remember, self.MAX_SLOTS_TO_REMEMBER);
+        if let Some(db) = &self.DATABASE {
+            let path = db.strip_prefix("sqlite3://").unwrap_or(db);
+            config.database = (path != ":memory:").then(|| PathBuf::from(path));
+        }
+        config
+            .node
+            .peer
+            .flow
+            .validate(overlay_flow::ledger::MAX_CLASSIC_TX_SIZE_BYTES)
+            .map_err(|e| ConfigFileError::Value { key: "flow control", reason: e.to_string() })?;
+        config.node.flood.validate().map_err(|e| ConfigFileError::Value { key: "flooding", reason: e.to_string() })
+    }
+}
+
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *field = v;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stellar_core_keys_apply_and_bad_values_are_refused() {
+        let f = CoreConfig::parse(
+            r#"
+            NODE_SEED = "SDP4WMPE2XWJ6YRYRO2DNA5CIO4RBVIWTAUQUBVMIKBAVOR3JN7KE4XA self"
+            PREFERRED_PEER_KEYS = ["GAIF3ENJ3TQKZY22ZEMJFAA4U22F3R4FVYIWXH3FURVGKJVVOERCCCNZ"]
+            MAX_ADDITIONAL_PEER_CONNECTIONS = -1
+            PEER_FLOOD_READING_CAPACITY = 100
+            FLOW_CONTROL_SEND_MORE_BATCH_SIZE = 20
+            DATABASE = "sqlite3://x.db"
+            "#,
+        )
+        .unwrap();
+        let mut c = OverlayConfig::default();
+        f.apply(&mut c).unwrap();
+        assert_eq!(
+            f.identity().unwrap().unwrap().node_id().to_string(),
+            "GAIF3ENJ3TQKZY22ZEMJFAA4U22F3R4FVYIWXH3FURVGKJVVOERCCCNZ"
+        );
+        assert_eq!(c.node.max_additional_peer_connections, None);
+        assert_eq!(c.node.peer.flow.peer_flood_reading_capacity_msgs, 100);
+        assert_eq!(c.database, Some(PathBuf::from("x.db")));
+        assert_eq!(c.node.preferred_peer_keys.len(), 1);
+
+        // Batch above capacity is refused, as stellar-core refuses it at load.
+        let bad =
+            CoreConfig::parse("PEER_FLOOD_READING_CAPACITY = 10\nFLOW_CONTROL_SEND_MORE_BATCH_SIZE = 20").unwrap();
+        assert!(bad.apply(&mut OverlayConfig::default()).is_err());
+        assert!(CoreConfig::parse("PEER_PORT = \"x\"").is_err());
+        assert!(CoreConfig::parse("NODE_SEED = \"nope\"").unwrap().identity().is_err());
+    }
+}

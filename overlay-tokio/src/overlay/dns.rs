@@ -1,0 +1,30 @@
+//! Resolution of configured peer host names (§11.5): the first IPv4 address of each;
+//! unresolvable entries are skipped (and logged).
+
+use overlay_proto::version::DEFAULT_PEER_PORT;
+use overlay_proto::{Host, PeerAddress};
+use std::net::SocketAddr;
+
+/// Resolve `host[:port]` strings; entries that do not parse or resolve are skipped.
+pub async fn resolve_all(entries: &[String]) -> Vec<PeerAddress> {
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        match resolve(e).await {
+            Some(a) => out.push(a),
+            None => tracing::warn!(peer = %e, "cannot resolve peer address; skipped"),
+        }
+    }
+    out
+}
+
+/// Resolve one `host[:port]` to an IPv4 address.
+pub async fn resolve(entry: &str) -> Option<PeerAddress> {
+    let parsed = PeerAddress::parse_with_default_port(entry, DEFAULT_PEER_PORT).ok()?;
+    match &parsed.host {
+        Host::Ip(_) => Some(parsed),
+        Host::Name(name) => {
+            let found = tokio::net::lookup_host((name.as_str(), parsed.port)).await.ok()?;
+            found.filter(SocketAddr::is_ipv4).map(PeerAddress::from).next()
+        }
+    }
+}
