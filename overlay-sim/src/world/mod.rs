@@ -955,6 +955,12 @@ impl World {
         let mut violation = None;
         let mut overran = false;
         let mut frames = 0u64;
+        let dbg_has = dbg_on() && !dbg_frames(&bytes).is_empty(); // DBGTRACE
+        if dbg_on() {
+            for d in dbg_frames(&bytes) {
+                eprintln!("DBG {:.3} write {w}->{r} conn {sim} side {side}: {d}", dbg_ms(now));
+            }
+        } // DBGTRACE
         for f in tap::frames(&bytes) {
             frames += 1;
             writer.sent.add(f.class(), f.frame.len());
@@ -1022,6 +1028,17 @@ impl World {
         if l.corrupted_chunks + l.duplicated_frames + l.reordered_frames != damage_before {
             c.damaged = true;
         }
+        if dbg_has {
+            eprintln!(
+                "DBG   carried: {}",
+                match &carried {
+                    Carried::Deliver { at, .. } => format!("deliver at {:.3}", dbg_ms(*at)),
+                    Carried::Held => "held".into(),
+                    Carried::Nothing => "nothing".into(),
+                    Carried::Reset => "RESET".into(),
+                }
+            );
+        } // DBGTRACE
         match carried {
             Carried::Deliver { at, bytes } => {
                 let credit = c.grants_written[side];
@@ -1111,6 +1128,26 @@ impl World {
 
     fn on_event(&mut self, n: NodeIndex, e: NodeEvent) -> Res {
         let now = self.q.now();
+        if dbg_on() {
+            match &e {
+                NodeEvent::Connected { conn, .. } => eprintln!(
+                    "DBG {:.3} node {n} connected conn {} sim {:?} peer {:?}",
+                    self.at_ms(now),
+                    conn.0,
+                    self.sim_of(n, *conn),
+                    self.sim_of(n, *conn).and_then(|s| self.conns.get(&s)).map(|c| (c.ends[0].node, c.ends[1].node))
+                ),
+                NodeEvent::Disconnected { conn, reason, was_authenticated, .. } => eprintln!(
+                    "DBG {:.3} node {n} disconnected conn {} sim {:?} nodes {:?} auth {was_authenticated} reason {}",
+                    self.at_ms(now),
+                    conn.0,
+                    self.sim_of(n, *conn),
+                    self.sim_of(n, *conn).and_then(|s| self.conns.get(&s)).map(|c| (c.ends[0].node, c.ends[1].node)),
+                    reason.text()
+                ),
+                _ => {}
+            }
+        } // DBGTRACE
         match e {
             NodeEvent::Connected { conn, .. } => {
                 let Some(sim) = self.sim_of(n, conn) else { return Ok(()) };
@@ -1191,8 +1228,31 @@ impl World {
             c.reseal[to].get_or_insert_with(|| Box::new(Resealer::new(role, secret))).observe_incoming(&bytes);
             let _ = m;
         }
+        if dbg_on() {
+            for d in dbg_frames(&bytes) {
+                eprintln!(
+                    "DBG {:.3} deliver to node {r} conn {sim} (node conn {}): {d}",
+                    (now.saturating_duration_since(START).as_micros() as f64) / 1000.0,
+                    conn.0
+                );
+            }
+        } // DBGTRACE
         let live = sn.live.as_deref_mut().expect("checked live");
+        let dbg_hit = dbg_on() && !dbg_frames(&bytes).is_empty(); // DBGTRACE
+        if dbg_hit {
+            let h = DBG_HASH.with(|c| c.get()).unwrap();
+            eprintln!(
+                "DBG   node {r} has tx: {} synced {}",
+                overlay_node::app::Application::has_transaction(live.node.app(), &h),
+                overlay_node::app::Application::ledger(live.node.app()).synced
+            );
+        }
         live.node.handle_bytes(now, unix, conn, &bytes);
+        if dbg_hit {
+            if let Some(p) = live.node.peer(conn) {
+                eprintln!("DBG   after: flow {:?} closed {} writable-ish", p.flow_stats(), p.is_closed());
+            }
+        }
         self.drain(r)?;
         if !echoes.is_empty() {
             let Some(c) = self.conns.get_mut(&sim) else { return Ok(()) };
@@ -1500,3 +1560,44 @@ mod tests {
         assert_eq!(scp_key(&[1]), 1 << 56);
     }
 }
+
+// DBGTRACE begin
+thread_local! {
+    pub(crate) static DBG_HASH: core::cell::Cell<Option<overlay_proto::Hash256>> = const { core::cell::Cell::new(None) };
+}
+
+pub(crate) fn dbg_want(number: u64) -> bool {
+    std::env::var("DBG_TX").ok().and_then(|s| s.parse::<u64>().ok()) == Some(number)
+}
+
+fn dbg_ms(t: Timestamp) -> f64 {
+    t.saturating_duration_since(START).as_micros() as f64 / 1000.0
+}
+
+pub(crate) fn dbg_on() -> bool {
+    DBG_HASH.with(|c| c.get()).is_some()
+}
+
+/// Describe frames touching the traced hash.
+pub(crate) fn dbg_frames(bytes: &[u8]) -> Vec<String> {
+    let Some(h) = DBG_HASH.with(|c| c.get()) else { return Vec::new() };
+    let mut out = Vec::new();
+    for f in tap::frames(bytes) {
+        match f.message_type {
+            Some(t @ (overlay_proto::xdr::MessageType::FloodAdvert | overlay_proto::xdr::MessageType::FloodDemand)) => {
+                let n = (f.message_xdr.len().saturating_sub(8)) / 32;
+                if f.message_xdr.windows(32).any(|w| w == h.0) {
+                    out.push(format!("{t:?}[{n} hashes] WITH HASH"));
+                }
+            }
+            Some(overlay_proto::xdr::MessageType::Transaction) => {
+                if overlay_flood::identity::tx_full_hash_from_message_xdr(f.message_xdr).ok() == Some(h) {
+                    out.push("TRANSACTION".into());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+// DBGTRACE end
