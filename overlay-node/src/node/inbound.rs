@@ -62,14 +62,8 @@ impl<A: Application, S: PeerStore> Node<A, S> {
             return;
         };
         self.pull.handle_transaction(self.now, from, &tx_hash);
-        let ledger = self.app.ledger().tracking_ledger;
-        match self.floodgate.record_received(id, from, ledger) {
-            Ok(true) => self.metrics.flood_unique_recv += 1,
-            Ok(false) => {
-                self.metrics.flood_duplicate_recv += 1;
-                return;
-            }
-            Err(_) => return,
+        if !self.record_flood(id, from) {
+            return;
         }
         match self.app.on_transaction(self.now, Some(from), tx, &tx_hash) {
             TxVerdict::Accepted => {
@@ -85,16 +79,26 @@ impl<A: Application, S: PeerStore> Node<A, S> {
     fn on_scp(&mut self, from: NodeId, env: &ScpEnvelope, xdr: Option<&Arc<[u8]>>) {
         let Some(xdr) = xdr else { return };
         let id = overlay_flood::identity::flood_message_id_from_xdr(xdr);
-        let ledger = self.app.ledger().tracking_ledger;
-        match self.floodgate.record_received(id, from, ledger) {
-            Ok(true) => self.metrics.flood_unique_recv += 1,
-            Ok(false) => {
-                self.metrics.flood_duplicate_recv += 1;
-                return;
-            }
-            Err(_) => return,
+        if !self.record_flood(id, from) {
+            return;
         }
         self.submit_envelope(Some(from), env.clone(), id, Some(xdr.clone()));
+    }
+
+    /// Record a flooded message from `from` in the Floodgate; whether it is new.
+    fn record_flood(&mut self, id: Hash256, from: NodeId) -> bool {
+        let ledger = self.app.ledger().tracking_ledger;
+        match self.floodgate.record_received(id, from, ledger) {
+            Ok(true) => {
+                self.metrics.flood_unique_recv += 1;
+                true
+            }
+            Ok(false) => {
+                self.metrics.flood_duplicate_recv += 1;
+                false
+            }
+            Err(_) => false,
+        }
     }
 
     /// Hand an envelope to the application and act on its verdict.
