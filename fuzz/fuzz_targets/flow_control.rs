@@ -88,6 +88,7 @@ fn config(c: &Config) -> FlowConfig {
         outbound_tx_queue_byte_limit: u64::from(c.tx_queue_bytes),
         send_mode_idle_timeout: Duration::from_secs(u64::from(c.idle_timeout_secs)),
         queue_hard_limit_msgs: usize::from(c.hard_limit_msgs),
+        strict_priority_shedding: c.hard_limit_msgs % 2 == 1,
     }
 }
 

@@ -62,6 +62,15 @@ pub struct FlowConfig {
     /// bound does. Over it, the SCP queue sheds its oldest entries not in flight, and the
     /// other queues are discarded as when they exceed their spec limit.
     pub queue_hard_limit_msgs: usize,
+    /// No stellar-core key \[LOCAL\], default **false**: strict priority shedding. The spec
+    /// sheds each queue on its own (§6.4), so a transaction queue over its limit is discarded
+    /// while adverts and demands stay queued. With this set, whenever a queue is shed for load
+    /// (over its limit or the hard bound), every waiting message of the lower-priority queues
+    /// is discarded first, so a higher-priority message is never shed for load while a
+    /// lower-priority one stays queued. It sheds more in total; it suits a sender that would
+    /// rather lose adverts than transactions and SCP messages. Obsolete SCP statements are
+    /// still replaced and trimmed as the spec says (that is not load shedding).
+    pub strict_priority_shedding: bool,
 }
 
 impl Default for FlowConfig {
@@ -76,6 +85,7 @@ impl Default for FlowConfig {
             outbound_tx_queue_byte_limit: 3_145_728,
             send_mode_idle_timeout: PEER_SEND_MODE_IDLE_TIMEOUT,
             queue_hard_limit_msgs: DEFAULT_QUEUE_HARD_LIMIT_MSGS,
+            strict_priority_shedding: false,
         }
     }
 }

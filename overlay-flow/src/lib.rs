@@ -409,6 +409,7 @@ impl<P> FlowControl<P> {
             min_slot_to_remember: self.ledger.min_slot_to_remember,
             checkpoint_slot: self.ledger.checkpoint_slot,
             hard_limit_msgs: self.config.queue_hard_limit_msgs,
+            strict_priority_shedding: self.config.strict_priority_shedding,
         }
     }
 

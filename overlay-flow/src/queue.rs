@@ -56,6 +56,7 @@ pub(crate) struct QueueLimits {
     pub(crate) min_slot_to_remember: u64,
     pub(crate) checkpoint_slot: u64,
     pub(crate) hard_limit_msgs: usize,
+    pub(crate) strict_priority_shedding: bool,
 }
 
 /// What [`FlowControl::enqueue`](crate::FlowControl::enqueue) did, for metrics
@@ -81,6 +82,9 @@ pub struct EnqueueReport {
     pub scp_replaced: bool,
     /// SCP entries shed by the local hard bound.
     pub hard_limit_msgs: u64,
+    /// Waiting messages of lower-priority queues discarded first, under
+    /// [`FlowConfig::strict_priority_shedding`](crate::FlowConfig::strict_priority_shedding).
+    pub lower_priority_dropped_msgs: u64,
 }
 
 impl EnqueueReport {
@@ -95,6 +99,7 @@ impl EnqueueReport {
             scp_old_slot_msgs: 0,
             scp_replaced: false,
             hard_limit_msgs: 0,
+            lower_priority_dropped_msgs: 0,
         }
     }
 
@@ -258,12 +263,38 @@ impl<P> OutboundQueues<P> {
                     || q.bytes > limits.tx_queue_byte_limit
             }
             Priority::Demand | Priority::Advert => q.hashes > limits.max_tx_set_size_ops,
-            Priority::Scp => return trim_scp(q, priority, id, limits),
+            Priority::Scp => false,
         };
-        if over || len > limits.hard_limit_msgs {
-            return q.discard_all(priority);
+        let shedding = over || len > limits.hard_limit_msgs;
+        let lower_dropped =
+            if shedding && limits.strict_priority_shedding { self.discard_waiting_below(priority) } else { 0 };
+        let q = &mut self.queues[priority.index()];
+        let mut report = if priority == Priority::Scp {
+            trim_scp(q, priority, id, limits)
+        } else if shedding {
+            q.discard_all(priority)
+        } else {
+            EnqueueReport::new(priority, true)
+        };
+        report.lower_priority_dropped_msgs = lower_dropped;
+        report
+    }
+
+    /// Strict priority shedding: discard the waiting (not in flight) messages of every queue
+    /// of lower priority than `priority`. Returns how many.
+    #[cold]
+    fn discard_waiting_below(&mut self, priority: Priority) -> u64 {
+        let mut dropped = 0;
+        for q in self.queues.iter_mut().skip(priority.index() + 1) {
+            let mut scratch = EnqueueReport::new(priority, false);
+            while q.entries.len() > q.in_flight {
+                let Some(e) = q.entries.pop_back() else { break };
+                q.account_removed(&e.meta);
+                q.count_dropped(&mut scratch, e.meta.size_bytes());
+            }
+            dropped += scratch.dropped_msgs;
         }
-        EnqueueReport::new(priority, true)
+        dropped
     }
 
     /// The first entry not in flight of a queue.
