@@ -15,7 +15,11 @@
 //! - **delivery**: every flooded message reaches every honest node that stayed connected to
 //!   its origin (through honest nodes and connections up on both ends, across links that
 //!   were not cut or partitioned) from the broadcast until the deadline; every tx-set fetch
-//!   between two such nodes completes;
+//!   between two such nodes completes. A connection stops counting from the write in which
+//!   the link corrupted a record mark's length: the receiver's framing is then out of step,
+//!   and with a longer announced body (up to 16 MiB is legal after authentication, §1.2)
+//!   it waits for bytes that never make a valid frame while both nodes keep the connection
+//!   open, so messages across it are lost until a timeout drops it, as in stellar-core;
 //! - **timers advance**: a node's timer does not fire again and again at one instant.
 //!
 //! Checked on every node every `check_interval_ms` and at the end ([`check_node`]): flow

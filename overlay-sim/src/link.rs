@@ -16,7 +16,7 @@
 //! | `reset_prob` | the connection is reset (RST): both ends see the socket close, bytes in flight are gone |
 //! | `duplicate_prob` | a whole frame is delivered twice in a row, as stellar-core's LoopbackPeer does: a replayed sequence number the MAC check must reject |
 //! | `reorder_prob` | a whole frame is moved behind the next frame (LoopbackPeer style): an out-of-order sequence number the MAC check must reject |
-//! | `corrupt_prob` | 1 to 3 random bits of a chunk flip in flight: the MAC (or the framing or XDR checks) must catch it |
+//! | `corrupt_prob` | 1 to 3 random bits of a chunk flip in flight: the MAC (or the framing or XDR checks) must catch it. A flip in a record mark's length throws the receiver's framing out of step: it is counted apart ([`LinkStats::corrupted_record_marks`]) because the receiver may only notice once the longer body it was announced has arrived |
 //!
 //! Cuts and partitions are properties of the network, not of one pipe (see
 //! [`crate::network`]); a pipe only knows whether its path is blocked right now. While it is
@@ -119,6 +119,10 @@ pub struct LinkStats {
     pub reordered_frames: u64,
     /// Chunks with flipped bits.
     pub corrupted_chunks: u64,
+    /// Of those, chunks where a flipped bit changed the body length a record mark announces
+    /// (bit 31, which receivers ignore, excluded): from that frame on the receiver's framing
+    /// is out of step with the sender's, so nothing more crosses that direction intact.
+    pub corrupted_record_marks: u64,
     /// Chunks held back by a partition.
     pub held_chunks: u64,
 }
@@ -212,12 +216,7 @@ impl Pipe {
             return Carried::Nothing;
         }
         if rng.chance(profile.corrupt_prob) {
-            stats.corrupted_chunks += 1;
-            let flips = 1 + rng.below(3);
-            for _ in 0..flips {
-                let i = rng.index(bytes.len());
-                bytes[i] ^= 1 << rng.below(8);
-            }
+            corrupt(&mut bytes, rng, stats);
         }
         let at = self.schedule(now, bytes.len(), profile, rng, stats);
         Carried::Deliver { at, bytes }
@@ -323,6 +322,40 @@ impl Pipe {
         }
         out
     }
+}
+
+/// Flip 1 to 3 random bits of a chunk; count it, and count it apart if a record mark now
+/// announces another body length.
+fn corrupt(bytes: &mut [u8], rng: &mut SimRng, stats: &mut LinkStats) {
+    stats.corrupted_chunks += 1;
+    let marks = record_marks(bytes);
+    let flips = 1 + rng.below(3);
+    for _ in 0..flips {
+        let i = rng.index(bytes.len());
+        bytes[i] ^= 1 << rng.below(8);
+    }
+    if marks.iter().any(|&(at, len)| announced_len(&bytes[at..]) != Some(len)) {
+        stats.corrupted_record_marks += 1;
+    }
+}
+
+/// The body length a record mark at the start of `bytes` announces, bit 31 ignored as
+/// receivers do (PROTOCOL.md §1.2); `None` if fewer than 4 bytes.
+fn announced_len(bytes: &[u8]) -> Option<u32> {
+    let mark = bytes.first_chunk::<4>()?;
+    Some(u32::from_be_bytes(*mark) & 0x7fff_ffff)
+}
+
+/// The record marks of a run of frames as the receiver reads them: the offset of each mark
+/// and the body length it announces. A mark whose body runs past the end is included.
+pub fn record_marks(bytes: &[u8]) -> Vec<(usize, u32)> {
+    let mut marks = Vec::new();
+    let mut at = 0usize;
+    while let Some(len) = bytes.get(at..).and_then(announced_len) {
+        marks.push((at, len));
+        at = at.saturating_add(4).saturating_add(len as usize);
+    }
+    marks
 }
 
 /// Split a run of whole frames at their record marks. A trailing partial frame (which a
@@ -455,6 +488,41 @@ mod tests {
         let flipped: u32 = bytes.iter().zip(&f).map(|(x, y)| (x ^ y).count_ones()).sum();
         assert!((1..=3).contains(&flipped), "{flipped} bits flipped");
         assert_eq!(stats.corrupted_chunks, 1);
+    }
+
+    #[test]
+    fn record_marks_follow_the_announced_lengths() {
+        let mut bytes = [frame(1, 4), frame(2, 8)].concat();
+        assert_eq!(record_marks(&bytes), vec![(0, 4), (8, 8)]);
+        // Bit 31 is ignored; a body running past the end still has its mark.
+        bytes[8] &= 0x7f;
+        bytes.extend_from_slice(&[0x80, 0, 1, 0, 9]);
+        assert_eq!(record_marks(&bytes), vec![(0, 4), (8, 8), (20, 256)]);
+        assert_eq!(record_marks(&[0x80, 0]), vec![]);
+    }
+
+    /// A corrupted chunk is counted apart exactly when a record mark announces another body
+    /// length afterwards, whatever the bits hit: length bits, bit 31 or a body.
+    #[test]
+    fn corrupted_record_marks_are_told_apart() {
+        let p = LinkProfile { corrupt_prob: 1.0, ..LinkProfile::default() };
+        let (mut rng, mut stats) = (SimRng::new(3), LinkStats::default());
+        // Short frames, so that the marks take a good share of the bits.
+        let sent = [frame(1, 4), frame(2, 4), frame(3, 8)].concat();
+        let (mut hit, mut missed) = (0, 0);
+        for k in 0..2_000 {
+            let before = stats.corrupted_record_marks;
+            let Carried::Deliver { bytes, .. } =
+                Pipe::default().carry(t(k), sent.clone(), &p, false, &mut rng, &mut stats)
+            else {
+                panic!()
+            };
+            let changed = record_marks(&bytes) != record_marks(&sent);
+            assert_eq!(stats.corrupted_record_marks - before, u64::from(changed), "write {k}: {bytes:02x?}");
+            if changed { hit += 1 } else { missed += 1 }
+        }
+        assert!(hit > 100 && missed > 100, "{hit} marks hit, {missed} not");
+        assert_eq!(stats.corrupted_chunks, 2_000);
     }
 
     #[test]

@@ -449,7 +449,7 @@ impl Report {
         let l = &self.faults.links;
         let _ = writeln!(
             s,
-            "\nfaults: {} partitions, {} cuts; links: {} chunks, {} losses, {} resets, {} duplicated, {} reordered, {} corrupted, {} held",
+            "\nfaults: {} partitions, {} cuts; links: {} chunks, {} losses, {} resets, {} duplicated, {} reordered, {} corrupted ({} in a record mark), {} held",
             self.faults.partitions,
             self.faults.cuts,
             l.chunks,
@@ -458,6 +458,7 @@ impl Report {
             l.duplicated_frames,
             l.reordered_frames,
             l.corrupted_chunks,
+            l.corrupted_record_marks,
             l.held_chunks
         );
         if n.overrun_connections > 0 {

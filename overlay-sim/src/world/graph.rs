@@ -1,7 +1,8 @@
 //! Which pairs of nodes can flood to each other right now, and since when.
 //!
 //! A pair is *linked* while at least one connection between them is authenticated on both
-//! ends and the network lets bytes through (no cut, no partition). The time it became
+//! ends, with framing in step (no corrupted record mark, see the world's
+//! `desynchronised`), and the network lets bytes through (no cut, no partition). The time it became
 //! linked is kept, so that the delivery check can ask which nodes stayed connected to a
 //! message's origin during the whole window from its broadcast to its deadline.
 

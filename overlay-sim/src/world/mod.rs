@@ -263,8 +263,11 @@ struct Connection {
     /// A stream fault (corruption, duplication, reordering) or a misbehaving node touched
     /// the bytes: protocol errors on it are expected.
     damaged: bool,
-    /// Counted in the graph (authenticated on both ends).
+    /// Authenticated on both ends (counted as established, and as dropped when it ends).
     counted: bool,
+    /// The link corrupted a record mark (see [`World::desynchronised`]): the connection no
+    /// longer links its nodes in the graph, whatever they think of it.
+    desynced: bool,
     /// Flood messages and their XDR bytes written by each side.
     flood_sent: [(u64, u64); 2],
     /// Grants (messages, bytes) written by each side, cumulative.
@@ -647,11 +650,7 @@ impl World {
         c.ends[side].state = EndState::Closed;
         c.ends[side].authenticated = false;
         let (a, b) = (c.ends[0].node, c.ends[1].node);
-        if c.counted {
-            c.counted = false;
-            self.stats.dropped += 1;
-            self.graph.connection_down(a, b, self.net.is_open(a, b), now);
-        }
+        self.connection_ended(sim);
         let c = self.conns.get_mut(&sim).expect("present");
         if c.ends[side].tcp_up && c.ends[1 - side].state != EndState::Closed {
             let profile = self.net.profile(a, b);
@@ -765,6 +764,7 @@ impl World {
             reset: false,
             damaged: false,
             counted: false,
+            desynced: false,
             flood_sent: [(0, 0); 2],
             grants_written: [(0, 0); 2],
             grants_delivered: [(0, 0); 2],
@@ -955,12 +955,6 @@ impl World {
         let mut violation = None;
         let mut overran = false;
         let mut frames = 0u64;
-        let dbg_has = dbg_on() && !dbg_frames(&bytes).is_empty(); // DBGTRACE
-        if dbg_on() {
-            for d in dbg_frames(&bytes) {
-                eprintln!("DBG {:.3} write {w}->{r} conn {sim} side {side}: {d}", dbg_ms(now));
-            }
-        } // DBGTRACE
         for f in tap::frames(&bytes) {
             frames += 1;
             writer.sent.add(f.class(), f.frame.len());
@@ -1023,22 +1017,16 @@ impl World {
         let c = self.conns.get_mut(&sim).expect("present");
         let l = &self.stats.link;
         let damage_before = l.corrupted_chunks + l.duplicated_frames + l.reordered_frames;
+        let marks_before = l.corrupted_record_marks;
         let carried = c.pipes[side].carry(now, bytes, &profile, blocked, &mut self.rng, &mut self.stats.link);
         let l = &self.stats.link;
         if l.corrupted_chunks + l.duplicated_frames + l.reordered_frames != damage_before {
             c.damaged = true;
         }
-        if dbg_has {
-            eprintln!(
-                "DBG   carried: {}",
-                match &carried {
-                    Carried::Deliver { at, .. } => format!("deliver at {:.3}", dbg_ms(*at)),
-                    Carried::Held => "held".into(),
-                    Carried::Nothing => "nothing".into(),
-                    Carried::Reset => "RESET".into(),
-                }
-            );
-        } // DBGTRACE
+        if l.corrupted_record_marks != marks_before {
+            self.desynchronised(sim);
+        }
+        let c = self.conns.get_mut(&sim).expect("present");
         match carried {
             Carried::Deliver { at, bytes } => {
                 let credit = c.grants_written[side];
@@ -1061,6 +1049,45 @@ impl World {
             self.q.schedule_at(at, Event::Writable { conn: sim, side })?;
         }
         Ok(())
+    }
+
+    /// The connection `sim`, authenticated on both ends, ended (either end closed, died or
+    /// reported it gone): count the drop and unlink the pair, once.
+    fn connection_ended(&mut self, sim: u64) {
+        let now = self.q.now();
+        let Some(c) = self.conns.get_mut(&sim) else { return };
+        if !c.counted {
+            return;
+        }
+        c.counted = false;
+        self.stats.dropped += 1;
+        if !c.desynced {
+            let (a, b) = (c.ends[0].node, c.ends[1].node);
+            self.graph.connection_down(a, b, self.net.is_open(a, b), now);
+        }
+    }
+
+    /// The link corrupted a record mark on `sim` ([`crate::link::LinkStats::corrupted_record_marks`]):
+    /// the receiver's framing is out of step with the sender's from that frame on, so
+    /// nothing more crosses that direction intact, and with it go the grants, demands and
+    /// replies the other direction depends on. The receiver notices at once if the announced
+    /// length is out of bounds or too short (a framing, XDR or MAC error drops the peer); if
+    /// it is longer and within the 16 MiB that PROTOCOL.md §1.2 allows after authentication,
+    /// it waits for that body and notices only when it has arrived or a timeout of §4.3
+    /// drops the peer, which can be long after a delivery deadline (stellar-core reads a
+    /// frame the same way). From this write on the connection no longer links its two
+    /// nodes for the delivery and fetch checks, although they keep it open for now.
+    fn desynchronised(&mut self, sim: u64) {
+        let now = self.q.now();
+        let Some(c) = self.conns.get_mut(&sim) else { return };
+        if c.desynced {
+            return;
+        }
+        c.desynced = true;
+        if c.counted {
+            let (a, b) = (c.ends[0].node, c.ends[1].node);
+            self.graph.connection_down(a, b, self.net.is_open(a, b), now);
+        }
     }
 
     fn on_writable(&mut self, sim: u64, side: usize) -> Res {
@@ -1106,11 +1133,7 @@ impl World {
         c.ends[side].state = EndState::Closed;
         c.ends[side].authenticated = false;
         let (a, b) = (c.ends[0].node, c.ends[1].node);
-        if c.counted {
-            c.counted = false;
-            self.stats.dropped += 1;
-            self.graph.connection_down(a, b, self.net.is_open(a, b), now);
-        }
+        self.connection_ended(sim);
         let c = self.conns.get_mut(&sim).expect("present");
         if c.ends[side].tcp_up
             && !c.reset
@@ -1128,26 +1151,6 @@ impl World {
 
     fn on_event(&mut self, n: NodeIndex, e: NodeEvent) -> Res {
         let now = self.q.now();
-        if dbg_on() {
-            match &e {
-                NodeEvent::Connected { conn, .. } => eprintln!(
-                    "DBG {:.3} node {n} connected conn {} sim {:?} peer {:?}",
-                    self.at_ms(now),
-                    conn.0,
-                    self.sim_of(n, *conn),
-                    self.sim_of(n, *conn).and_then(|s| self.conns.get(&s)).map(|c| (c.ends[0].node, c.ends[1].node))
-                ),
-                NodeEvent::Disconnected { conn, reason, was_authenticated, .. } => eprintln!(
-                    "DBG {:.3} node {n} disconnected conn {} sim {:?} nodes {:?} auth {was_authenticated} reason {}",
-                    self.at_ms(now),
-                    conn.0,
-                    self.sim_of(n, *conn),
-                    self.sim_of(n, *conn).and_then(|s| self.conns.get(&s)).map(|c| (c.ends[0].node, c.ends[1].node)),
-                    reason.text()
-                ),
-                _ => {}
-            }
-        } // DBGTRACE
         match e {
             NodeEvent::Connected { conn, .. } => {
                 let Some(sim) = self.sim_of(n, conn) else { return Ok(()) };
@@ -1156,9 +1159,11 @@ impl World {
                 c.ends[side].authenticated = true;
                 if c.ends[1 - side].authenticated && !c.counted {
                     c.counted = true;
-                    let (a, b) = (c.ends[0].node, c.ends[1].node);
                     self.stats.established += 1;
-                    self.graph.connection_up(a, b, self.net.is_open(a, b), now);
+                    if !c.desynced {
+                        let (a, b) = (c.ends[0].node, c.ends[1].node);
+                        self.graph.connection_up(a, b, self.net.is_open(a, b), now);
+                    }
                 }
             }
             NodeEvent::Disconnected { conn, reason, .. } => {
@@ -1176,12 +1181,7 @@ impl World {
                     c.ends[side].state = EndState::Disconnected;
                 }
                 c.ends[side].authenticated = false;
-                if c.counted {
-                    c.counted = false;
-                    let (a, b) = (c.ends[0].node, c.ends[1].node);
-                    self.stats.dropped += 1;
-                    self.graph.connection_down(a, b, self.net.is_open(a, b), now);
-                }
+                self.connection_ended(sim);
             }
             NodeEvent::Message { message: StellarMessage::ScpMessage(env), .. } => {
                 self.log.receipt(MsgKey::Scp(scp_key(&env.signature.0)), n, now);
@@ -1228,31 +1228,8 @@ impl World {
             c.reseal[to].get_or_insert_with(|| Box::new(Resealer::new(role, secret))).observe_incoming(&bytes);
             let _ = m;
         }
-        if dbg_on() {
-            for d in dbg_frames(&bytes) {
-                eprintln!(
-                    "DBG {:.3} deliver to node {r} conn {sim} (node conn {}): {d}",
-                    (now.saturating_duration_since(START).as_micros() as f64) / 1000.0,
-                    conn.0
-                );
-            }
-        } // DBGTRACE
         let live = sn.live.as_deref_mut().expect("checked live");
-        let dbg_hit = dbg_on() && !dbg_frames(&bytes).is_empty(); // DBGTRACE
-        if dbg_hit {
-            let h = DBG_HASH.with(|c| c.get()).unwrap();
-            eprintln!(
-                "DBG   node {r} has tx: {} synced {}",
-                overlay_node::app::Application::has_transaction(live.node.app(), &h),
-                overlay_node::app::Application::ledger(live.node.app()).synced
-            );
-        }
         live.node.handle_bytes(now, unix, conn, &bytes);
-        if dbg_hit {
-            if let Some(p) = live.node.peer(conn) {
-                eprintln!("DBG   after: flow {:?} closed {} writable-ish", p.flow_stats(), p.is_closed());
-            }
-        }
         self.drain(r)?;
         if !echoes.is_empty() {
             let Some(c) = self.conns.get_mut(&sim) else { return Ok(()) };
@@ -1560,44 +1537,3 @@ mod tests {
         assert_eq!(scp_key(&[1]), 1 << 56);
     }
 }
-
-// DBGTRACE begin
-thread_local! {
-    pub(crate) static DBG_HASH: core::cell::Cell<Option<overlay_proto::Hash256>> = const { core::cell::Cell::new(None) };
-}
-
-pub(crate) fn dbg_want(number: u64) -> bool {
-    std::env::var("DBG_TX").ok().and_then(|s| s.parse::<u64>().ok()) == Some(number)
-}
-
-fn dbg_ms(t: Timestamp) -> f64 {
-    t.saturating_duration_since(START).as_micros() as f64 / 1000.0
-}
-
-pub(crate) fn dbg_on() -> bool {
-    DBG_HASH.with(|c| c.get()).is_some()
-}
-
-/// Describe frames touching the traced hash.
-pub(crate) fn dbg_frames(bytes: &[u8]) -> Vec<String> {
-    let Some(h) = DBG_HASH.with(|c| c.get()) else { return Vec::new() };
-    let mut out = Vec::new();
-    for f in tap::frames(bytes) {
-        match f.message_type {
-            Some(t @ (overlay_proto::xdr::MessageType::FloodAdvert | overlay_proto::xdr::MessageType::FloodDemand)) => {
-                let n = (f.message_xdr.len().saturating_sub(8)) / 32;
-                if f.message_xdr.windows(32).any(|w| w == h.0) {
-                    out.push(format!("{t:?}[{n} hashes] WITH HASH"));
-                }
-            }
-            Some(overlay_proto::xdr::MessageType::Transaction) => {
-                if overlay_flood::identity::tx_full_hash_from_message_xdr(f.message_xdr).ok() == Some(h) {
-                    out.push("TRANSACTION".into());
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-// DBGTRACE end

@@ -115,10 +115,6 @@ impl World {
             let envelope = overlay_proto::fixtures::payment_transaction(number);
             if let Ok(hash) = overlay_flood::identity::tx_full_hash(&envelope) {
                 let key = MsgKey::Tx(hash);
-                if super::dbg_want(number) {
-                    super::DBG_HASH.with(|c| c.set(Some(hash)));
-                    eprintln!("DBG {:.3} submit #{number} at node {origin}", self.at_ms(now));
-                } // DBGTRACE
                 let b = Broadcast { kind: MsgKind::Transaction, number, origin, at: now, shed_at: self.shed_total };
                 let id = self.log.broadcast(b, key, self.nodes.len());
                 self.q
