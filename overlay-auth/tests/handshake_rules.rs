@@ -385,7 +385,8 @@ fn authenticated_second_hello_is_unexpected() {
     assert_silent(&drain(&mut hs));
 }
 
-// §2.2: tampered, replayed and skipped AUTH.
+// §2.2: tampered, replayed and skipped AUTH. C++: OverlayTests "failed auth" (a damaged MAC
+// key makes every MAC fail with "unexpected MAC").
 #[test]
 fn tampered_replayed_and_skipped_auth_send_err_auth() {
     for case in ["tamper", "skip", "zero-mac"] {

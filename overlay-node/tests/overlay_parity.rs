@@ -457,3 +457,96 @@ fn random_disconnect_due_to_out_of_sync() {
     h.run_for(secs(90));
     assert!(h.drops(0).contains(&"random disconnect due to out of sync".to_string()), "{:?}", h.drops(0));
 }
+
+// C++: OverlayTests "allow inbound pending peers over max if possibly preferred": with the
+// pending inbound slots full, a connection from the IP of a configured preferred address
+// still gets one of the two extra slots.
+#[test]
+fn allow_inbound_pending_peers_over_max_if_possibly_preferred() {
+    let mut cfg = NodeConfig { max_pending_connections: 4, ..Harness::config() };
+    let max_in = cfg.limits().max_inbound_pending;
+    // Node max_in+1 is "possibly preferred": its IP is a preferred address's.
+    cfg.preferred_peers.push(Harness::address(max_in + 1));
+    let mut configs = vec![cfg];
+    configs.extend((0..=max_in).map(|_| Harness::config()));
+    let mut h = nodes(&configs);
+    for i in 1..=max_in + 1 {
+        let conn = h.nodes[i].connect(h.now, Harness::address(0)).unwrap();
+        h.corked.insert((i, conn));
+    }
+    h.pump();
+    assert_eq!(h.nodes[0].connection_counts().0, max_in + 1, "the possibly preferred one got an extra slot");
+    assert_eq!(h.nodes[0].counters().inbound_reject, 0);
+}
+
+// C++: OverlayTests "disconnected topology recovery" / "preferred peers": a preferred-only
+// node never rotates its peers while out of sync.
+#[test]
+fn preferred_peers_are_never_rotated_out_of_sync() {
+    let mut cfg = NodeConfig { target_peer_connections: 1, run_standalone: false, ..Harness::config() };
+    cfg.preferred_peers.push(Harness::address(1));
+    let mut h = nodes(&[cfg, Harness::config()]);
+    h.nodes[0].app_mut().ledger.synced = false;
+    h.connect(0, 1);
+    h.run_for(secs(2));
+    assert!(h.linked(0, 1));
+    h.run_for(secs(200));
+    assert!(h.linked(0, 1));
+    assert!(!h.drops(0).contains(&"random disconnect due to out of sync".to_string()));
+}
+
+// C++: OverlayTests "connecting to saturated nodes": a head with one inbound slot and nodes
+// with one outbound and one inbound slot each join one by one from known peers; everybody
+// gets connected (the tick, backoff and retries find the free slots).
+#[test]
+fn connecting_to_saturated_nodes() {
+    let one_each = |known: Vec<overlay_proto::PeerAddress>| NodeConfig {
+        target_peer_connections: 1,
+        max_additional_peer_connections: Some(1),
+        run_standalone: false,
+        known_peers: known,
+        ..Harness::config()
+    };
+    let head = NodeConfig { target_peer_connections: 0, ..one_each(vec![]) };
+    let mut h = nodes(&[head]);
+    let all: Vec<_> = (0..4).map(Harness::address).collect();
+    for _ in 1..4 {
+        h.add_node(one_each(all.clone()));
+        h.run_for(secs(60));
+    }
+    let degrees: Vec<usize> = (0..4).map(|i| h.nodes[i].authenticated_peers().count()).collect();
+    assert!(degrees.iter().all(|&d| d >= 1), "every node is connected: {degrees:?}");
+    assert!(degrees.iter().sum::<usize>() >= 6, "{degrees:?}");
+}
+
+// C++: OverlayTests "overlay flow control" / "tx batches": tiny flood capacities (stellar-core's
+// test configuration: 20 messages, batches of 10) still flood 200 transactions to every node
+// with no demand timing out.
+#[test]
+fn overlay_flow_control_with_tiny_capacities() {
+    let mut cfg = Harness::config();
+    cfg.peer.flow.peer_flood_reading_capacity_msgs = 20;
+    cfg.peer.flow.peer_reading_capacity_msgs = 21;
+    cfg.peer.flow.send_more_batch_msgs = 10;
+    let mut h = nodes(&vec![cfg; 4]);
+    for a in 0..4 {
+        for b in a + 1..4 {
+            h.connect(a, b);
+        }
+    }
+    h.run_for(secs(3));
+    for n in 0..200 {
+        let now = h.now;
+        h.nodes[(n % 4) as usize].broadcast(now, transaction_message(n)).unwrap();
+        h.run_for(Duration::from_millis(50));
+    }
+    h.run_for(secs(30));
+    for i in 0..4 {
+        assert_eq!(h.nodes[i].app().transaction_count(), 200, "node {i}");
+        let m: std::collections::BTreeMap<_, _> = h.nodes[i].metrics().into_iter().collect();
+        assert!(m["overlay.flood.demanded"] >= 150, "node {i} pulled by demands");
+        let d = h.nodes[i].pull_mode().demand_metrics();
+        assert_eq!((d.timeouts, d.abandoned), (0, 0), "node {i}: no demand timed out");
+    }
+    assert!(h.violations.is_empty());
+}
