@@ -28,3 +28,18 @@ pub async fn resolve(entry: &str) -> Option<PeerAddress> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // OverlayManagerTests "triggerPeerResolution() async resolution": configured strings become
+    // addresses; literals need no lookup, names resolve to IPv4, bad strings are skipped.
+    #[tokio::test]
+    async fn configured_peers_resolve() {
+        let got =
+            resolve_all(&["127.0.0.1:5".into(), "localhost:11626".into(), "not a host".into(), "1.2.3.4".into()]).await;
+        let got: Vec<String> = got.iter().map(ToString::to_string).collect();
+        assert_eq!(got, vec!["127.0.0.1:5", "127.0.0.1:11626", "1.2.3.4:11625"]);
+    }
+}

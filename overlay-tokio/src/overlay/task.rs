@@ -6,6 +6,7 @@ use super::events::{OverlayEvent, PeerInfo, ReceivedMessage};
 use crate::clock::{instant_of, now, unix_now};
 use overlay_node::discovery::{PeerStore, StoreError};
 use overlay_node::{Application, ConnId, DropReason, Node, NodeError, NodeEvent, Output};
+use overlay_proto::MessageClass;
 use overlay_proto::xdr::StellarMessage;
 use overlay_proto::{Host, NodeId, PeerAddress};
 use std::collections::{BTreeMap, VecDeque};
@@ -18,6 +19,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 /// The node as the task holds it.
 pub(crate) type DynNode = Node<Box<dyn Application + Send>, Box<dyn PeerStore + Send>>;
@@ -56,6 +58,7 @@ struct ConnIo {
     pending: VecDeque<Vec<u8>>,
     reader: JoinHandle<()>,
     writer_task: JoinHandle<()>,
+    span: tracing::Span,
 }
 
 pub(crate) struct Channels {
@@ -259,9 +262,12 @@ impl NodeTask {
         let (wtx, wrx) = mpsc::channel(self.settings.write_queue_batches.max(1));
         let blocked = Arc::new(AtomicBool::new(false));
         let inputs = self.ch.inputs_tx.clone();
-        let writer_task = tokio::spawn(write_loop(conn, wr, wrx, blocked.clone(), inputs.clone()));
-        let reader = tokio::spawn(read_loop(conn, rd, self.settings.read_chunk_bytes, inputs));
-        let io = ConnIo { remote, writer: Some(wtx), blocked, pending: VecDeque::new(), reader, writer_task };
+        // One span per connection: socket errors and the connection's events carry it.
+        let span = tracing::info_span!("peer", conn = conn.0, %remote);
+        let writer_task =
+            tokio::spawn(write_loop(conn, wr, wrx, blocked.clone(), inputs.clone()).instrument(span.clone()));
+        let reader = tokio::spawn(read_loop(conn, rd, self.settings.read_chunk_bytes, inputs).instrument(span.clone()));
+        let io = ConnIo { remote, writer: Some(wtx), blocked, pending: VecDeque::new(), reader, writer_task, span };
         self.conns.insert(conn, io);
     }
 
@@ -323,6 +329,7 @@ impl NodeTask {
     }
 
     fn publish(&mut self, e: NodeEvent) {
+        self.trace(&e);
         let event = match e {
             NodeEvent::Connected { conn, address, role, remote } => {
                 OverlayEvent::Connected { address: self.socket_of(conn, &address), direction: role, remote }
@@ -342,6 +349,25 @@ impl NodeTask {
             },
         };
         let _ = self.ch.events.send(event);
+    }
+}
+
+impl NodeTask {
+    /// Connection events go to `tracing` inside the connection's span (debug level for
+    /// messages, info for connects and drops).
+    fn trace(&self, e: &NodeEvent) {
+        let span = |conn: &ConnId| self.conns.get(conn).map(|c| c.span.clone()).unwrap_or_else(tracing::Span::none);
+        match e {
+            NodeEvent::Connected { conn, remote, role, .. } => span(conn).in_scope(
+                || tracing::info!(peer = %remote.node_id, ?role, version = %remote.version_str, "authenticated"),
+            ),
+            NodeEvent::Message { conn, message, size, .. } => span(conn)
+                .in_scope(|| tracing::debug!(kind = message.discriminant().wire_name(), bytes = size, "received")),
+            NodeEvent::Control { .. } => {}
+            NodeEvent::Disconnected { conn, peer, reason, .. } => {
+                span(conn).in_scope(|| tracing::info!(peer = ?peer.map(|p| p.to_string()), reason = %reason, "dropped"))
+            }
+        }
     }
 }
 
