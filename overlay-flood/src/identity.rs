@@ -1,14 +1,17 @@
 //! The two hashes of flooding: a flooded message's identity in the Floodgate, and a
 //! transaction's pull-mode hash.
 //!
-//! * **Message identity** ([`flood_message_id`]): SHA-256 of `XDR(StellarMessage)`.
-//!   stellar-core keys its Floodgate with BLAKE2b of the same bytes; that hash is local (it is
-//!   never sent on the wire), so a different function changes nothing a peer can observe. We
-//!   use SHA-256 because the node computes it anyway on the receive path (PERF.md) and
-//!   `overlay-proto` already carries it.
 //! * **Pull-mode hash** ([`tx_full_hash`]): SHA-256 of `XDR(TransactionEnvelope)` (for a fee
 //!   bump, of the outer envelope). This one **is** on the wire: it is what FLOOD_ADVERT and
 //!   FLOOD_DEMAND carry (PROTOCOL.md §9), and it differs from the ordinary transaction hash.
+//! * **Message identity** ([`flood_message_id`]): for a TRANSACTION, its pull-mode hash; for
+//!   every other message, SHA-256 of `XDR(StellarMessage)`. stellar-core keys its Floodgate
+//!   with BLAKE2b of the whole message; that key is local (it is never sent on the wire), so a
+//!   different function changes nothing a peer can observe as long as it tells messages apart
+//!   as well. A TRANSACTION message is its envelope behind a fixed 4-byte type, so the
+//!   envelope's hash identifies the message exactly; using it means one SHA-256 per received
+//!   transaction instead of two (the pull-mode hash is needed anyway). SHA-256 rather than
+//!   BLAKE2b because `overlay-proto` already carries it and SHA-NI makes it fast (PERF.md).
 
 use crate::error::FloodError;
 use overlay_proto::Hash256;
@@ -17,16 +20,17 @@ use overlay_proto::xdr::{Limited, Limits, MessageType, ScpEnvelope, StellarMessa
 /// Size of the message type discriminant at the start of `XDR(StellarMessage)`.
 const TYPE_LEN: usize = 4;
 
-/// The Floodgate identity of a message: SHA-256 of its XDR.
+/// The Floodgate identity of a message (see the [module docs](self)).
 pub fn flood_message_id(msg: &StellarMessage) -> Result<Hash256, FloodError> {
     let xdr = overlay_proto::wire::encode_message(msg).map_err(|_| FloodError::XdrEncode)?;
-    Ok(Hash256::sha256(&xdr))
+    Ok(flood_message_id_from_xdr(&xdr))
 }
 
 /// The Floodgate identity of a message from its XDR bytes as received (the node has them:
-/// `RawMessage::message_xdr`), without re-encoding.
+/// `RawMessage::message_xdr`), without re-encoding: for a TRANSACTION its pull-mode hash
+/// ([`tx_full_hash_from_message_xdr`]), for any other message SHA-256 of the bytes.
 pub fn flood_message_id_from_xdr(message_xdr: &[u8]) -> Hash256 {
-    Hash256::sha256(message_xdr)
+    tx_full_hash_from_message_xdr(message_xdr).unwrap_or_else(|_| Hash256::sha256(message_xdr))
 }
 
 /// The Floodgate identity of `StellarMessage::ScpMessage(envelope)`: what the fetcher looks up
@@ -87,6 +91,19 @@ mod tests {
         assert_ne!(direct, scp_message_id(&envelope(10)).unwrap());
         let xdr = overlay_proto::wire::encode_message(&StellarMessage::ScpMessage(env)).unwrap();
         assert_eq!(flood_message_id_from_xdr(&xdr), direct);
+    }
+
+    #[test]
+    fn a_transaction_is_identified_by_its_pull_mode_hash() {
+        let msg = overlay_proto::fixtures::transaction_message(3);
+        let StellarMessage::Transaction(env) = &msg else { unreachable!() };
+        let xdr = overlay_proto::wire::encode_message(&msg).unwrap();
+        let id = flood_message_id(&msg).unwrap();
+        assert_eq!(id, tx_full_hash(env).unwrap());
+        assert_eq!(id, flood_message_id_from_xdr(&xdr));
+        assert_eq!(id, tx_full_hash_from_message_xdr(&xdr).unwrap());
+        assert_ne!(id, Hash256::sha256(&xdr), "not the hash of the whole message");
+        assert_ne!(id, flood_message_id(&overlay_proto::fixtures::transaction_message(4)).unwrap());
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! in-memory application that accepts every well-formed transaction and envelope and floods
 //! them on; it serves tests, the simulator and the `stellar-overlay node` program.
 
+use overlay_proto::SeededState;
 use overlay_proto::xdr::{ScpEnvelope, ScpQuorumSet, StellarMessage, TransactionEnvelope};
 use overlay_proto::{Hash256, NodeId, Timestamp};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// The ledger facts the overlay needs, as the application knows them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -136,7 +138,8 @@ pub struct MemoryApp {
     /// The ledger facts it reports; tests may change them.
     pub ledger: LedgerState,
     limits: MemoryAppLimits,
-    txs: BTreeMap<Hash256, TransactionEnvelope>,
+    /// By pull-mode hash; never iterated, so a hash map (digests are uniform keys).
+    txs: HashMap<Hash256, Box<TransactionEnvelope>, SeededState>,
     tx_order: VecDeque<Hash256>,
     envelopes: BTreeMap<(u64, Vec<u8>), ScpEnvelope>,
     tx_sets: Bounded<StellarMessage>,
@@ -209,10 +212,10 @@ impl Application for MemoryApp {
         tx: &TransactionEnvelope,
         hash: &Hash256,
     ) -> TxVerdict {
-        if self.txs.contains_key(hash) {
-            return TxVerdict::Duplicate;
-        }
-        self.txs.insert(*hash, tx.clone());
+        match self.txs.entry(*hash) {
+            Entry::Occupied(_) => return TxVerdict::Duplicate,
+            Entry::Vacant(v) => v.insert(Box::new(tx.clone())),
+        };
         self.tx_order.push_back(*hash);
         while self.txs.len() > self.limits.transactions_max.max(1) {
             let Some(old) = self.tx_order.pop_front() else {
@@ -228,7 +231,7 @@ impl Application for MemoryApp {
     }
 
     fn transaction(&self, hash: &Hash256) -> Option<TransactionEnvelope> {
-        self.txs.get(hash).cloned()
+        self.txs.get(hash).map(|tx| TransactionEnvelope::clone(tx))
     }
 
     fn has_transaction(&self, hash: &Hash256) -> bool {

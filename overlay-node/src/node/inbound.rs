@@ -57,21 +57,21 @@ impl<A: Application, S: PeerStore> Node<A, S> {
             return;
         }
         let Some(xdr) = xdr else { return };
-        let id = overlay_flood::identity::flood_message_id_from_xdr(xdr);
+        // The pull-mode hash is also the transaction's Floodgate identity.
         let Ok(tx_hash) = overlay_flood::identity::tx_full_hash_from_message_xdr(xdr) else {
             return;
         };
         self.pull.handle_transaction(self.now, from, &tx_hash);
-        if !self.record_flood(id, from) {
+        if !self.record_flood(tx_hash, from) {
             return;
         }
         match self.app.on_transaction(self.now, Some(from), tx, &tx_hash) {
             TxVerdict::Accepted => {
-                self.flood_transaction(xdr, tx_hash);
+                self.flood_transaction(tx_hash);
             }
             TxVerdict::Duplicate => {}
             TxVerdict::Rejected => {
-                self.floodgate.forget(&id);
+                self.floodgate.forget(&tx_hash);
             }
         }
     }

@@ -30,8 +30,9 @@ use crate::peer::{DropReason, Peer, PeerConfig, PeerEvent};
 use conn::Conn;
 use overlay_auth::{HelloFacts, LocalAuth, PeerPolicy, Role};
 use overlay_flood::{FetchKind, FetchPeer, Floodgate, ItemFetcher, PullMode, QueryLimits};
+use overlay_flow::OutboundMessage;
 use overlay_proto::xdr::{MessageType, StellarMessage};
-use overlay_proto::{Hash256, MessageClass, NodeId, PeerAddress, Timestamp};
+use overlay_proto::{Hash256, NodeId, PeerAddress, Timestamp};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -479,7 +480,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
                     overlay_flood::identity::tx_full_hash_from_message_xdr(&xdr).map_err(|_| NodeError::Encode)?;
                 match self.app.on_transaction(self.now, None, tx, &hash) {
                     crate::app::TxVerdict::Rejected => 0,
-                    _ => self.flood_transaction(&xdr, hash),
+                    _ => self.flood_transaction(hash),
                 }
             }
             StellarMessage::ScpMessage(env) => {
@@ -622,9 +623,9 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         }
     }
 
-    fn send_flood_conn(&mut self, conn: ConnId, msg: &StellarMessage, xdr: &Arc<[u8]>) {
+    fn send_flood_conn(&mut self, conn: ConnId, out: &OutboundMessage<Arc<[u8]>>) {
         if let Some(p) = self.conns.get_mut(&conn).and_then(|c| c.peer.as_mut()) {
-            let _ = p.send_flood(self.now, msg, xdr.clone());
+            let _ = p.send_flood(self.now, out.clone());
             self.dirty.insert(conn);
         }
     }
@@ -706,12 +707,12 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         self.drain_fetch_requests();
     }
 
-    /// Flood a transaction: adverts to every authenticated peer that does not know it.
-    fn flood_transaction(&mut self, xdr: &Arc<[u8]>, tx_hash: Hash256) -> usize {
-        let id = overlay_flood::identity::flood_message_id_from_xdr(xdr);
+    /// Flood a transaction: adverts to every authenticated peer that does not know it. Its
+    /// pull-mode hash is its Floodgate identity.
+    fn flood_transaction(&mut self, tx_hash: Hash256) -> usize {
         let peers: Vec<NodeId> = self.authenticated.keys().copied().collect();
         let ledger = self.app.ledger().tracking_ledger;
-        let told = self.floodgate.broadcast(id, ledger, &peers).unwrap_or_default();
+        let told = self.floodgate.broadcast(tx_hash, ledger, &peers).unwrap_or_default();
         for p in &told {
             self.pull.queue_outgoing_advert(self.now, *p, tx_hash);
         }
@@ -725,12 +726,13 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         let peers: Vec<NodeId> = self.authenticated.keys().copied().collect();
         let ledger = self.app.ledger().tracking_ledger;
         let told = self.floodgate.broadcast(id, ledger, &peers).unwrap_or_default();
+        // Flow-control metadata once for every peer (flood messages only).
+        let out = OutboundMessage::new(msg, xdr.len(), xdr.clone()).ok();
         for p in &told {
             if let Some(conn) = self.authenticated.get(p).copied() {
-                if msg.is_flood() {
-                    self.send_flood_conn(conn, msg, xdr);
-                } else {
-                    self.send_conn(conn, msg);
+                match &out {
+                    Some(out) => self.send_flood_conn(conn, out),
+                    None => self.send_conn(conn, msg),
                 }
             }
         }

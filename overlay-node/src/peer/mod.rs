@@ -279,17 +279,18 @@ impl Peer {
         self.inner.check_can_send()?;
         if msg.is_flood() {
             let xdr: Arc<[u8]> = wire::encode_message(msg).map_err(|_| SendError::Encode)?.into();
-            self.send_flood(now, msg, xdr)
+            let out = OutboundMessage::new(msg, xdr.len(), xdr).map_err(|_| SendError::Encode)?;
+            self.send_flood(now, out)
         } else {
             self.inner.send_now(now, msg);
             Ok(())
         }
     }
 
-    /// Queue a flood message already encoded as `xdr` (encode once, send to many).
-    pub fn send_flood(&mut self, now: Timestamp, msg: &StellarMessage, xdr: Arc<[u8]>) -> Result<(), SendError> {
+    /// Queue a flood message already encoded, with its flow-control metadata: build it once
+    /// and clone it for every peer (the clone shares the bytes and the SCP statement).
+    pub fn send_flood(&mut self, now: Timestamp, out: OutboundMessage<Arc<[u8]>>) -> Result<(), SendError> {
         self.inner.check_can_send()?;
-        let out = OutboundMessage::new(msg, xdr.len(), xdr).map_err(|_| SendError::Encode)?;
         let report = self.inner.flow.enqueue(now, out);
         self.inner.stats.outbound_dropped += report.dropped_msgs;
         Ok(())

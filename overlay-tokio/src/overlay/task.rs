@@ -386,6 +386,9 @@ async fn read_loop(conn: ConnId, mut rd: OwnedReadHalf, chunk: usize, inputs: mp
     }
 }
 
+/// Bytes gathered into one write at most (beyond one batch).
+const WRITE_COALESCE_BYTES: usize = 256 * 1024;
+
 async fn write_loop(
     conn: ConnId,
     mut wr: OwnedWriteHalf,
@@ -393,7 +396,15 @@ async fn write_loop(
     blocked: Arc<AtomicBool>,
     inputs: mpsc::Sender<Input>,
 ) {
-    while let Some(batch) = rx.recv().await {
+    while let Some(mut batch) = rx.recv().await {
+        // Batches that queued up while the last write was in flight go out in the same
+        // write: one syscall for many frames on a busy connection (PERF.md).
+        while batch.len() < WRITE_COALESCE_BYTES {
+            match rx.try_recv() {
+                Ok(more) => batch.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
         if let Err(e) = wr.write_all(&batch).await {
             let reason = DropReason::Io(format!("error during write: {e}").into());
             let _ = inputs.send(Input::Closed(conn, reason)).await;

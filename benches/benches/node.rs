@@ -1,0 +1,276 @@
+//! The whole node (overlay-node) against the limits of PERF.md, each beside its baseline
+//! measured in the same run:
+//!
+//! * receive pipeline: 200-byte transactions fed to a node in 64 KiB reads (framing, MAC,
+//!   decode, flow accounting, flood hash, Floodgate, the in-memory application, the
+//!   SEND_MORE_EXTENDED it answers with), beside the receive-path limit: record mark + HMAC
+//!   verify over the received bytes + XDR decode + SHA-256 of the same frames;
+//! * send to N peers: an SCP envelope broadcast by a node to 8 authenticated peers, beside
+//!   the per-peer limit: encode once, then MAC and frame per peer.
+
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{Hmac, KeyInit, Mac};
+use overlay_auth::{Handshake, HelloParams, LocalAuth, MacChannel, MacKeys, NodeIdentity, OpenPolicy, Progress};
+use overlay_node::discovery::MemoryStore;
+use overlay_node::harness::Harness;
+use overlay_node::{Application, ConnId, LedgerState, MemoryApp, Node, NodeConfig, Output, ScpVerdict, TxVerdict};
+use overlay_proto::fixtures::{scp_message, transaction_message};
+use overlay_proto::frame::FrameDecoder;
+use overlay_proto::wire::{RawMessage, encode_message};
+use overlay_proto::xdr::{
+    Limits, ReadXdr, ScpEnvelope, ScpQuorumSet, SendMoreExtended, StellarMessage, TransactionEnvelope,
+};
+use overlay_proto::{Hash256, Network, NodeId, PeerAddress, Timestamp};
+use sha2::{Digest, Sha256};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const NOW_UNIX: u64 = 1_800_000_000;
+const READ_CHUNK: usize = 64 * 1024;
+const MESSAGES: usize = 4096;
+
+type BenchNode<A = MemoryApp> = Node<A, MemoryStore>;
+
+/// An application that accepts every transaction and keeps nothing: the receive pipeline
+/// of the overlay alone, without a transaction store behind it.
+struct NullApp;
+
+impl Application for NullApp {
+    fn ledger(&self) -> LedgerState {
+        LedgerState::default()
+    }
+    fn on_transaction(&mut self, _: Timestamp, _: Option<NodeId>, _: &TransactionEnvelope, _: &Hash256) -> TxVerdict {
+        TxVerdict::Accepted
+    }
+    fn transaction(&self, _: &Hash256) -> Option<TransactionEnvelope> {
+        None
+    }
+    fn has_transaction(&self, _: &Hash256) -> bool {
+        false
+    }
+    fn on_scp_envelope(&mut self, _: Timestamp, _: Option<NodeId>, _: &ScpEnvelope) -> ScpVerdict {
+        ScpVerdict::Ready
+    }
+    fn tx_set(&self, _: &Hash256) -> Option<StellarMessage> {
+        None
+    }
+    fn on_tx_set(&mut self, _: Timestamp, _: &Hash256, _: &StellarMessage) {}
+    fn quorum_set(&self, _: &Hash256) -> Option<ScpQuorumSet> {
+        None
+    }
+    fn on_quorum_set(&mut self, _: Timestamp, _: &Hash256, _: &ScpQuorumSet) {}
+    fn scp_state(&self, _: u32) -> Vec<ScpEnvelope> {
+        Vec::new()
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_secs(100)
+}
+
+fn node() -> BenchNode {
+    node_with(MemoryApp::default())
+}
+
+fn node_with<A: Application>(app: A) -> BenchNode<A> {
+    let config = NodeConfig { max_additional_peer_connections: Some(64), ..Harness::config() };
+    let auth = LocalAuth::new(
+        NodeIdentity::from_seed([1; 32]),
+        Network::Standalone.id(),
+        [2; 32],
+        HelloParams { listening_port: config.peer_port, ..HelloParams::default() },
+    );
+    let mut n = Node::new(config, auth, app, MemoryStore::default(), 7, now());
+    n.start(now(), NOW_UNIX);
+    n
+}
+
+/// Split whole frames out of `bytes`; returns their bodies.
+fn bodies(decoder: &mut FrameDecoder, bytes: &[u8]) -> Vec<Vec<u8>> {
+    decoder.feed(bytes);
+    std::iter::from_fn(|| decoder.next_frame().unwrap().map(<[u8]>::to_vec)).collect()
+}
+
+/// Everything the node wants written on `conn`, frame bodies, split.
+fn drain_to<A: Application>(node: &mut BenchNode<A>, conn: ConnId, decoder: &mut FrameDecoder) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(o) = node.poll_output() {
+        if let Output::Transmit { conn: c, bytes } = o {
+            if c == conn {
+                out.extend(bodies(decoder, &bytes));
+            }
+        }
+    }
+    out
+}
+
+/// A remote peer `k` dials the node and completes the handshake; returns the connection
+/// at the node and the remote's channel.
+fn attach_remote<A: Application>(node: &mut BenchNode<A>, k: u8) -> (ConnId, MacChannel) {
+    let mut local = LocalAuth::new(
+        NodeIdentity::from_seed([10 + k; 32]),
+        Network::Standalone.id(),
+        [100 + k; 32],
+        HelloParams { listening_port: 11625, ..HelloParams::default() },
+    );
+    let mut hs: Handshake = local.initiate(NOW_UNIX, [k; 32]);
+    let address: PeerAddress = format!("10.1.0.{}:40000", k + 1).parse().unwrap();
+    let conn = node.handle_inbound(now(), NOW_UNIX, address).expect("a pending slot");
+    let mut decoder = FrameDecoder::new();
+    decoder.set_authenticated();
+    loop {
+        while let Some(frame) = hs.poll_transmit() {
+            node.handle_bytes(now(), NOW_UNIX, conn, &frame);
+        }
+        for body in drain_to(node, conn, &mut decoder) {
+            if let Progress::Established(e) = hs.handle_frame(&body, NOW_UNIX, &OpenPolicy).unwrap() {
+                while let Some(frame) = hs.poll_transmit() {
+                    node.handle_bytes(now(), NOW_UNIX, conn, &frame);
+                }
+                return (conn, e.channel);
+            }
+        }
+    }
+}
+
+/// `n` distinct 220-byte transactions, numbered from `first`, sealed by `channel`, as one byte stream.
+fn sealed_stream(channel: &mut MacChannel, first: u64, n: usize) -> Vec<u8> {
+    let mut stream = Vec::new();
+    for i in 0..n as u64 {
+        channel.seal(&transaction_message(first + i), &mut stream).unwrap();
+    }
+    stream
+}
+
+/// The receive-path limit over `stream`: record mark, HMAC verify with a pre-keyed state,
+/// XDR decode and SHA-256 of the message.
+fn baseline_receive(stream: &[u8], keyed: &Hmac<Sha256>) -> usize {
+    let mut decoder = FrameDecoder::new();
+    decoder.set_authenticated();
+    let mut n = 0;
+    for chunk in stream.chunks(READ_CHUNK) {
+        decoder.feed(chunk);
+        while let Some(body) = decoder.next_frame().unwrap() {
+            let raw = RawMessage::parse(body).unwrap();
+            let mut mac = keyed.clone();
+            mac.update(raw.mac_input());
+            mac.verify_slice(raw.mac()).unwrap();
+            let msg = StellarMessage::from_xdr(raw.message_xdr(), Limits::none()).unwrap();
+            black_box((msg, Sha256::digest(raw.message_xdr())));
+            n += 1;
+        }
+    }
+    n
+}
+
+fn receive_pipeline(c: &mut Criterion) {
+    let mut g = c.benchmark_group("receive_pipeline_200B_tx");
+    g.throughput(Throughput::Elements(MESSAGES as u64));
+    g.sample_size(20);
+
+    let keys = MacKeys { send: [3; 32], recv: [4; 32] };
+    let stream = sealed_stream(&mut MacChannel::new(&keys), 1, MESSAGES);
+    let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&keys.send).unwrap();
+    g.bench_function("baseline_receive_path", |b| b.iter(|| black_box(baseline_receive(&stream, &keyed))));
+
+    steady_state(&mut g, "node_null_app", node_with(NullApp));
+    steady_state(&mut g, "node_memory_app", node());
+    g.finish();
+}
+
+/// Feed `MESSAGES` new transactions per iteration to one node over one connection, kept for
+/// the whole run as in a long-lived session: the Floodgate (and the application's store)
+/// fill up to their bounds and then evict, so the figure is the steady state, not the growth
+/// of fresh tables. Sealing is outside the timing.
+fn steady_state<A: Application>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut n: BenchNode<A>) {
+    let (conn, mut channel) = attach_remote(&mut n, 1);
+    while n.poll_output().is_some() {}
+    let mut next_tx = 1u64;
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let stream = sealed_stream(&mut channel, next_tx, MESSAGES);
+                next_tx += MESSAGES as u64;
+                let accepted = n.counters().flood_unique_recv;
+                let start = Instant::now();
+                for chunk in stream.chunks(READ_CHUNK) {
+                    n.handle_bytes(now(), NOW_UNIX, conn, chunk);
+                    while let Some(o) = n.poll_output() {
+                        black_box(o);
+                    }
+                }
+                total += start.elapsed();
+                assert_eq!(n.counters().flood_unique_recv - accepted, MESSAGES as u64, "every transaction is new");
+            }
+            total
+        })
+    });
+}
+
+const PEERS: u8 = 8;
+const BROADCASTS: usize = 1000;
+
+fn send_to_peers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("send_scp_to_8_peers");
+    g.throughput(Throughput::Elements(BROADCASTS as u64 * u64::from(PEERS)));
+    g.sample_size(20);
+    let envelopes: Vec<StellarMessage> =
+        (0..BROADCASTS).map(|i| scp_message(NodeIdentity::from_seed([1; 32]).node_id(), 5, i as u64)).collect();
+
+    let mut channels: Vec<MacChannel> =
+        (0..PEERS).map(|k| MacChannel::new(&MacKeys { send: [k; 32], recv: [k + 1; 32] })).collect();
+    let mut out = Vec::with_capacity(1 << 20);
+    g.bench_function("baseline_encode_once_mac_per_peer", |b| {
+        b.iter(|| {
+            for env in &envelopes {
+                let xdr = encode_message(env).unwrap();
+                out.clear();
+                for ch in &mut channels {
+                    ch.seal_xdr(&xdr, &mut out);
+                }
+                black_box(&out);
+            }
+        })
+    });
+
+    g.bench_function("node_broadcast", |b| {
+        b.iter_batched(
+            || {
+                let mut n = node();
+                for k in 0..PEERS {
+                    let (conn, mut channel) = attach_remote(&mut n, k);
+                    // A grant large enough for the whole run.
+                    let grant = StellarMessage::SendMoreExtended(SendMoreExtended {
+                        num_messages: 1_000_000,
+                        num_bytes: 1 << 30,
+                    });
+                    let mut frame = Vec::new();
+                    channel.seal(&grant, &mut frame).unwrap();
+                    n.handle_bytes(now(), NOW_UNIX, conn, &frame);
+                }
+                while n.poll_output().is_some() {}
+                (n, envelopes.clone())
+            },
+            |(mut n, envelopes)| {
+                let mut bytes = 0;
+                for env in envelopes {
+                    assert_eq!(n.broadcast(now(), env).unwrap(), usize::from(PEERS));
+                    while let Some(o) = n.poll_output() {
+                        if let Output::Transmit { bytes: b, .. } = o {
+                            bytes += b.len();
+                        }
+                    }
+                }
+                black_box(bytes);
+                n
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, receive_pipeline, send_to_peers);
+criterion_main!(benches);

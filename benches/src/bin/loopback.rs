@@ -1,0 +1,156 @@
+//! End-to-end authenticated throughput between two tokio nodes on loopback TCP, beside the
+//! tokio limit of PERF.md measured in the same run.
+//!
+//! * baseline: a tokio task writes pre-sealed 200-byte transaction frames to a loopback TCP
+//!   socket in 64 KiB writes; another reads them in 64 KiB chunks and does the receive path
+//!   (record mark, HMAC verify over the received bytes, XDR decode, SHA-256);
+//! * ours: two `OverlayManager`s on 127.0.0.1, connected and authenticated; node A sends
+//!   distinct transactions to node B with `send_to` from 16 tasks at once, at most 500 in
+//!   flight; the time runs
+//!   until B's subscriber has seen every one (flow control, MAC, decode, Floodgate and the
+//!   relay application included).
+//!
+//! `cargo run --release -p overlay-benches --bin loopback -- [MESSAGES]` prints both rates
+//! and their ratio (PERF.md target: 0.7 or more).
+
+use hmac::{Hmac, KeyInit, Mac};
+use overlay_auth::{MacChannel, MacKeys};
+use overlay_proto::fixtures::transaction_message;
+use overlay_proto::frame::FrameDecoder;
+use overlay_proto::wire::RawMessage;
+use overlay_proto::xdr::{Limits, MessageType, ReadXdr, StellarMessage};
+use overlay_proto::{Network, PeerAddress};
+use overlay_tokio::{LocalNode, OverlayConfig, OverlayManager};
+use sha2::{Digest, Sha256};
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::sync::broadcast::error::RecvError;
+
+const CHUNK: usize = 64 * 1024;
+const SENDERS: u64 = 16;
+/// Messages in flight from A's `send_to` to B's subscriber: below A's transaction queue
+/// limit, above the flow-control window (PEER_FLOOD_READING_CAPACITY, 200).
+const WINDOW: usize = 500;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Messages per second through a raw tokio reader doing the receive path.
+async fn baseline(messages: u64) -> Result<f64, Error> {
+    let keys = MacKeys { send: [3; 32], recv: [4; 32] };
+    let mut channel = MacChannel::new(&keys);
+    let mut stream = Vec::new();
+    for i in 0..messages {
+        channel.seal(&transaction_message(i + 1), &mut stream)?;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let writer = tokio::spawn(async move {
+        let mut socket = TcpStream::connect(addr).await?;
+        socket.set_nodelay(true)?;
+        for chunk in stream.chunks(CHUNK) {
+            socket.write_all(chunk).await?;
+        }
+        Ok::<_, std::io::Error>(())
+    });
+    let (mut socket, _) = listener.accept().await?;
+    let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&keys.send)?;
+    let mut decoder = FrameDecoder::new();
+    decoder.set_authenticated();
+    let mut buf = vec![0u8; CHUNK];
+    let mut seen = 0;
+    let start = Instant::now();
+    while seen < messages {
+        let n = socket.read(&mut buf).await?;
+        if n == 0 {
+            return Err("the writer closed early".into());
+        }
+        decoder.feed(&buf[..n]);
+        while let Some(body) = decoder.next_frame()? {
+            let raw = RawMessage::parse(body)?;
+            let mut mac = keyed.clone();
+            mac.update(raw.mac_input());
+            mac.verify_slice(raw.mac())?;
+            let msg = StellarMessage::from_xdr(raw.message_xdr(), Limits::none())?;
+            black_box((msg, Sha256::digest(raw.message_xdr())));
+            seen += 1;
+        }
+    }
+    let rate = messages as f64 / start.elapsed().as_secs_f64();
+    writer.await??;
+    Ok(rate)
+}
+
+async fn node() -> Result<OverlayManager, Error> {
+    let mut config =
+        OverlayConfig { listen_ip: [127, 0, 0, 1].into(), subscriber_capacity: 1 << 16, ..OverlayConfig::default() };
+    config.node.peer_port = 0;
+    let mut manager = OverlayManager::new(config, LocalNode::generate(Network::Standalone.id()))?;
+    manager.start().await?;
+    Ok(manager)
+}
+
+/// Messages per second from one `OverlayManager` to another.
+async fn overlay(messages: u64) -> Result<f64, Error> {
+    let a = Arc::new(node().await?);
+    let b = node().await?;
+    let mut at_b = b.subscribe();
+    b.connect(&PeerAddress::from(a.local_addr().ok_or("no address")?)).await?;
+    while a.peer_infos().await?.is_empty() || b.peer_infos().await?.is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let b_id = b.node_id();
+    let txs: Vec<StellarMessage> = (0..messages).map(|i| transaction_message(1_000_000 + i)).collect();
+    let txs = Arc::new(txs);
+    // `send_to` queues without waiting for flow control, and a full queue sheds (§6.4), so
+    // the senders keep at most WINDOW messages between A's call and B's subscriber.
+    let window = Arc::new(Semaphore::new(WINDOW));
+    let start = Instant::now();
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|k| {
+            let (a, txs, window) = (a.clone(), txs.clone(), window.clone());
+            tokio::spawn(async move {
+                for msg in txs.iter().skip(k as usize).step_by(SENDERS as usize) {
+                    window.acquire().await.expect("open").forget();
+                    a.send_to(&b_id, msg.clone()).await?;
+                }
+                Ok::<_, overlay_tokio::OverlayError>(())
+            })
+        })
+        .collect();
+    let mut seen = 0u64;
+    while seen < messages {
+        match tokio::time::timeout(Duration::from_secs(30), at_b.recv()).await? {
+            Ok(m) if m.message.discriminant() == MessageType::Transaction => {
+                seen += 1;
+                window.add_permits(1);
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(n)) => return Err(format!("the subscriber lagged by {n}").into()),
+            Err(RecvError::Closed) => return Err("node B stopped".into()),
+        }
+    }
+    let rate = messages as f64 / start.elapsed().as_secs_f64();
+    for s in senders {
+        s.await??;
+    }
+    drop(at_b);
+    Arc::try_unwrap(a).map_err(|_| "node A still shared")?.shutdown().await;
+    b.shutdown().await;
+    Ok(rate)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let messages: u64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(50_000);
+    let base = baseline(messages).await?;
+    let ours = overlay(messages).await?;
+    println!("{messages} 200-byte transactions over loopback TCP");
+    println!("baseline: raw tokio reader, receive path   {:>10.0} msg/s", base);
+    println!("two OverlayManagers, send_to → subscriber  {:>10.0} msg/s", ours);
+    println!("ratio (target 0.7): {:.2}", ours / base);
+    Ok(())
+}
