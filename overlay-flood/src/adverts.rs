@@ -53,7 +53,7 @@ impl AdvertHistory {
         }
         let mut evicted = false;
         if self.keys.len() >= self.max {
-            let i = crate::random::index_below(rng, self.keys.len());
+            let i = overlay_proto::random::index_below(rng, self.keys.len());
             let old = self.keys.swap_remove(i);
             self.map.remove(&old);
             if let Some(&moved) = self.keys.get(i) {

@@ -165,7 +165,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> DemandScheduler<P> {
         let mut order: Vec<P> = peers.to_vec();
         order.sort_unstable();
         order.dedup();
-        crate::random::shuffle(rng, &mut order);
+        overlay_proto::random::shuffle(rng, &mut order);
         let max_demand_size = max_demand_size.max(1);
         let mut demands: Vec<Vec<Hash256>> = vec![Vec::new(); order.len()];
         let mut retries: Vec<Vec<Hash256>> = vec![Vec::new(); order.len()];

@@ -68,7 +68,6 @@ pub mod floodgate;
 pub mod identity;
 pub mod pull;
 pub mod query_limit;
-mod random;
 pub mod tracker;
 
 pub use adverts::PeerAdverts;

@@ -256,7 +256,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug, E> Tracker<P, E> {
             self.deadline = Some(now + reply_timeout.saturating_mul(factor));
             return NextPeer::Rebuild;
         }
-        let pick = candidates[crate::random::index_below(rng, candidates.len())];
+        let pick = candidates[overlay_proto::random::index_below(rng, candidates.len())];
         self.asked.insert(pick, from_knowing);
         self.last_asked = Some(pick);
         self.deadline = Some(now + reply_timeout);

@@ -39,6 +39,7 @@ pub mod frame;
 pub mod hash;
 pub mod network;
 pub mod node_id;
+pub mod random;
 pub mod time;
 pub mod version;
 pub mod wire;

@@ -56,7 +56,6 @@ mod manager;
 mod memory;
 mod peers_message;
 mod query;
-mod random;
 mod record;
 mod row;
 mod source;

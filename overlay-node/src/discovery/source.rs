@@ -5,8 +5,8 @@
 use super::config::BATCH_SIZE;
 use super::error::StoreError;
 use super::query::PeerQuery;
-use super::random::{shuffle, up_to};
 use super::store::PeerStore;
+use overlay_proto::random::{shuffle, up_to};
 use overlay_proto::{PeerAddress, Timestamp};
 use rand_core::Rng;
 
