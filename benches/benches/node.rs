@@ -24,6 +24,7 @@ use overlay_proto::xdr::{
 use overlay_proto::{Hash256, Network, NodeId, PeerAddress, Timestamp};
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NOW_UNIX: u64 = 1_800_000_000;
@@ -40,10 +41,17 @@ impl Application for NullApp {
     fn ledger(&self) -> LedgerState {
         LedgerState::default()
     }
-    fn on_transaction(&mut self, _: Timestamp, _: Option<NodeId>, _: &TransactionEnvelope, _: &Hash256) -> TxVerdict {
+    fn on_transaction(
+        &mut self,
+        _: Timestamp,
+        _: Option<NodeId>,
+        _: &TransactionEnvelope,
+        _: &Hash256,
+        _: &Arc<[u8]>,
+    ) -> TxVerdict {
         TxVerdict::Accepted
     }
-    fn transaction(&self, _: &Hash256) -> Option<TransactionEnvelope> {
+    fn transaction(&self, _: &Hash256) -> Option<Arc<[u8]>> {
         None
     }
     fn has_transaction(&self, _: &Hash256) -> bool {

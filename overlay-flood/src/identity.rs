@@ -10,8 +10,11 @@
 //!   different function changes nothing a peer can observe as long as it tells messages apart
 //!   as well. A TRANSACTION message is its envelope behind a fixed 4-byte type, so the
 //!   envelope's hash identifies the message exactly; using it means one SHA-256 per received
-//!   transaction instead of two (the pull-mode hash is needed anyway). SHA-256 rather than
-//!   BLAKE2b because `overlay-proto` already carries it and SHA-NI makes it fast (PERF.md).
+//!   transaction instead of two (the pull-mode hash is needed anyway). The two kinds of
+//!   identity never hash the same bytes: an envelope begins with its envelope type (0, 2 or
+//!   5), every other flooded message with its message type (SCP_MESSAGE is 11, the survey
+//!   messages are 21 and above). SHA-256 rather than BLAKE2b because `overlay-proto` already
+//!   carries it and SHA-NI makes it fast (PERF.md).
 
 use crate::error::FloodError;
 use overlay_proto::Hash256;

@@ -10,6 +10,7 @@ use overlay_proto::xdr::{ScpEnvelope, ScpQuorumSet, StellarMessage, TransactionE
 use overlay_proto::{Hash256, NodeId, Timestamp};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 
 /// The ledger facts the overlay needs, as the application knows them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,16 +86,21 @@ pub trait Application {
     /// The current ledger facts.
     fn ledger(&self) -> LedgerState;
     /// A transaction arrived (`from` is `None` for one we submit ourselves). `hash` is its
-    /// pull-mode hash, SHA-256 of the envelope XDR.
+    /// pull-mode hash, SHA-256 of the envelope XDR; `message_xdr` is the TRANSACTION message
+    /// as it travels on the wire (keep it, shared, to serve demands without re-encoding).
     fn on_transaction(
         &mut self,
         now: Timestamp,
         from: Option<NodeId>,
         tx: &TransactionEnvelope,
         hash: &Hash256,
+        message_xdr: &Arc<[u8]>,
     ) -> TxVerdict;
-    /// The transaction with this pull-mode hash, to serve a FLOOD_DEMAND.
-    fn transaction(&self, hash: &Hash256) -> Option<TransactionEnvelope>;
+    /// The transaction with this pull-mode hash, to serve a FLOOD_DEMAND: the XDR of the
+    /// TRANSACTION message (what `on_transaction` was given, or
+    /// `overlay_proto::wire::encode_message(&StellarMessage::Transaction(envelope))`).
+    /// Bytes that are not a TRANSACTION message are not sent.
+    fn transaction(&self, hash: &Hash256) -> Option<Arc<[u8]>>;
     /// Whether we already have this transaction (then it is not demanded).
     fn has_transaction(&self, hash: &Hash256) -> bool;
     /// An SCP envelope arrived (`from` is `None` for our own).
@@ -138,8 +144,9 @@ pub struct MemoryApp {
     /// The ledger facts it reports; tests may change them.
     pub ledger: LedgerState,
     limits: MemoryAppLimits,
-    /// By pull-mode hash; never iterated, so a hash map (digests are uniform keys).
-    txs: HashMap<Hash256, Box<TransactionEnvelope>, SeededState>,
+    /// TRANSACTION messages as received (shared with the node, never copied), by pull-mode
+    /// hash; never iterated, so a hash map (digests are uniform keys).
+    txs: HashMap<Hash256, Arc<[u8]>, SeededState>,
     tx_order: VecDeque<Hash256>,
     envelopes: BTreeMap<(u64, Vec<u8>), ScpEnvelope>,
     tx_sets: Bounded<StellarMessage>,
@@ -209,12 +216,13 @@ impl Application for MemoryApp {
         &mut self,
         _now: Timestamp,
         from: Option<NodeId>,
-        tx: &TransactionEnvelope,
+        _tx: &TransactionEnvelope,
         hash: &Hash256,
+        message_xdr: &Arc<[u8]>,
     ) -> TxVerdict {
         match self.txs.entry(*hash) {
             Entry::Occupied(_) => return TxVerdict::Duplicate,
-            Entry::Vacant(v) => v.insert(Box::new(tx.clone())),
+            Entry::Vacant(v) => v.insert(message_xdr.clone()),
         };
         self.tx_order.push_back(*hash);
         while self.txs.len() > self.limits.transactions_max.max(1) {
@@ -230,8 +238,8 @@ impl Application for MemoryApp {
         TxVerdict::Accepted
     }
 
-    fn transaction(&self, hash: &Hash256) -> Option<TransactionEnvelope> {
-        self.txs.get(hash).map(|tx| TransactionEnvelope::clone(tx))
+    fn transaction(&self, hash: &Hash256) -> Option<Arc<[u8]>> {
+        self.txs.get(hash).cloned()
     }
 
     fn has_transaction(&self, hash: &Hash256) -> bool {
@@ -281,10 +289,11 @@ impl<T: Application + ?Sized> Application for Box<T> {
         from: Option<NodeId>,
         tx: &TransactionEnvelope,
         hash: &Hash256,
+        message_xdr: &Arc<[u8]>,
     ) -> TxVerdict {
-        (**self).on_transaction(now, from, tx, hash)
+        (**self).on_transaction(now, from, tx, hash, message_xdr)
     }
-    fn transaction(&self, hash: &Hash256) -> Option<TransactionEnvelope> {
+    fn transaction(&self, hash: &Hash256) -> Option<Arc<[u8]>> {
         (**self).transaction(hash)
     }
     fn has_transaction(&self, hash: &Hash256) -> bool {

@@ -5,6 +5,7 @@ use super::{ConnId, Node, NodeEvent, Output};
 use crate::app::{Application, ScpVerdict, TxVerdict};
 use crate::discovery::PeerStore;
 use overlay_flood::{FetchKind, QueryKind, TxAvailability};
+use overlay_flow::{MessageMeta, OutboundMessage};
 use overlay_proto::xdr::{
     DontHave, GeneralizedTransactionSet, MessageType, ScpEnvelope, ScpQuorumSet, StellarMessage, TransactionEnvelope,
     TransactionSet, Uint256,
@@ -65,7 +66,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         if !self.record_flood(tx_hash, from) {
             return;
         }
-        match self.app.on_transaction(self.now, Some(from), tx, &tx_hash) {
+        match self.app.on_transaction(self.now, Some(from), tx, &tx_hash, xdr) {
             TxVerdict::Accepted => {
                 self.flood_transaction(tx_hash);
             }
@@ -135,10 +136,13 @@ impl<A: Application, S: PeerStore> Node<A, S> {
             if app.has_transaction(h) { TxAvailability::Have } else { TxAvailability::Unknown }
         });
         for h in have {
-            if let Some(tx) = self.app.transaction(&h) {
-                self.metrics.flood_fulfilled += 1;
-                self.send_conn(conn, &StellarMessage::Transaction(tx));
+            let Some(xdr) = self.app.transaction(&h) else { continue };
+            if overlay_flood::identity::tx_full_hash_from_message_xdr(&xdr).is_err() {
+                continue;
             }
+            self.metrics.flood_fulfilled += 1;
+            let out = OutboundMessage::from_meta(MessageMeta::transaction(xdr.len()), xdr);
+            self.send_flood_conn(conn, &out);
         }
     }
 

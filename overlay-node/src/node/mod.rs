@@ -478,7 +478,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
             StellarMessage::Transaction(tx) => {
                 let hash =
                     overlay_flood::identity::tx_full_hash_from_message_xdr(&xdr).map_err(|_| NodeError::Encode)?;
-                match self.app.on_transaction(self.now, None, tx, &hash) {
+                match self.app.on_transaction(self.now, None, tx, &hash, &xdr) {
                     crate::app::TxVerdict::Rejected => 0,
                     _ => self.flood_transaction(hash),
                 }

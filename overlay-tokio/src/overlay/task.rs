@@ -102,14 +102,30 @@ impl NodeTask {
     }
 
     pub(crate) async fn run(mut self) {
+        // One timer for the task's life, moved only when the node's deadline changes: a
+        // busy node takes many inputs per deadline.
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed = None;
         loop {
             self.drain_outputs();
             if self.shutdown_reply.is_some() && self.node.is_shut_down() {
                 break;
             }
             let deadline = self.node.poll_timeout().map(instant_of);
+            if let Some(d) = deadline.filter(|d| armed != Some(*d)) {
+                timer.as_mut().reset(d.into());
+                armed = Some(d);
+            }
             tokio::select! {
-                Some(input) = self.ch.inputs.recv() => self.handle_input(input),
+                Some(input) = self.ch.inputs.recv() => {
+                    self.handle_input(input);
+                    // Inputs already queued are taken before the next turn of the loop.
+                    for _ in 1..INPUTS_PER_TURN {
+                        let Ok(input) = self.ch.inputs.try_recv() else { break };
+                        self.handle_input(input);
+                    }
+                }
                 cmd = self.ch.commands.recv() => match cmd {
                     Some(c) => self.handle_command(c),
                     // Every handle is gone: shut down.
@@ -119,7 +135,10 @@ impl NodeTask {
                     }
                     None => {}
                 },
-                _ = sleep_until(deadline) => self.node.handle_timeout(now(), unix_now()),
+                () = &mut timer, if deadline.is_some() => {
+                    armed = None;
+                    self.node.handle_timeout(now(), unix_now());
+                }
             }
         }
         for d in self.dials.drain(..) {
@@ -386,6 +405,9 @@ async fn read_loop(conn: ConnId, mut rd: OwnedReadHalf, chunk: usize, inputs: mp
     }
 }
 
+/// Inputs the node task takes in one turn of its loop before it looks at commands and timers.
+const INPUTS_PER_TURN: usize = 64;
+
 /// Bytes gathered into one write at most (beyond one batch).
 const WRITE_COALESCE_BYTES: usize = 256 * 1024;
 
@@ -429,12 +451,5 @@ pub(crate) async fn accept_loop(listener: TcpListener, inputs: mpsc::Sender<Inpu
             // Out of file descriptors and similar: wait a little instead of spinning.
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<std::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d.into()).await,
-        None => std::future::pending().await,
     }
 }
