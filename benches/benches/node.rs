@@ -10,19 +10,18 @@
 
 use criterion::measurement::WallTime;
 use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, KeyInit};
 use overlay_auth::{Handshake, HelloParams, LocalAuth, MacChannel, MacKeys, NodeIdentity, OpenPolicy, Progress};
+use overlay_benches::{receive_path, sealed_transactions};
 use overlay_node::discovery::MemoryStore;
 use overlay_node::harness::Harness;
 use overlay_node::{Application, ConnId, LedgerState, MemoryApp, Node, NodeConfig, Output, ScpVerdict, TxVerdict};
-use overlay_proto::fixtures::{scp_message, transaction_message};
+use overlay_proto::fixtures::scp_message;
 use overlay_proto::frame::FrameDecoder;
-use overlay_proto::wire::{RawMessage, encode_message};
-use overlay_proto::xdr::{
-    Limits, ReadXdr, ScpEnvelope, ScpQuorumSet, SendMoreExtended, StellarMessage, TransactionEnvelope,
-};
+use overlay_proto::wire::encode_message;
+use overlay_proto::xdr::{ScpEnvelope, ScpQuorumSet, SendMoreExtended, StellarMessage, TransactionEnvelope};
 use overlay_proto::{Hash256, Network, NodeId, PeerAddress, Timestamp};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,34 +141,17 @@ fn attach_remote<A: Application>(node: &mut BenchNode<A>, k: u8) -> (ConnId, Mac
     }
 }
 
-/// `n` distinct 220-byte transactions, numbered from `first`, sealed by `channel`, as one byte stream.
-fn sealed_stream(channel: &mut MacChannel, first: u64, n: usize) -> Vec<u8> {
-    let mut stream = Vec::new();
-    for i in 0..n as u64 {
-        channel.seal(&transaction_message(first + i), &mut stream).unwrap();
-    }
-    stream
-}
-
-/// The receive-path limit over `stream`: record mark, HMAC verify with a pre-keyed state,
-/// XDR decode and SHA-256 of the message.
-fn baseline_receive(stream: &[u8], keyed: &Hmac<Sha256>) -> usize {
+/// The receive-path limit over `stream`, read in 64 KiB chunks.
+fn baseline_receive(stream: &[u8], keyed: &Hmac<Sha256>) -> u64 {
     let mut decoder = FrameDecoder::new();
     decoder.set_authenticated();
-    let mut n = 0;
-    for chunk in stream.chunks(READ_CHUNK) {
-        decoder.feed(chunk);
-        while let Some(body) = decoder.next_frame().unwrap() {
-            let raw = RawMessage::parse(body).unwrap();
-            let mut mac = keyed.clone();
-            mac.update(raw.mac_input());
-            mac.verify_slice(raw.mac()).unwrap();
-            let msg = StellarMessage::from_xdr(raw.message_xdr(), Limits::none()).unwrap();
-            black_box((msg, Sha256::digest(raw.message_xdr())));
-            n += 1;
-        }
-    }
-    n
+    stream
+        .chunks(READ_CHUNK)
+        .map(|chunk| {
+            decoder.feed(chunk);
+            receive_path(&mut decoder, keyed)
+        })
+        .sum()
 }
 
 fn receive_pipeline(c: &mut Criterion) {
@@ -178,7 +160,7 @@ fn receive_pipeline(c: &mut Criterion) {
     g.sample_size(20);
 
     let keys = MacKeys { send: [3; 32], recv: [4; 32] };
-    let stream = sealed_stream(&mut MacChannel::new(&keys), 1, MESSAGES);
+    let stream = sealed_transactions(&mut MacChannel::new(&keys), 1, MESSAGES as u64);
     let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&keys.send).unwrap();
     g.bench_function("baseline_receive_path", |b| b.iter(|| black_box(baseline_receive(&stream, &keyed))));
 
@@ -199,7 +181,7 @@ fn steady_state<A: Application>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let stream = sealed_stream(&mut channel, next_tx, MESSAGES);
+                let stream = sealed_transactions(&mut channel, next_tx, MESSAGES as u64);
                 next_tx += MESSAGES as u64;
                 let accepted = n.counters().flood_unique_recv;
                 let start = Instant::now();

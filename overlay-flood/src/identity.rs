@@ -57,10 +57,8 @@ pub fn tx_full_hash(envelope: &TransactionEnvelope) -> Result<Hash256, FloodErro
 /// The pull-mode hash from the XDR of a TRANSACTION `StellarMessage` as received: the
 /// envelope is the message minus its 4-byte type, so no decoding or re-encoding is needed.
 pub fn tx_full_hash_from_message_xdr(message_xdr: &[u8]) -> Result<Hash256, FloodError> {
-    match message_xdr.split_first_chunk::<TYPE_LEN>() {
-        Some((ty, envelope)) if i32::from_be_bytes(*ty) == MessageType::Transaction as i32 => {
-            Ok(Hash256::sha256(envelope))
-        }
+    match overlay_proto::wire::message_type_of(message_xdr) {
+        Some(MessageType::Transaction) => Ok(Hash256::sha256(&message_xdr[TYPE_LEN..])),
         _ => Err(FloodError::NotATransaction),
     }
 }

@@ -88,6 +88,13 @@ impl<'a> RawMessage<'a> {
     }
 }
 
+/// The type of the `StellarMessage` whose XDR is `xdr`, read from its first 4 bytes without
+/// decoding; `None` if they are missing or not a known type.
+pub fn message_type_of(xdr: &[u8]) -> Option<MessageType> {
+    let (tag, _) = xdr.split_first_chunk::<4>()?;
+    MessageType::try_from(i32::from_be_bytes(*tag)).ok()
+}
+
 /// Decode exactly one `StellarMessage` from `xdr`.
 pub fn decode_message(xdr: &[u8]) -> Result<StellarMessage, DecodeError> {
     let limits = Limits { depth: XDR_DEPTH_LIMIT, len: xdr.len() };
@@ -136,6 +143,15 @@ mod tests {
         assert_eq!(raw.sequence(), 0);
         assert_eq!(raw.mac(), &[0u8; 32]);
         assert_eq!(raw.message_type(), Some(MessageType::ErrorMsg));
+    }
+
+    #[test]
+    fn message_type_is_read_from_the_first_four_bytes() {
+        let xdr = encode_message(&crate::fixtures::transaction_message(1)).unwrap();
+        assert_eq!(message_type_of(&xdr), Some(MessageType::Transaction));
+        assert_eq!(message_type_of(&[0, 0, 0]), None);
+        assert_eq!(message_type_of(&[0, 0, 0, 99]), None);
+        assert_eq!(message_type_of(&[0, 0, 0, 11, 1]), Some(MessageType::ScpMessage));
     }
 
     #[test]

@@ -13,16 +13,15 @@
 //! `cargo run --release -p overlay-benches --bin loopback -- [MESSAGES]` prints both rates
 //! and their ratio (PERF.md target: 0.7 or more).
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, KeyInit};
 use overlay_auth::{MacChannel, MacKeys};
+use overlay_benches::{receive_path, sealed_transactions};
 use overlay_proto::fixtures::transaction_message;
 use overlay_proto::frame::FrameDecoder;
-use overlay_proto::wire::RawMessage;
-use overlay_proto::xdr::{Limits, MessageType, ReadXdr, StellarMessage};
+use overlay_proto::xdr::{MessageType, StellarMessage};
 use overlay_proto::{Network, PeerAddress};
 use overlay_tokio::{LocalNode, OverlayConfig, OverlayManager};
-use sha2::{Digest, Sha256};
-use std::hint::black_box;
+use sha2::Sha256;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -41,11 +40,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 /// Messages per second through a raw tokio reader doing the receive path.
 async fn baseline(messages: u64) -> Result<f64, Error> {
     let keys = MacKeys { send: [3; 32], recv: [4; 32] };
-    let mut channel = MacChannel::new(&keys);
-    let mut stream = Vec::new();
-    for i in 0..messages {
-        channel.seal(&transaction_message(i + 1), &mut stream)?;
-    }
+    let stream = sealed_transactions(&mut MacChannel::new(&keys), 1, messages);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let writer = tokio::spawn(async move {
@@ -69,15 +64,7 @@ async fn baseline(messages: u64) -> Result<f64, Error> {
             return Err("the writer closed early".into());
         }
         decoder.feed(&buf[..n]);
-        while let Some(body) = decoder.next_frame()? {
-            let raw = RawMessage::parse(body)?;
-            let mut mac = keyed.clone();
-            mac.update(raw.mac_input());
-            mac.verify_slice(raw.mac())?;
-            let msg = StellarMessage::from_xdr(raw.message_xdr(), Limits::none())?;
-            black_box((msg, Sha256::digest(raw.message_xdr())));
-            seen += 1;
-        }
+        seen += receive_path(&mut decoder, &keyed);
     }
     let rate = messages as f64 / start.elapsed().as_secs_f64();
     writer.await??;

@@ -137,7 +137,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         });
         for h in have {
             let Some(xdr) = self.app.transaction(&h) else { continue };
-            if overlay_flood::identity::tx_full_hash_from_message_xdr(&xdr).is_err() {
+            if overlay_proto::wire::message_type_of(&xdr) != Some(MessageType::Transaction) {
                 continue;
             }
             self.metrics.flood_fulfilled += 1;

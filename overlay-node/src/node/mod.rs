@@ -727,7 +727,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         let ledger = self.app.ledger().tracking_ledger;
         let told = self.floodgate.broadcast(id, ledger, &peers).unwrap_or_default();
         // Flow-control metadata once for every peer (flood messages only).
-        let out = OutboundMessage::new(msg, xdr.len(), xdr.clone()).ok();
+        let out = if told.is_empty() { None } else { OutboundMessage::new(msg, xdr.len(), xdr.clone()).ok() };
         for p in &told {
             if let Some(conn) = self.authenticated.get(p).copied() {
                 match &out {
