@@ -2,7 +2,7 @@
 
 use crate::error::IdentityError;
 use core::fmt;
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use overlay_proto::NodeId;
 
 /// A node's signing key and the [`NodeId`] it proves.
@@ -47,6 +47,22 @@ impl NodeIdentity {
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
     }
+}
+
+/// Whether `signature` is `node`'s Ed25519 signature of `message`, checked strictly (a
+/// signature that is not 64 bytes, a small-order key or a non-canonical encoding fails).
+///
+/// ```
+/// use overlay_auth::{NodeIdentity, identity::verify_signature};
+/// let id = NodeIdentity::from_seed([3; 32]);
+/// let sig = id.sign(b"statement");
+/// assert!(verify_signature(&id.node_id(), b"statement", &sig));
+/// assert!(!verify_signature(&id.node_id(), b"another", &sig));
+/// ```
+pub fn verify_signature(node: &NodeId, message: &[u8], signature: &[u8]) -> bool {
+    let Ok(sig) = <[u8; 64]>::try_from(signature) else { return false };
+    let Ok(key) = VerifyingKey::from_bytes(node.as_bytes()) else { return false };
+    key.verify_strict(message, &Signature::from_bytes(&sig)).is_ok()
 }
 
 impl fmt::Debug for NodeIdentity {

@@ -1,5 +1,6 @@
 //! [`NodeConfig`]: the overlay manager's settings (PROTOCOL.md §11, §13).
 
+use crate::ledger::LedgerState;
 use crate::peer::PeerConfig;
 use core::time::Duration;
 use overlay_flood::FloodConfig;
@@ -13,6 +14,10 @@ pub struct NodeConfig {
     pub peer_port: u16,
     /// `TARGET_PEER_CONNECTIONS`: authenticated outbound peers to keep. Default 8.
     pub target_peer_connections: usize,
+    /// Authenticated outbound peers accepted at most; `None` is the target (stellar-core,
+    /// which has no separate key). A larger value lets explicit `connect` commands go past
+    /// the target; the tick still dials up to the target only. Default `None`.
+    pub max_outbound_peers: Option<usize>,
     /// `MAX_ADDITIONAL_PEER_CONNECTIONS`: authenticated inbound peers; `None` means
     /// 8 × target (stellar-core's -1). Default `None` (64).
     pub max_additional_peer_connections: Option<usize>,
@@ -43,6 +48,57 @@ pub struct NodeConfig {
     pub peer: PeerConfig,
     /// Flooding settings.
     pub flood: FloodConfig,
+    /// The ledger the node starts from, until the application sends another. Default
+    /// [`LedgerState::GENESIS`].
+    pub ledger: LedgerState,
+    /// Bounds of what the node serves and of what waits for the application.
+    pub items: ItemLimits,
+    /// A soft limit on flood messages (TRANSACTION, SCP_MESSAGE, FLOOD_ADVERT, FLOOD_DEMAND)
+    /// taken from all peers together, per second; the excess is read, counted and dropped.
+    /// Default `None`: stellar-core has no such limit (flow control already bounds what each
+    /// peer may send), and a fixed cap drops a busy network's normal traffic.
+    pub flood_rate_limit_per_sec: Option<u32>,
+}
+
+/// Bounds of the items a node serves and of the deliveries waiting for a verdict. Each
+/// store forgets its oldest entry past its bound; see [`app`](crate::app) for what happens
+/// to waiting deliveries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemLimits {
+    /// Accepted transactions kept to serve FLOOD_DEMAND. Default 100000.
+    pub transactions_max: usize,
+    /// Their bytes. Default 64 MiB.
+    pub transaction_bytes_max: usize,
+    /// Tx sets kept to serve GET_TX_SET. Default 1000.
+    pub tx_sets_max: usize,
+    /// Their bytes. Default 256 MiB.
+    pub tx_set_bytes_max: usize,
+    /// Quorum sets kept to serve GET_SCP_QUORUMSET. Default 1000.
+    pub quorum_sets_max: usize,
+    /// SCP envelopes kept to serve GET_SCP_STATE. Default 10000.
+    pub scp_envelopes_max: usize,
+    /// Transactions waiting for a verdict; a new one past it is not delivered. Default 10000.
+    pub pending_transactions_max: usize,
+    /// SCP envelopes waiting for a verdict; the oldest is given up past it. Default 10000.
+    pub pending_envelopes_max: usize,
+    /// How long a delivery waits for its verdict before it is given up. Default 60 s.
+    pub verdict_timeout: Duration,
+}
+
+impl Default for ItemLimits {
+    fn default() -> Self {
+        ItemLimits {
+            transactions_max: 100_000,
+            transaction_bytes_max: 64 << 20,
+            tx_sets_max: 1_000,
+            tx_set_bytes_max: 256 << 20,
+            quorum_sets_max: 1_000,
+            scp_envelopes_max: 10_000,
+            pending_transactions_max: 10_000,
+            pending_envelopes_max: 10_000,
+            verdict_timeout: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Default for NodeConfig {
@@ -50,6 +106,7 @@ impl Default for NodeConfig {
         NodeConfig {
             peer_port: overlay_proto::version::DEFAULT_PEER_PORT,
             target_peer_connections: 8,
+            max_outbound_peers: None,
             max_additional_peer_connections: None,
             max_pending_connections: 500,
             known_peers: Vec::new(),
@@ -64,6 +121,9 @@ impl Default for NodeConfig {
             allow_private_addresses_for_testing: false,
             peer: PeerConfig::default(),
             flood: FloodConfig::default(),
+            ledger: LedgerState::GENESIS,
+            items: ItemLimits::default(),
+            flood_rate_limit_per_sec: None,
         }
     }
 }
@@ -71,7 +131,9 @@ impl Default for NodeConfig {
 /// The connection limits derived from a [`NodeConfig`] (§11.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Authenticated outbound peers.
+    /// Authenticated outbound peers the tick keeps (`TARGET_PEER_CONNECTIONS`, capped).
+    pub target_outbound: usize,
+    /// Authenticated outbound peers accepted.
     pub max_outbound: usize,
     /// Authenticated inbound peers.
     pub max_inbound: usize,
@@ -92,11 +154,18 @@ impl NodeConfig {
     /// `max_inbound / 3 + 3`; pending slots are split in proportion.
     pub fn limits(&self) -> Limits {
         let max_inbound = self.max_additional_peer_connections.unwrap_or(8 * self.target_peer_connections);
-        let max_outbound = self.target_peer_connections.min(max_inbound / 3 + 3);
-        let total = (max_outbound + max_inbound).max(1);
-        let out_pending = (self.max_pending_connections * max_outbound).div_ceil(total).max(1);
+        let target_outbound = self.target_peer_connections.min(max_inbound / 3 + 3);
+        let max_outbound = self.max_outbound_peers.map_or(target_outbound, |m| m.max(target_outbound));
+        let total = (target_outbound + max_inbound).max(1);
+        let out_pending = (self.max_pending_connections * target_outbound).div_ceil(total).max(1);
         let in_pending = self.max_pending_connections.saturating_sub(out_pending).max(1);
-        Limits { max_outbound, max_inbound, max_outbound_pending: out_pending, max_inbound_pending: in_pending }
+        Limits {
+            target_outbound,
+            max_outbound,
+            max_inbound,
+            max_outbound_pending: out_pending,
+            max_inbound_pending: in_pending,
+        }
     }
 }
 
@@ -107,7 +176,16 @@ mod tests {
     #[test]
     fn default_limits_are_the_spec_values() {
         let l = NodeConfig::default().limits();
-        assert_eq!(l, Limits { max_outbound: 8, max_inbound: 64, max_outbound_pending: 56, max_inbound_pending: 444 });
+        assert_eq!(
+            l,
+            Limits {
+                target_outbound: 8,
+                max_outbound: 8,
+                max_inbound: 64,
+                max_outbound_pending: 56,
+                max_inbound_pending: 444
+            }
+        );
         let small =
             NodeConfig { target_peer_connections: 10, max_additional_peer_connections: Some(3), ..Default::default() };
         assert_eq!(small.limits().max_outbound, 4, "target capped to max_inbound/3 + 3");

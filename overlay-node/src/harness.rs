@@ -4,30 +4,60 @@
 //! the other end after a fixed `latency` (zero by default), in order. Time jumps to the
 //! earliest deadline of any node or any delivery, so minutes of protocol time take
 //! milliseconds. Everything is deterministic: same calls, same result.
+//!
+//! Each node has an application ([`MemoryApp`] unless given another); its deliveries are
+//! handed over at once and its answers reach the node after `app_latency` (zero by
+//! default), as from an application on another thread. The peer database changes each
+//! node emits are kept in `store_changes`.
 
-use crate::app::MemoryApp;
+use crate::app::{AppInput, Application, Delivery, MemoryApp};
 use crate::config::NodeConfig;
-use crate::discovery::MemoryStore;
+use crate::discovery::{MemoryStore, StoreChange};
 use crate::node::{ConnId, Node, NodeEvent, Output};
 use crate::peer::DropReason;
+use core::any::Any;
 use core::time::Duration;
 use overlay_auth::{HelloParams, LocalAuth, NodeIdentity};
 use overlay_proto::{Network, NodeId, PeerAddress, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// An application the harness can hand back by type.
+pub trait AnyApp: Application {
+    /// As `Any`, to look at it by its type.
+    fn as_any(&self) -> &dyn Any;
+    /// As `Any`, mutably.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Application + 'static> AnyApp for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
 /// Wall-clock seconds the harness reports to nodes (certificate expiry): a fixed base plus
 /// the virtual time.
 pub const UNIX_BASE: u64 = 1_800_000_000;
 
-/// A node in the harness.
-pub type TestNode = Node<MemoryApp, MemoryStore>;
-
 /// Several nodes wired in memory. See the [module docs](self).
 pub struct Harness {
     /// The nodes, by index.
-    pub nodes: Vec<TestNode>,
+    pub nodes: Vec<Node>,
+    /// Their applications.
+    pub apps: Vec<Box<dyn AnyApp>>,
     /// Every event each node emitted, in order.
     pub events: Vec<Vec<NodeEvent>>,
+    /// Every delivery each node made to its application, in order.
+    pub deliveries: Vec<Vec<Delivery>>,
+    /// Every peer-database change each node emitted, in order.
+    pub store_changes: Vec<Vec<StoreChange>>,
+    /// How long an application's answers take to reach its node.
+    pub app_latency: Duration,
+    /// Application answers in flight: (time, sequence) → (node, input).
+    app_inputs: BTreeMap<(Timestamp, u64), (usize, AppInput)>,
     /// The current virtual time.
     pub now: Timestamp,
     /// Delivery delay of every link.
@@ -58,7 +88,12 @@ impl Harness {
     pub fn new() -> Self {
         Harness {
             nodes: Vec::new(),
+            apps: Vec::new(),
             events: Vec::new(),
+            deliveries: Vec::new(),
+            store_changes: Vec::new(),
+            app_latency: Duration::ZERO,
+            app_inputs: BTreeMap::new(),
             now: Timestamp::from_secs(100),
             latency: Duration::ZERO,
             links: BTreeMap::new(),
@@ -103,20 +138,72 @@ impl Harness {
         self.add_node_with(config, Network::Standalone.passphrase(), hello, Self::seed(self.nodes.len()))
     }
 
+    /// Add a started node with `config` and application `app` on the standalone network.
+    pub fn add_node_with_app(&mut self, config: NodeConfig, app: Box<dyn AnyApp>) -> usize {
+        let hello = HelloParams { listening_port: config.peer_port, ..HelloParams::default() };
+        let seed = Self::seed(self.nodes.len());
+        self.add(config, Network::Standalone.passphrase(), hello, seed, MemoryStore::default(), app)
+    }
+
     /// Add a started node with every parameter given: network passphrase, HELLO parameters
     /// and identity seed (give two nodes the same seed to test self-connections).
     pub fn add_node_with(&mut self, config: NodeConfig, passphrase: &str, hello: HelloParams, seed: [u8; 32]) -> usize {
+        self.add(config, passphrase, hello, seed, MemoryStore::default(), Box::new(MemoryApp::default()))
+    }
+
+    /// Add a started node whose peer database starts as `peers`.
+    pub fn add_node_with_store(&mut self, config: NodeConfig, peers: MemoryStore) -> usize {
+        let hello = HelloParams { listening_port: config.peer_port, ..HelloParams::default() };
+        let seed = Self::seed(self.nodes.len());
+        self.add(config, Network::Standalone.passphrase(), hello, seed, peers, Box::new(MemoryApp::default()))
+    }
+
+    fn add(
+        &mut self,
+        config: NodeConfig,
+        passphrase: &str,
+        hello: HelloParams,
+        seed: [u8; 32],
+        peers: MemoryStore,
+        app: Box<dyn AnyApp>,
+    ) -> usize {
         let i = self.nodes.len();
         let mut ecdh = Self::seed(i);
         ecdh[0] ^= 0xff;
         let network = overlay_proto::NetworkId::from_passphrase(passphrase);
         let auth = LocalAuth::new(NodeIdentity::from_seed(seed), network, ecdh, hello);
-        let mut node = Node::new(config, auth, MemoryApp::default(), MemoryStore::default(), i as u64 + 7, self.now);
+        let mut node = Node::new(config, auth, peers, i as u64 + 7, self.now);
         node.start(self.now, self.unix());
         self.nodes.push(node);
+        self.apps.push(app);
         self.events.push(Vec::new());
+        self.deliveries.push(Vec::new());
+        self.store_changes.push(Vec::new());
         self.pump();
         i
+    }
+
+    /// The application of node `i` as a `T`.
+    ///
+    /// # Panics
+    /// If it is not a `T` (a test's mistake).
+    pub fn app<T: 'static>(&self, i: usize) -> &T {
+        (*self.apps[i]).as_any().downcast_ref().expect("the application has this type")
+    }
+
+    /// The application of node `i` as a `T`, mutably.
+    ///
+    /// # Panics
+    /// If it is not a `T`.
+    pub fn app_mut<T: 'static>(&mut self, i: usize) -> &mut T {
+        (*self.apps[i]).as_any_mut().downcast_mut().expect("the application has this type")
+    }
+
+    /// Give node `i` an input as if from its application (at once).
+    pub fn app_input(&mut self, i: usize, input: AppInput) {
+        let now = self.now;
+        let _ = self.nodes[i].handle_app(now, input);
+        self.pump();
     }
 
     /// Wall-clock seconds now.
@@ -141,12 +228,32 @@ impl Harness {
                     moved = true;
                     self.handle_output(i, out);
                 }
+                while let Some(input) = self.apps[i].poll_input() {
+                    moved = true;
+                    self.seq += 1;
+                    self.app_inputs.insert((self.now + self.app_latency, self.seq), (i, input));
+                }
             }
             moved |= self.deliver_due();
+            moved |= self.answer_due();
             if !moved {
                 return;
             }
         }
+    }
+
+    fn answer_due(&mut self) -> bool {
+        let mut moved = false;
+        while let Some(entry) = self.app_inputs.first_entry() {
+            if entry.key().0 > self.now {
+                break;
+            }
+            let (i, input) = entry.remove();
+            moved = true;
+            let now = self.now;
+            let _ = self.nodes[i].handle_app(now, input);
+        }
+        moved
     }
 
     fn handle_output(&mut self, i: usize, out: Output) {
@@ -200,6 +307,11 @@ impl Harness {
                 }
                 self.events[i].push(e)
             }
+            Output::Deliver(d) => {
+                self.deliveries[i].push(d.clone());
+                self.apps[i].handle_delivery(now, d);
+            }
+            Output::Store(c) => self.store_changes[i].push(c),
         }
     }
 
@@ -236,7 +348,8 @@ impl Harness {
             }
             let next_timer = self.nodes.iter().filter_map(|n| n.poll_timeout()).min();
             let next_delivery = self.in_flight.keys().next().map(|k| k.0);
-            let next = [next_timer, next_delivery].into_iter().flatten().min();
+            let next_answer = self.app_inputs.keys().next().map(|k| k.0);
+            let next = [next_timer, next_delivery, next_answer].into_iter().flatten().min();
             match next {
                 Some(t) if t <= deadline => {
                     self.now = self.now.max(t);

@@ -4,21 +4,28 @@
 //! drivers (the tokio driver, the simulator) feed bytes and timer events in and carry out
 //! what comes out. [`peer::Peer`] is one connection's whole life (framing, handshake, MAC,
 //! flow control, timers, ping); [`Node`] is the overlay manager over many peers: slots,
-//! preferred peers, flooding, pull mode, fetching, discovery and bans, with the
-//! [`Application`] (consensus, transaction queue) behind it.
+//! preferred peers, flooding, pull mode, fetching, discovery and bans. The application
+//! (consensus, a transaction queue) is reached through data: the node emits
+//! [`Delivery`]s and takes [`AppInput`]s (see [`app`]); the peer database likewise leaves
+//! as [`Output::Store`] changes. [`Relay`] is the application of a node with no validator
+//! behind it, which behaves like stellar-core's watcher.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod app;
 pub mod config;
 pub mod discovery;
+#[cfg(any(test, feature = "test-harness"))]
 pub mod harness;
+pub mod ledger;
 pub mod metrics;
 pub mod node;
 pub mod peer;
-pub mod responder;
+pub mod relay;
 
-pub use app::{Application, LedgerState, MemoryApp, ScpVerdict, TxVerdict};
-pub use config::NodeConfig;
-pub use node::{ConnId, Node, NodeError, NodeEvent, Output};
+pub use app::{AppInput, Application, Delivery, MemoryApp, ScpVerdict, TxVerdict};
+pub use config::{ItemLimits, NodeConfig};
+pub use ledger::LedgerState;
+pub use node::{ConnId, Node, NodeError, NodeEvent, NodeSizes, Output, Received};
 pub use peer::{DropReason, Peer, PeerConfig, PeerEvent, PeerStats, SendError};
+pub use relay::{Relay, RelayConfig};

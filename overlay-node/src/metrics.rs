@@ -43,6 +43,16 @@ pub struct NodeMetrics {
     pub fetch_duplicate_recv: u64,
     /// `overlay.recv.get-scp-state` ignored by the rate limit
     pub query_ignored: u64,
+    /// Transactions not delivered because the verdicts pending were at their bound.
+    pub app_tx_refused: u64,
+    /// SCP envelopes given up because the verdicts pending were at their bound.
+    pub app_envelopes_evicted: u64,
+    /// Deliveries whose verdict did not come within the verdict timeout.
+    pub app_verdicts_expired: u64,
+    /// Verdicts for nothing pending (late, expired or repeated).
+    pub app_verdicts_unknown: u64,
+    /// Flood messages dropped by the optional soft rate limit.
+    pub flood_rate_limited: u64,
     /// Messages, bytes read and written, outbound drops of closed connections (live ones
     /// are added in [`NodeMetrics::export`]).
     pub closed_peers: PeerTotals,
@@ -111,6 +121,11 @@ impl NodeMetrics {
             ("overlay.fetch.unique-recv", self.fetch_unique_recv),
             ("overlay.fetch.duplicate-recv", self.fetch_duplicate_recv),
             ("overlay.query.ignored", self.query_ignored),
+            ("overlay.app.tx-refused", self.app_tx_refused),
+            ("overlay.app.envelope-evicted", self.app_envelopes_evicted),
+            ("overlay.app.verdict-expired", self.app_verdicts_expired),
+            ("overlay.app.verdict-unknown", self.app_verdicts_unknown),
+            ("overlay.flood.rate-limited", self.flood_rate_limited),
         ]
     }
 }

@@ -1,15 +1,16 @@
 //! Whole nodes in memory on virtual time (the harness).
 
-use overlay_node::NodeEvent;
 use overlay_node::harness::Harness;
+use overlay_node::{AppInput, MemoryApp, NodeEvent};
 use overlay_proto::fixtures::transaction_message;
 use overlay_proto::xdr::MessageType;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn count(h: &Harness, i: usize, t: MessageType) -> usize {
     h.events[i]
         .iter()
-        .filter(|e| matches!(e, NodeEvent::Message { message, .. } if message.discriminant() == t))
+        .filter(|e| matches!(e, NodeEvent::Message { message, .. } if message.message_type() == t))
         .count()
 }
 
@@ -29,7 +30,7 @@ fn a_transaction_reaches_every_node_once_by_pull_mode() {
     h.nodes[0].broadcast(now, transaction_message(1)).unwrap();
     h.run_for(Duration::from_secs(5));
     for i in 1..3 {
-        let accepted = &h.nodes[i].app().accepted;
+        let accepted = &h.app::<MemoryApp>(i).accepted;
         assert_eq!(accepted.len(), 1, "node {i} accepted {accepted:?}");
         // Pulled: adverts, a demand, then the transaction.
         assert!(count(&h, i, MessageType::FloodAdvert) >= 1);
@@ -45,7 +46,7 @@ fn generalized_tx_set(n: u8) -> (overlay_proto::Hash256, overlay_proto::xdr::Ste
         previous_ledger_hash: Hash([n; 32]),
         phases: vec![].try_into().unwrap(),
     });
-    let hash = overlay_node::node::generalized_tx_set_hash(&set);
+    let (hash, _) = overlay_node::node::generalized_tx_set_hash(&set).unwrap();
     (hash, StellarMessage::GeneralizedTxSet(set))
 }
 
@@ -62,11 +63,11 @@ fn a_tx_set_is_fetched_from_the_peer_that_has_it_after_a_dont_have() {
     assert!(h.run_until(h.now + Duration::from_secs(10), |h| h.linked(0, 1) && h.linked(0, 2)));
     // Only node 2 has the set.
     let (hash, set) = generalized_tx_set(7);
-    h.nodes[2].app_mut().add_tx_set(hash, set);
+    h.app_input(2, AppInput::HoldTxSet(Arc::new(set)));
     let env = overlay_proto::fixtures::scp_nominate(Harness::node_id(1), 10, 1);
     let now = h.now;
     h.nodes[0].fetch_tx_set(now, hash, env);
-    assert!(h.run_until(h.now + Duration::from_secs(10), |h| h.nodes[0].app().has_tx_set(&hash)));
+    assert!(h.run_until(h.now + Duration::from_secs(10), |h| h.app::<MemoryApp>(0).has_tx_set(&hash)));
     let asked = |i: usize| count(&h, i, MessageType::GetTxSet);
     // Whoever was asked first, the set came from node 2; if node 1 was asked, it said DONT_HAVE
     // and node 2 was asked right after (no timeout wait).
@@ -90,11 +91,11 @@ fn dont_have_moves_the_fetch_to_the_next_peer_at_once() {
         h.connect(0, 2);
         h.run_until(h.now + Duration::from_secs(10), |h| h.linked(0, 1) && h.linked(0, 2));
         let (hash, set) = generalized_tx_set(seed);
-        h.nodes[2].app_mut().add_tx_set(hash, set);
+        h.app_input(2, AppInput::HoldTxSet(Arc::new(set)));
         let start = h.now;
         let env = overlay_proto::fixtures::scp_nominate(Harness::node_id(1), 10, u64::from(seed));
         h.nodes[0].fetch_tx_set(start, hash, env);
-        assert!(h.run_until(start + Duration::from_secs(10), |h| h.nodes[0].app().has_tx_set(&hash)));
+        assert!(h.run_until(start + Duration::from_secs(10), |h| h.app::<MemoryApp>(0).has_tx_set(&hash)));
         if count(&h, 1, MessageType::GetTxSet) == 1 {
             saw_dont_have = true;
             assert!(h.now - start < Duration::from_millis(100), "no timeout wait: {:?}", h.now - start);

@@ -3,7 +3,7 @@
 
 use overlay_auth::HelloParams;
 use overlay_node::harness::Harness;
-use overlay_node::{NodeConfig, NodeEvent};
+use overlay_node::{AppInput, LedgerState, MemoryApp, NodeConfig, NodeEvent};
 use overlay_proto::Network;
 use overlay_proto::fixtures::{scp_message, transaction_message};
 use overlay_proto::xdr::{MessageType, StellarMessage};
@@ -28,7 +28,7 @@ fn default_pair() -> Harness {
 fn received(h: &Harness, i: usize, t: MessageType) -> usize {
     h.events[i]
         .iter()
-        .filter(|e| matches!(e, NodeEvent::Message { message, .. } if message.discriminant() == t))
+        .filter(|e| matches!(e, NodeEvent::Message { message, .. } if message.message_type() == t))
         .count()
 }
 
@@ -308,7 +308,7 @@ fn broadcast_broadcasts() {
 #[test]
 fn flow_control_when_out_of_sync() {
     let mut h = default_pair();
-    h.nodes[1].app_mut().ledger.synced = false;
+    h.app_input(1, AppInput::Ledger(LedgerState { synced: false, ..LedgerState::GENESIS }));
     h.connect(0, 1);
     h.run_for(secs(2));
     let id1 = h.nodes[1].node_id();
@@ -321,7 +321,8 @@ fn flow_control_when_out_of_sync() {
     }
     h.run_for(secs(5));
     assert!(h.linked(0, 1));
-    assert_eq!(h.nodes[1].app().transaction_count(), 0);
+    assert_eq!(h.app::<MemoryApp>(1).transaction_count(), 0);
+    assert_eq!(h.nodes[1].sizes().transactions, 0);
     assert_eq!(received(&h, 1, MessageType::Transaction), 500);
 }
 
@@ -450,7 +451,7 @@ fn drop_peers_who_straggle() {
 fn random_disconnect_due_to_out_of_sync() {
     let cfg = NodeConfig { target_peer_connections: 1, run_standalone: false, ..Harness::config() };
     let mut h = nodes(&[cfg, Harness::config()]);
-    h.nodes[0].app_mut().ledger.synced = false;
+    h.app_input(0, AppInput::Ledger(LedgerState { synced: false, ..LedgerState::GENESIS }));
     h.connect(0, 1);
     h.run_for(secs(2));
     assert!(h.linked(0, 1));
@@ -486,7 +487,7 @@ fn preferred_peers_are_never_rotated_out_of_sync() {
     let mut cfg = NodeConfig { target_peer_connections: 1, run_standalone: false, ..Harness::config() };
     cfg.preferred_peers.push(Harness::address(1));
     let mut h = nodes(&[cfg, Harness::config()]);
-    h.nodes[0].app_mut().ledger.synced = false;
+    h.app_input(0, AppInput::Ledger(LedgerState { synced: false, ..LedgerState::GENESIS }));
     h.connect(0, 1);
     h.run_for(secs(2));
     assert!(h.linked(0, 1));
@@ -542,7 +543,7 @@ fn overlay_flow_control_with_tiny_capacities() {
     }
     h.run_for(secs(30));
     for i in 0..4 {
-        assert_eq!(h.nodes[i].app().transaction_count(), 200, "node {i}");
+        assert_eq!(h.nodes[i].sizes().transactions, 200, "node {i}");
         let m: std::collections::BTreeMap<_, _> = h.nodes[i].metrics().into_iter().collect();
         assert!(m["overlay.flood.demanded"] >= 150, "node {i} pulled by demands");
         let d = h.nodes[i].pull_mode().demand_metrics();

@@ -18,6 +18,7 @@
 //! | `manager` | [`PeerManager`] | `PeerManager`, parts of `OverlayManagerImpl` |
 //! | `peers_message` | building and filtering PEERS | `getPeersToSend`, `Peer::sendPeers`, `Peer::recvPeers` |
 //! | `bans` | ban, unban, list | `BanManager` |
+//! | `journal` | [`JournalStore`], [`StoreChange`]: the store as data | — |
 //!
 //! # Example
 //!
@@ -52,6 +53,7 @@ mod backoff;
 mod bans;
 mod config;
 mod error;
+mod journal;
 mod manager;
 mod memory;
 mod peers_message;
@@ -67,6 +69,7 @@ pub use config::{
     MAX_PEERS_TO_CONNECT_PER_CALL, MAX_PEERS_TO_SEND, REALLY_DEAD_NUM_FAILURES_CUTOFF,
 };
 pub use error::StoreError;
+pub use journal::{JournalStore, StoreChange, StoreKey, load_view};
 pub use manager::{ConfigPeersReport, PeerManager};
 pub use memory::MemoryStore;
 pub use peers_message::PeersReport;

@@ -1,6 +1,7 @@
 //! [`PeerStore`]: where peer records and bans live (PROTOCOL.md §10.1, §10.6).
 
 use super::error::StoreError;
+use super::journal::StoreChange;
 use super::query::PeerQuery;
 use super::record::PeerRecord;
 use core::net::Ipv4Addr;
@@ -89,6 +90,20 @@ pub trait PeerStore {
 
     /// Every banned node, in a stable order (the in-memory store: by key bytes).
     fn bans(&self) -> Result<Vec<NodeId>, StoreError>;
+
+    /// Apply one change made by a node to its in-memory view (how a driver persists the
+    /// node's [`StoreChange`] outputs). A `Put` creates or replaces the record.
+    fn apply(&mut self, change: &StoreChange) -> Result<(), StoreError> {
+        match change {
+            StoreChange::Put(r) => match self.load(&r.address)? {
+                Some(_) => self.update(r),
+                None => self.insert(r),
+            },
+            StoreChange::Delete(a) => self.delete(a).map(|_| ()),
+            StoreChange::Ban(n) => self.ban(n).map(|_| ()),
+            StoreChange::Unban(n) => self.unban(n).map(|_| ()),
+        }
+    }
 }
 
 impl<S: PeerStore + ?Sized> PeerStore for Box<S> {
@@ -136,5 +151,8 @@ impl<S: PeerStore + ?Sized> PeerStore for Box<S> {
     }
     fn bans(&self) -> Result<Vec<NodeId>, StoreError> {
         (**self).bans()
+    }
+    fn apply(&mut self, change: &StoreChange) -> Result<(), StoreError> {
+        (**self).apply(change)
     }
 }

@@ -1,95 +1,125 @@
 //! The inbound pipeline for each authenticated message type (PROTOCOL.md §7 steps 7–8, §8,
 //! §9). Flow-control, ERROR, HELLO and AUTH messages never get here: the peer handles them.
 
-use super::{ConnId, Node, NodeEvent, Output};
-use crate::app::{Application, ScpVerdict, TxVerdict};
-use crate::discovery::PeerStore;
-use overlay_flood::{FetchKind, QueryKind, TxAvailability};
-use overlay_flow::{MessageMeta, OutboundMessage};
-use overlay_proto::xdr::{
-    DontHave, GeneralizedTransactionSet, MessageType, ScpEnvelope, ScpQuorumSet, StellarMessage, TransactionEnvelope,
-    TransactionSet, Uint256,
-};
-use overlay_proto::{Hash256, NodeId};
+use super::{ConnId, Node, NodeEvent, Output, Received, Waiter};
+use crate::app::{Delivery, ScpDelivery, TxDelivery};
+use overlay_flood::FetchKind;
+use overlay_proto::xdr::{DontHave, ScpEnvelope, ScpQuorumSet, StellarMessage, TransactionEnvelope};
+use overlay_proto::{Hash256, MessageClass, NodeId};
 use std::sync::Arc;
 
-/// Ledger protocol from which tx sets are generalized (§8.2).
-const GENERALIZED_TX_SET_PROTOCOL: u32 = 20;
-
-impl<A: Application, S: PeerStore> Node<A, S> {
+impl Node {
     pub(super) fn on_message(&mut self, conn: ConnId, message: StellarMessage, size: usize, xdr: Option<Arc<[u8]>>) {
         let Some(from) = self.conns.get(&conn).and_then(|c| c.node_id) else {
             return;
         };
-        match &message {
-            StellarMessage::Transaction(tx) => self.on_transaction(from, tx, xdr.as_ref()),
-            StellarMessage::ScpMessage(env) => self.on_scp(from, env, xdr.as_ref()),
+        if message.is_flood() {
+            if let Some(bucket) = self.rate.as_mut() {
+                if !bucket.take(self.now) {
+                    self.metrics.flood_rate_limited += 1;
+                    return;
+                }
+            }
+        }
+        let (received, first_seen) = match message {
+            StellarMessage::Transaction(tx) => {
+                let tx = Arc::new(tx);
+                let first = self.on_transaction(from, &tx, xdr.as_ref());
+                (Received::Transaction(tx), first)
+            }
+            StellarMessage::ScpMessage(env) => {
+                let env = Arc::new(env);
+                let first = self.on_scp(from, &env, xdr.as_ref());
+                (Received::ScpMessage(env), first)
+            }
+            other => {
+                let other = Arc::new(other);
+                let first = self.on_other(conn, from, &other);
+                (Received::Other(other), first)
+            }
+        };
+        self.drain_pull();
+        self.drain_fetch_requests();
+        let ev = NodeEvent::Message { conn, peer: from, message: received, size, first_seen };
+        self.outputs.push_back(Output::Event(ev));
+    }
+
+    /// Every type but TRANSACTION and SCP_MESSAGE; whether it was new to us.
+    fn on_other(&mut self, conn: ConnId, from: NodeId, message: &Arc<StellarMessage>) -> bool {
+        match &**message {
             // Pull mode is ignored while out of sync (§7 step 7).
-            StellarMessage::FloodAdvert(a) if self.app.ledger().synced => {
+            StellarMessage::FloodAdvert(a) if self.ledger.synced => {
                 let hashes: Vec<Hash256> = a.tx_hashes.0.iter().map(|h| Hash256(h.0)).collect();
-                let ledger = self.app.ledger().tracking_ledger;
+                let ledger = self.ledger.tracking_ledger;
                 self.pull.handle_flood_advert(from, &hashes, ledger, &mut self.rng);
             }
-            StellarMessage::FloodDemand(d) if self.app.ledger().synced => {
+            StellarMessage::FloodDemand(d) if self.ledger.synced => {
                 let hashes: Vec<Hash256> = d.tx_hashes.0.iter().map(|h| Hash256(h.0)).collect();
                 self.serve_demand(conn, &hashes);
             }
             StellarMessage::GetTxSet(h) => self.serve_tx_set(conn, h),
             StellarMessage::GetScpQuorumset(h) => self.serve_quorum_set(conn, h),
             StellarMessage::GetScpState(ledger) => self.serve_scp_state(conn, *ledger),
-            StellarMessage::TxSet(set) => self.on_tx_set_item(Hash256(legacy_tx_set_hash(set).0), &message),
-            StellarMessage::GeneralizedTxSet(set) => {
-                let hash = generalized_tx_set_hash(set);
-                self.on_tx_set_item(hash, &message)
+            StellarMessage::TxSet(_) | StellarMessage::GeneralizedTxSet(_) => {
+                return self.on_tx_set_item(from, message);
             }
-            StellarMessage::ScpQuorumset(q) => self.on_quorum_set_item(q),
+            StellarMessage::ScpQuorumset(q) => return self.on_quorum_set_item(from, q),
             StellarMessage::DontHave(d) => self.on_dont_have(from, d),
             StellarMessage::Peers(list) => self.on_peers(conn, list.as_slice()),
-            // Surveys are handled by a later layer; they are delivered, not relayed.
+            // Surveys are delivered as events, not yet relayed or answered.
             _ => {}
         }
-        self.drain_pull();
-        self.drain_fetch_requests();
-        self.outputs.push_back(Output::Event(NodeEvent::Message { conn, peer: from, message, size }));
+        true
     }
 
-    fn on_transaction(&mut self, from: NodeId, tx: &TransactionEnvelope, xdr: Option<&Arc<[u8]>>) {
-        if !self.app.ledger().synced {
-            return;
+    /// A TRANSACTION: recorded in the Floodgate and delivered once for a verdict; whether
+    /// it was new.
+    fn on_transaction(&mut self, from: NodeId, tx: &Arc<TransactionEnvelope>, xdr: Option<&Arc<[u8]>>) -> bool {
+        if !self.ledger.synced {
+            return false;
         }
-        let Some(xdr) = xdr else { return };
+        let Some(xdr) = xdr else { return false };
         // The pull-mode hash is also the transaction's Floodgate identity.
-        let Ok(tx_hash) = overlay_flood::identity::tx_full_hash_from_message_xdr(xdr) else {
-            return;
+        let Ok(hash) = overlay_flood::identity::tx_full_hash_from_message_xdr(xdr) else {
+            return false;
         };
-        self.pull.handle_transaction(self.now, from, &tx_hash);
-        if !self.record_flood(tx_hash, from) {
-            return;
+        self.pull.handle_transaction(self.now, from, &hash);
+        if !self.record_flood(hash, from) {
+            return false;
         }
-        match self.app.on_transaction(self.now, Some(from), tx, &tx_hash, xdr) {
-            TxVerdict::Accepted => {
-                self.flood_transaction(tx_hash);
-            }
-            TxVerdict::Duplicate => {}
-            TxVerdict::Rejected => {
-                self.floodgate.forget(&tx_hash);
-            }
+        if self.items.txs.contains(&hash) {
+            // Accepted before and still held: a duplicate for the application too.
+            return false;
         }
+        if self.pending_txs.is_full() {
+            // [LOCAL] policy at the bound: not delivered, and forgotten so that a later copy
+            // can be.
+            self.metrics.app_tx_refused += 1;
+            self.floodgate.forget(&hash);
+            return true;
+        }
+        self.pending_txs.insert(self.now, hash, xdr.clone());
+        let d = TxDelivery { hash, from, envelope: tx.clone(), xdr: xdr.clone() };
+        self.outputs.push_back(Output::Deliver(Delivery::Transaction(d)));
+        true
     }
 
-    fn on_scp(&mut self, from: NodeId, env: &ScpEnvelope, xdr: Option<&Arc<[u8]>>) {
-        let Some(xdr) = xdr else { return };
+    /// An SCP_MESSAGE: recorded in the Floodgate before the application sees it (§8.1);
+    /// whether it was new.
+    fn on_scp(&mut self, from: NodeId, env: &Arc<ScpEnvelope>, xdr: Option<&Arc<[u8]>>) -> bool {
+        let Some(xdr) = xdr else { return false };
         let id = overlay_flood::identity::flood_message_id_from_xdr(xdr);
         if !self.record_flood(id, from) {
-            return;
+            return false;
         }
-        self.submit_envelope(Some(from), env.clone(), id, Some(xdr.clone()));
+        let w = Waiter { envelope: env.clone(), xdr: xdr.clone(), from: Some(from), refetched: false };
+        self.deliver_envelope(id, w);
+        true
     }
 
     /// Record a flooded message from `from` in the Floodgate; whether it is new.
     fn record_flood(&mut self, id: Hash256, from: NodeId) -> bool {
-        let ledger = self.app.ledger().tracking_ledger;
-        match self.floodgate.record_received(id, from, ledger) {
+        match self.floodgate.record_received(id, from, self.ledger.tracking_ledger) {
             Ok(true) => {
                 self.metrics.flood_unique_recv += 1;
                 true
@@ -102,133 +132,60 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         }
     }
 
-    /// Hand an envelope to the application and act on its verdict.
-    fn submit_envelope(&mut self, from: Option<NodeId>, env: ScpEnvelope, id: Hash256, xdr: Option<Arc<[u8]>>) {
-        match self.app.on_scp_envelope(self.now, from, &env) {
-            ScpVerdict::Ready => {
-                let msg = StellarMessage::ScpMessage(env);
-                let xdr = match xdr {
-                    Some(x) => x,
-                    None => match overlay_proto::wire::encode_message(&msg) {
-                        Ok(x) => x.into(),
-                        Err(_) => return,
-                    },
-                };
-                self.flood_push(&msg, &xdr);
-            }
-            ScpVerdict::Fetch { tx_set, quorum_set } => {
-                if let Some(h) = tx_set {
-                    self.fetch(FetchKind::TxSet, h, env.clone());
-                }
-                if let Some(h) = quorum_set {
-                    self.fetch(FetchKind::QuorumSet, h, env);
-                }
-            }
-            ScpVerdict::Discard => {
-                self.floodgate.forget(&id);
-            }
+    /// Hand an envelope to the application and wait for its verdict. At the bound the oldest
+    /// waiting envelope is given up ([LOCAL]: newer statements supersede older ones).
+    pub(super) fn deliver_envelope(&mut self, id: Hash256, w: Waiter) {
+        let d =
+            ScpDelivery { id, from: w.from, envelope: w.envelope.clone(), xdr: w.xdr.clone(), refetched: w.refetched };
+        if let Some((old, _)) = self.pending_scp.insert(self.now, id, w) {
+            self.metrics.app_envelopes_evicted += 1;
+            self.floodgate.forget(&old);
         }
+        self.outputs.push_back(Output::Deliver(Delivery::ScpEnvelope(d)));
     }
 
-    fn serve_demand(&mut self, conn: ConnId, hashes: &[Hash256]) {
-        let app = &self.app;
-        let have = self.pull.handle_flood_demand(hashes, |h| {
-            if app.has_transaction(h) { TxAvailability::Have } else { TxAvailability::Unknown }
-        });
-        for h in have {
-            let Some(xdr) = self.app.transaction(&h) else { continue };
-            if overlay_proto::wire::message_type_of(&xdr) != Some(MessageType::Transaction) {
-                continue;
-            }
-            self.metrics.flood_fulfilled += 1;
-            let out = OutboundMessage::from_meta(MessageMeta::transaction(xdr.len()), xdr);
-            self.send_flood_conn(conn, &out);
-        }
-    }
-
-    fn allowed(&mut self, conn: ConnId, kind: QueryKind) -> bool {
-        let now = self.now;
-        let limits = &self.query_limits;
-        let ok = self.conns.get_mut(&conn).is_some_and(|c| c.limiter.allow(now, kind, limits));
-        if !ok {
-            self.metrics.query_ignored += 1;
-        }
-        ok
-    }
-
-    fn serve_tx_set(&mut self, conn: ConnId, h: &Uint256) {
-        if !self.allowed(conn, QueryKind::GetTxSet) {
-            return;
-        }
-        let reply = match self.app.tx_set(&Hash256(h.0)) {
-            Some(set) => set,
-            None => {
-                let type_ = if self.app.ledger().ledger_protocol < GENERALIZED_TX_SET_PROTOCOL {
-                    MessageType::TxSet
-                } else {
-                    MessageType::GeneralizedTxSet
-                };
-                StellarMessage::DontHave(DontHave { type_, req_hash: h.clone() })
-            }
-        };
-        self.send_conn(conn, &reply);
-    }
-
-    fn serve_quorum_set(&mut self, conn: ConnId, h: &Uint256) {
-        if !self.allowed(conn, QueryKind::GetScpQuorumSet) {
-            return;
-        }
-        let reply = match self.app.quorum_set(&Hash256(h.0)) {
-            Some(q) => StellarMessage::ScpQuorumset(q),
-            None => StellarMessage::DontHave(DontHave { type_: MessageType::ScpQuorumset, req_hash: h.clone() }),
-        };
-        self.send_conn(conn, &reply);
-    }
-
-    fn serve_scp_state(&mut self, conn: ConnId, ledger: u32) {
-        if !self.allowed(conn, QueryKind::GetScpState) {
-            return;
-        }
-        for env in self.app.scp_state(ledger) {
-            self.send_conn(conn, &StellarMessage::ScpMessage(env));
-        }
-    }
-
-    fn on_tx_set_item(&mut self, hash: Hash256, msg: &StellarMessage) {
+    /// A TX_SET or GENERALIZED_TX_SET: held and delivered if we were fetching it, and the
+    /// envelopes that waited for it go back to the application; whether we were fetching it.
+    fn on_tx_set_item(&mut self, from: NodeId, message: &Arc<StellarMessage>) -> bool {
+        let Some((hash, size)) = super::serve::tx_set_hash(message) else { return false };
         let waiting = self.tx_sets.handle_item(&hash);
         if waiting.is_empty() {
+            // Received but nobody is fetching it: ignored, no penalty (§8.2).
             self.metrics.fetch_duplicate_recv += 1;
-            return;
+            return false;
         }
         self.metrics.fetch_unique_recv += 1;
-        self.app.on_tx_set(self.now, &hash, msg);
-        self.resubmit(waiting);
+        let held = super::items::Held { item: message.clone(), ledger: self.ledger.tracking_ledger };
+        self.items.tx_sets.insert(hash, held, size);
+        let d = Delivery::TxSet { hash, from: Some(from), message: message.clone() };
+        self.outputs.push_back(Output::Deliver(d));
+        self.hand_back(waiting);
+        true
     }
 
-    fn on_quorum_set_item(&mut self, q: &ScpQuorumSet) {
-        let Ok(xdr) = overlay_proto::wire::encode_message(&StellarMessage::ScpQuorumset(q.clone())) else {
-            return;
-        };
-        let hash = Hash256::sha256(&xdr[4..]);
+    fn on_quorum_set_item(&mut self, from: NodeId, q: &ScpQuorumSet) -> bool {
+        let Some((hash, size)) = super::serve::quorum_set_hash(q) else { return false };
         let waiting = self.quorum_sets.handle_item(&hash);
         if waiting.is_empty() {
             self.metrics.fetch_duplicate_recv += 1;
-            return;
+            return false;
         }
         self.metrics.fetch_unique_recv += 1;
-        self.app.on_quorum_set(self.now, &hash, q);
-        self.resubmit(waiting);
+        let q = Arc::new(q.clone());
+        self.items.quorum_sets.insert(hash, q.clone(), size);
+        let d = Delivery::QuorumSet { hash, from: Some(from), quorum_set: q };
+        self.outputs.push_back(Output::Deliver(d));
+        self.hand_back(waiting);
+        true
     }
 
-    /// Envelopes that waited for an item go back to the application, most recent first.
-    fn resubmit(&mut self, waiting: Vec<ScpEnvelope>) {
-        for env in waiting {
-            let msg = StellarMessage::ScpMessage(env.clone());
-            let Ok(xdr) = overlay_proto::wire::encode_message(&msg) else {
-                continue;
-            };
-            let id = overlay_flood::identity::flood_message_id_from_xdr(&xdr);
-            self.submit_envelope(None, env, id, Some(xdr.into()));
+    /// Envelopes that waited for an item go back to the application, most recent first
+    /// (§8.3).
+    fn hand_back(&mut self, waiting: Vec<Waiter>) {
+        for mut w in waiting {
+            let id = overlay_flood::identity::flood_message_id_from_xdr(&w.xdr);
+            w.refetched = true;
+            self.deliver_envelope(id, w);
         }
     }
 
@@ -242,22 +199,4 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         };
         fetcher.handle_dont_have(self.now, &mut self.rng, &hash, from, &peers, &self.floodgate);
     }
-}
-
-/// Contents hash of a legacy tx set: SHA-256(previousLedgerHash ‖ XDR(tx_1) ‖ …) (§8.2).
-pub fn legacy_tx_set_hash(set: &TransactionSet) -> Hash256 {
-    use overlay_proto::xdr::{Limits, WriteXdr};
-    let mut bytes = set.previous_ledger_hash.0.to_vec();
-    for tx in set.txs.iter() {
-        if let Ok(x) = tx.to_xdr(Limits::none()) {
-            bytes.extend_from_slice(&x);
-        }
-    }
-    Hash256::sha256(&bytes)
-}
-
-/// Contents hash of a generalized tx set: SHA-256(XDR(GeneralizedTransactionSet)) (§8.2).
-pub fn generalized_tx_set_hash(set: &GeneralizedTransactionSet) -> Hash256 {
-    use overlay_proto::xdr::{Limits, WriteXdr};
-    set.to_xdr(Limits::none()).map(|x| Hash256::sha256(&x)).unwrap_or_default()
 }

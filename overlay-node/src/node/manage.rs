@@ -3,9 +3,8 @@
 //! §10, §11).
 
 use super::{Conn, ConnId, Node, NodeError, NodeEvent, Output};
-use crate::app::Application;
 use crate::config::{MIN_OUTBOUND_WITHOUT_INBOUND, POSSIBLY_PREFERRED_EXTRA};
-use crate::discovery::{PeerStore, PeerType, StoreError};
+use crate::discovery::{PeerType, StoreError};
 use crate::peer::DropReason;
 use overlay_auth::{HelloFacts, Role};
 use overlay_proto::{NodeId, PeerAddress};
@@ -18,7 +17,7 @@ pub(crate) struct ManageState {
     pub store_errors: u64,
 }
 
-impl<A: Application, S: PeerStore> Node<A, S> {
+impl Node {
     /// Ban `peer`: its HELLO will be refused. Existing connections are not dropped (§10.6).
     pub fn ban(&mut self, peer: NodeId) -> Result<(), StoreError> {
         self.discovery.ban(&peer).map(|_| ())
@@ -142,7 +141,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
             Role::Acceptor => self.discovery.build_peers_message(self.now, &address, &mut self.rng).unwrap_or(None),
             Role::Initiator => None,
         };
-        let scp_ledger = self.app.scp_state_ledger();
+        let scp_ledger = self.ledger.scp_state_ledger(self.remember());
         if let Some(c) = self.conns.get_mut(&conn) {
             c.node_id = Some(id);
             if let Some(p) = c.peer.as_mut() {
@@ -237,9 +236,9 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         let (_, pending_out, auth_in, auth_out) = self.connection_counts();
         let pending_slots = self.limits.max_outbound_pending.saturating_sub(pending_out);
         let target = if auth_in == 0 {
-            self.limits.max_outbound.min(MIN_OUTBOUND_WITHOUT_INBOUND)
+            self.limits.target_outbound.min(MIN_OUTBOUND_WITHOUT_INBOUND)
         } else {
-            self.limits.max_outbound
+            self.limits.target_outbound
         };
         (pending_slots > 0).then(|| (pending_slots, target.saturating_sub(auth_out)))
     }
@@ -273,7 +272,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
     /// non-preferred outbound peer (if the outbound slots are full), so that a partitioned
     /// node finds other peers. Preferred-only topologies therefore never rotate.
     fn rotate_if_out_of_sync(&mut self, should_drop: bool) {
-        if self.app.ledger().synced {
+        if self.ledger.synced {
             self.out_of_sync_since = None;
             return;
         }

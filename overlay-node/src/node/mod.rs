@@ -3,157 +3,87 @@
 //! # Drain contract
 //!
 //! The driver feeds inputs (`handle_inbound`, `handle_connected`, `handle_connect_failed`,
-//! `handle_bytes`, `handle_socket_closed`, `handle_timeout`, `set_writable`) and commands
-//! (`broadcast`, `send_to`, `connect`, `disconnect`, `ban`, `shutdown`, ...), each with
-//! `now`. After each, it drains [`Node::poll_output`] until `None`:
+//! `handle_bytes`, `handle_socket_closed`, `handle_timeout`, `set_writable`), the
+//! application's answers (`handle_app`) and commands (`broadcast`, `send_to`, `connect`,
+//! `disconnect`, `ban`, `shutdown`, ...), each with `now`. After each, it drains
+//! [`Node::poll_output`] until `None`:
 //! - [`Output::Connect`]: dial the address, then report `handle_connected` or
 //!   `handle_connect_failed` for that connection;
 //! - [`Output::Transmit`]: write the bytes on that connection, in order; if the socket cannot
 //!   take more, call `set_writable(conn, false)` and `true` again when it can;
 //! - [`Output::Close`]: everything for that connection was handed over: close the socket;
-//! - [`Output::Event`]: tell the application or the log.
+//! - [`Output::Deliver`]: hand it to the application, which answers later with
+//!   [`Node::handle_app`] (the node never waits);
+//! - [`Output::Store`]: persist the peer-database change, in order, off the loop;
+//! - [`Output::Event`]: tell the log, the metrics or subscribers.
 //!
 //! Then it arms a timer for [`Node::poll_timeout`] and calls [`Node::handle_timeout`] then.
 
+mod commands;
 mod conn;
+mod flood;
 mod inbound;
+mod items;
 mod manage;
+mod output;
+mod pending;
+mod serve;
 
 pub use conn::ConnId;
-pub use inbound::{generalized_tx_set_hash, legacy_tx_set_hash};
+pub use output::{NodeError, NodeEvent, Output, Received};
+pub use serve::{generalized_tx_set_hash, legacy_tx_set_hash, tx_set_hash};
 
-use crate::app::Application;
 use crate::config::{Limits, NodeConfig};
-use crate::discovery::{DiscoveryConfig, MemoryStore, PeerManager, PeerStore};
+use crate::discovery::{DiscoveryConfig, JournalStore, MemoryStore, PeerManager};
+use crate::ledger::LedgerState;
 use crate::metrics::{NodeMetrics, PeerTotals};
 use crate::peer::{DropReason, Peer, PeerConfig, PeerEvent};
 use conn::Conn;
-use overlay_auth::{HelloFacts, LocalAuth, PeerPolicy, Role};
-use overlay_flood::{FetchKind, FetchPeer, Floodgate, ItemFetcher, PullMode, QueryLimits};
-use overlay_flow::OutboundMessage;
-use overlay_proto::xdr::{MessageType, StellarMessage};
-use overlay_proto::{Hash256, NodeId, PeerAddress, Timestamp};
+use items::ItemStore;
+use overlay_auth::{LocalAuth, PeerPolicy, Role};
+use overlay_flood::{FetchKind, Floodgate, ItemFetcher, PullMode, QueryLimits};
+use overlay_proto::xdr::ScpEnvelope;
+use overlay_proto::{NodeId, PeerAddress, Timestamp};
+use pending::Pending;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-/// What the driver must do.
+/// An SCP envelope waiting for a verdict or for an item, with what flooding it needs.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    /// Open a TCP connection to `address` for `conn`.
-    Connect {
-        /// The connection.
-        conn: ConnId,
-        /// Where to dial (an IP address).
-        address: PeerAddress,
-    },
-    /// Write `bytes` on `conn`.
-    Transmit {
-        /// The connection.
-        conn: ConnId,
-        /// Whole frames.
-        bytes: Vec<u8>,
-    },
-    /// Close the socket of `conn`; nothing more will be written.
-    Close {
-        /// The connection.
-        conn: ConnId,
-    },
-    /// Something for the application or the log.
-    Event(NodeEvent),
-}
-
-/// What happened on the node.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NodeEvent {
-    /// A peer was admitted to an authenticated slot.
-    Connected {
-        /// Its connection.
-        conn: ConnId,
-        /// Its address: remote IP and listening port.
-        address: PeerAddress,
-        /// Our role.
-        role: Role,
-        /// Its HELLO.
-        remote: HelloFacts,
-    },
-    /// An authenticated message arrived and was processed.
-    Message {
-        /// Its connection.
-        conn: ConnId,
-        /// The sender.
-        peer: NodeId,
-        /// The message.
-        message: StellarMessage,
-        /// Its XDR size.
-        size: usize,
-    },
-    /// A flow-control message arrived and was handled.
-    Control {
-        /// Its connection.
-        conn: ConnId,
-        /// The sender.
-        peer: NodeId,
-        /// Its type.
-        message_type: MessageType,
-        /// Its XDR size.
-        size: usize,
-    },
-    /// A connection ended (pending or authenticated).
-    Disconnected {
-        /// Its connection.
-        conn: ConnId,
-        /// The peer, if its HELLO was accepted.
-        peer: Option<NodeId>,
-        /// Its address.
-        address: PeerAddress,
-        /// Our role.
-        role: Role,
-        /// Whether it had been admitted to an authenticated slot.
-        was_authenticated: bool,
-        /// Why.
-        reason: DropReason,
-    },
-}
-
-/// Why a command was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NodeError {
-    /// No authenticated peer has this NodeID.
-    #[error("no authenticated peer {0}")]
-    UnknownPeer(NodeId),
-    /// The node is shutting down.
-    #[error("shutting down")]
-    ShuttingDown,
-    /// No pending slot is free for a new outbound connection.
-    #[error("all outbound connections taken")]
-    NoSlot,
-    /// The address is not an IP literal (the driver resolves names).
-    #[error("address {0} is not an IP address")]
-    NotAnIp(PeerAddress),
-    /// The message does not encode.
-    #[error("message does not encode")]
-    Encode,
+pub(crate) struct Waiter {
+    pub envelope: Arc<ScpEnvelope>,
+    /// The SCP_MESSAGE XDR.
+    pub xdr: Arc<[u8]>,
+    pub from: Option<NodeId>,
+    /// Handed back after a fetch; a second `Fetch` verdict for items all held gives it up.
+    pub refetched: bool,
 }
 
 /// The sans-IO overlay node. See the [module docs](self) for the drain contract.
-pub struct Node<A: Application, S: PeerStore = MemoryStore> {
+pub struct Node {
     config: NodeConfig,
     limits: Limits,
     peer_config: Arc<PeerConfig>,
     auth: LocalAuth,
-    app: A,
-    discovery: PeerManager<S>,
+    ledger: LedgerState,
+    discovery: PeerManager<JournalStore>,
     rng: ChaCha8Rng,
     conns: BTreeMap<ConnId, Conn>,
     next_conn: u64,
     authenticated: BTreeMap<NodeId, ConnId>,
     floodgate: Floodgate<NodeId>,
     pull: PullMode<NodeId>,
-    tx_sets: ItemFetcher<NodeId>,
-    quorum_sets: ItemFetcher<NodeId>,
+    tx_sets: ItemFetcher<NodeId, Waiter>,
+    quorum_sets: ItemFetcher<NodeId, Waiter>,
     query_limits: QueryLimits,
+    items: ItemStore,
+    /// Transactions delivered and waiting for a verdict: their TRANSACTION XDR.
+    pending_txs: Pending<Arc<[u8]>>,
+    /// SCP envelopes delivered and waiting for a verdict.
+    pending_scp: Pending<Waiter>,
+    rate: Option<flood::RateBucket>,
     outputs: VecDeque<Output>,
     dirty: BTreeSet<ConnId>,
     now: Timestamp,
@@ -165,7 +95,7 @@ pub struct Node<A: Application, S: PeerStore = MemoryStore> {
     manage: manage::ManageState,
 }
 
-impl<A: Application, S: PeerStore> core::fmt::Debug for Node<A, S> {
+impl core::fmt::Debug for Node {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Node")
             .field("node_id", &self.auth.node_id())
@@ -178,31 +108,58 @@ impl<A: Application, S: PeerStore> core::fmt::Debug for Node<A, S> {
 /// Latency assumed for a peer never pinged (§4.4): 24 h, so it sorts last.
 const UNMEASURED_LATENCY_MS: u64 = 24 * 3600 * 1000;
 
-impl<A: Application, S: PeerStore> Node<A, S> {
-    /// A node with identity and keys `auth`, application `app`, peer store `store`, and a
+/// Sizes of what a node holds, for inspection and bounds checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeSizes {
+    /// Floodgate records.
+    pub floodgate_records: usize,
+    /// Transactions held to serve demands.
+    pub transactions: usize,
+    /// Their bytes.
+    pub transaction_bytes: usize,
+    /// Tx sets held.
+    pub tx_sets: usize,
+    /// Quorum sets held.
+    pub quorum_sets: usize,
+    /// SCP envelopes held for GET_SCP_STATE.
+    pub scp_envelopes: usize,
+    /// Transactions waiting for a verdict.
+    pub pending_transactions: usize,
+    /// SCP envelopes waiting for a verdict.
+    pub pending_envelopes: usize,
+    /// Item fetches (trackers of both fetchers).
+    pub fetches: usize,
+}
+
+impl Node {
+    /// A node with identity and keys `auth`, the peer records and bans of `peers` (what the
+    /// driver loaded from its database; changes leave as [`Output::Store`]), and a
     /// generator seeded with `seed` (random in production, fixed in a simulation).
-    pub fn new(config: NodeConfig, auth: LocalAuth, app: A, store: S, seed: u64, now: Timestamp) -> Self {
+    pub fn new(config: NodeConfig, auth: LocalAuth, peers: MemoryStore, seed: u64, now: Timestamp) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let ledger = app.ledger();
+        let ledger = config.ledger;
         let flood_cfg = config.flood.clone();
-        let close_ms = ledger.flood.ledger_close_time_ms;
         let discovery_config = DiscoveryConfig {
             peer_port: config.peer_port,
             allow_localhost: config.allow_localhost_for_testing,
             allow_private: config.allow_private_addresses_for_testing,
         };
         Node {
-            discovery: PeerManager::new(store, discovery_config),
+            discovery: PeerManager::new(JournalStore::new(peers), discovery_config),
             limits: config.limits(),
             peer_config: Arc::new(config.peer.clone()),
             floodgate: Floodgate::new(&flood_cfg, rng.next_u64()),
-            pull: PullMode::new(&flood_cfg, ledger.flood, rng.next_u64(), now),
+            pull: PullMode::new(&flood_cfg, ledger.flood_limits(), rng.next_u64(), now),
             tx_sets: ItemFetcher::new(FetchKind::TxSet, &flood_cfg, rng.next_u64()),
             quorum_sets: ItemFetcher::new(FetchKind::QuorumSet, &flood_cfg, rng.next_u64()),
-            query_limits: QueryLimits::new(&flood_cfg, close_ms),
+            query_limits: QueryLimits::new(&flood_cfg, ledger.ledger_close_time_ms),
+            items: ItemStore::new(&config.items, rng.next_u64()),
+            pending_txs: Pending::new(config.items.pending_transactions_max, rng.next_u64()),
+            pending_scp: Pending::new(config.items.pending_envelopes_max, rng.next_u64()),
+            rate: config.flood_rate_limit_per_sec.map(|r| flood::RateBucket::new(r, now)),
+            ledger,
             config,
             auth,
-            app,
             rng,
             conns: BTreeMap::new(),
             next_conn: 1,
@@ -236,29 +193,19 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         self.limits
     }
 
-    /// The application.
-    pub fn app(&self) -> &A {
-        &self.app
+    /// The ledger the node works from (the last [`AppInput::Ledger`](crate::app::AppInput)).
+    pub fn ledger(&self) -> &LedgerState {
+        &self.ledger
     }
 
-    /// The application, mutably (call [`Node::ledger_changed`] after changing its ledger).
-    pub fn app_mut(&mut self) -> &mut A {
-        &mut self.app
-    }
-
-    /// The peer store.
-    pub fn store(&self) -> &S {
-        self.discovery.store()
+    /// The in-memory peer records and bans.
+    pub fn store(&self) -> &MemoryStore {
+        self.discovery.store().view()
     }
 
     /// The peer records, discovery and bans.
-    pub fn discovery(&self) -> &PeerManager<S> {
+    pub fn discovery(&self) -> &PeerManager<JournalStore> {
         &self.discovery
-    }
-
-    /// The peer records, discovery and bans, mutably.
-    pub fn discovery_mut(&mut self) -> &mut PeerManager<S> {
-        &mut self.discovery
     }
 
     /// The authenticated peers and their connections.
@@ -302,9 +249,34 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         &self.pull
     }
 
-    /// The tx-set fetcher, for inspection.
-    pub fn tx_set_fetcher(&self) -> &ItemFetcher<NodeId> {
-        &self.tx_sets
+    /// What the node holds and what waits for the application.
+    pub fn sizes(&self) -> NodeSizes {
+        NodeSizes {
+            floodgate_records: self.floodgate.len(),
+            transactions: self.items.txs.len(),
+            transaction_bytes: self.items.txs.bytes(),
+            tx_sets: self.items.tx_sets.len(),
+            quorum_sets: self.items.quorum_sets.len(),
+            scp_envelopes: self.items.scp_len(),
+            pending_transactions: self.pending_txs.len(),
+            pending_envelopes: self.pending_scp.len(),
+            fetches: self.tx_sets.len() + self.quorum_sets.len(),
+        }
+    }
+
+    /// Whether the node holds the tx set with this contents hash (to serve GET_TX_SET).
+    pub fn holds_tx_set(&self, hash: &overlay_proto::Hash256) -> bool {
+        self.items.tx_sets.contains(hash)
+    }
+
+    /// Whether the node holds the quorum set with this hash.
+    pub fn holds_quorum_set(&self, hash: &overlay_proto::Hash256) -> bool {
+        self.items.quorum_sets.contains(hash)
+    }
+
+    /// Whether the node holds this transaction (by pull-mode hash) to serve demands.
+    pub fn holds_transaction(&self, hash: &overlay_proto::Hash256) -> bool {
+        self.items.txs.contains(hash)
     }
 
     /// Metrics with their stellar-core names.
@@ -332,15 +304,16 @@ impl<A: Application, S: PeerStore> Node<A, S> {
     /// When [`Node::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let peers = self.conns.values().filter_map(|c| c.peer.as_ref().and_then(|p| p.poll_timeout()));
-        let mut t = peers.min();
-        for other in
-            [self.next_tick, self.pull.poll_timeout(), self.tx_sets.poll_timeout(), self.quorum_sets.poll_timeout()]
-                .into_iter()
-                .flatten()
-        {
-            t = Some(t.map_or(other, |x| x.min(other)));
-        }
-        t
+        let timeout = self.config.items.verdict_timeout;
+        let others = [
+            self.next_tick,
+            self.pull.poll_timeout(),
+            self.tx_sets.poll_timeout(),
+            self.quorum_sets.poll_timeout(),
+            self.pending_txs.next_expiry(timeout),
+            self.pending_scp.next_expiry(timeout),
+        ];
+        peers.chain(others.into_iter().flatten()).min()
     }
 
     // ---- inputs --------------------------------------------------------------------------
@@ -352,6 +325,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         if !self.config.run_standalone {
             self.next_tick = Some(now + self.config.first_tick_delay);
         }
+        self.flush();
     }
 
     /// A TCP connection was accepted from `remote`. Returns its id, or `None` if the
@@ -439,7 +413,8 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         }
     }
 
-    /// Timers: peers' timeouts, the tick loop, pull-mode and fetcher timers.
+    /// Timers: peers' timeouts, the tick loop, pull-mode and fetcher timers, verdicts that
+    /// did not come.
     pub fn handle_timeout(&mut self, now: Timestamp, now_unix: u64) {
         self.advance(now, now_unix);
         let due: Vec<ConnId> = self
@@ -460,128 +435,7 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         }
         self.run_pull_timers();
         self.run_fetch_timers();
-        self.flush();
-    }
-
-    // ---- commands ------------------------------------------------------------------------
-
-    /// Flood a message of our own: a transaction (handed to the application, then
-    /// advertised), an SCP envelope (pushed), or a survey message. Returns the number of
-    /// peers newly told.
-    pub fn broadcast(&mut self, now: Timestamp, msg: StellarMessage) -> Result<usize, NodeError> {
-        self.advance(now, self.now_unix);
-        if self.shutting_down {
-            return Err(NodeError::ShuttingDown);
-        }
-        let xdr: Arc<[u8]> = overlay_proto::wire::encode_message(&msg).map_err(|_| NodeError::Encode)?.into();
-        let told = match &msg {
-            StellarMessage::Transaction(tx) => {
-                let hash =
-                    overlay_flood::identity::tx_full_hash_from_message_xdr(&xdr).map_err(|_| NodeError::Encode)?;
-                match self.app.on_transaction(self.now, None, tx, &hash, &xdr) {
-                    crate::app::TxVerdict::Rejected => 0,
-                    _ => self.flood_transaction(hash),
-                }
-            }
-            StellarMessage::ScpMessage(env) => {
-                let _ = self.app.on_scp_envelope(self.now, None, env);
-                self.flood_push(&msg, &xdr)
-            }
-            _ => self.flood_push(&msg, &xdr),
-        };
-        self.metrics.message_broadcast += 1;
-        self.flush();
-        Ok(told)
-    }
-
-    /// Send a message to one authenticated peer.
-    pub fn send_to(&mut self, now: Timestamp, peer: NodeId, msg: &StellarMessage) -> Result<(), NodeError> {
-        self.advance(now, self.now_unix);
-        let conn = *self.authenticated.get(&peer).ok_or(NodeError::UnknownPeer(peer))?;
-        self.send_conn(conn, msg);
-        self.flush();
-        Ok(())
-    }
-
-    /// Send GET_SCP_STATE(`ledger`) to every authenticated peer.
-    pub fn request_scp_state(&mut self, now: Timestamp, ledger: u32) {
-        self.advance(now, self.now_unix);
-        let conns: Vec<ConnId> = self.authenticated.values().copied().collect();
-        for c in conns {
-            self.send_conn(c, &StellarMessage::GetScpState(ledger));
-        }
-        self.flush();
-    }
-
-    /// Fetch the tx set `hash` (GET_TX_SET to peers in turn) until it arrives.
-    pub fn fetch_tx_set(&mut self, now: Timestamp, hash: Hash256, envelope: overlay_proto::xdr::ScpEnvelope) {
-        self.advance(now, self.now_unix);
-        self.fetch(FetchKind::TxSet, hash, envelope);
-        self.flush();
-    }
-
-    /// Fetch the quorum set `hash` until it arrives.
-    pub fn fetch_quorum_set(&mut self, now: Timestamp, hash: Hash256, envelope: overlay_proto::xdr::ScpEnvelope) {
-        self.advance(now, self.now_unix);
-        self.fetch(FetchKind::QuorumSet, hash, envelope);
-        self.flush();
-    }
-
-    /// Dial `address` now (the admin `connect` command), if a pending outbound slot is free.
-    pub fn connect(&mut self, now: Timestamp, address: PeerAddress) -> Result<ConnId, NodeError> {
-        self.advance(now, self.now_unix);
-        let id = self.dial(address)?;
-        self.flush();
-        Ok(id)
-    }
-
-    /// Drop an authenticated peer with ERR_MISC "dropped by user".
-    pub fn disconnect(&mut self, now: Timestamp, peer: NodeId) -> Result<(), NodeError> {
-        self.advance(now, self.now_unix);
-        let conn = *self.authenticated.get(&peer).ok_or(NodeError::UnknownPeer(peer))?;
-        self.close_conn(conn, DropReason::DROPPED_BY_USER);
-        self.flush();
-        Ok(())
-    }
-
-    /// Drop a connection by id with `reason`.
-    pub fn close(&mut self, now: Timestamp, conn: ConnId, reason: DropReason) {
-        self.advance(now, self.now_unix);
-        self.close_conn(conn, reason);
-        self.flush();
-    }
-
-    /// The ledger facts of the application changed (a ledger closed): flow-control limits,
-    /// pull-mode sizing and the cleanup of old Floodgate records and advert history.
-    pub fn ledger_changed(&mut self, now: Timestamp) {
-        self.advance(now, self.now_unix);
-        let ledger = self.app.ledger();
-        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
-        for id in conns {
-            if let Some(p) = self.conns.get_mut(&id).and_then(|c| c.peer.as_mut()) {
-                p.handle_ledger_limits(self.now, ledger.flow);
-            }
-            self.dirty.insert(id);
-        }
-        self.pull.set_ledger_limits(ledger.flood);
-        let remember = self.config.flood.max_slots_to_remember;
-        let min = ledger.tracking_ledger.saturating_sub(remember).saturating_add(1);
-        self.floodgate.clear_below(min);
-        self.pull.clear_below(min);
-        self.flush();
-    }
-
-    /// Shut down: every connection is dropped with ERR_MISC "shutdown", the Floodgate is
-    /// cleared and no timer runs any more.
-    pub fn shutdown(&mut self, now: Timestamp) {
-        self.advance(now, self.now_unix);
-        self.shutting_down = true;
-        self.next_tick = None;
-        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
-        for c in conns {
-            self.close_conn(c, DropReason::SHUTDOWN);
-        }
-        self.floodgate.clear();
+        self.expire_verdicts();
         self.flush();
     }
 
@@ -597,6 +451,10 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         self.now_unix = self.now_unix.max(now_unix);
     }
 
+    fn remember(&self) -> u32 {
+        self.config.flood.max_slots_to_remember
+    }
+
     fn random_nonce(&mut self) -> [u8; 32] {
         let mut n = [0u8; 32];
         self.rng.fill_bytes(&mut n);
@@ -605,7 +463,8 @@ impl<A: Application, S: PeerStore> Node<A, S> {
 
     fn new_peer(&mut self, handshake: overlay_auth::Handshake, address: PeerAddress) -> Peer {
         let ping_key = self.rng.next_u64();
-        Peer::new(handshake, address, self.peer_config.clone(), self.app.ledger().flow, self.now, ping_key)
+        let limits = self.ledger.flow_limits(self.remember());
+        Peer::new(handshake, address, self.peer_config.clone(), limits, self.now, ping_key)
     }
 
     fn insert_conn(&mut self, conn: Conn) -> ConnId {
@@ -616,20 +475,6 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         id
     }
 
-    fn send_conn(&mut self, conn: ConnId, msg: &StellarMessage) {
-        if let Some(p) = self.conns.get_mut(&conn).and_then(|c| c.peer.as_mut()) {
-            let _ = p.send(self.now, msg);
-            self.dirty.insert(conn);
-        }
-    }
-
-    fn send_flood_conn(&mut self, conn: ConnId, out: &OutboundMessage<Arc<[u8]>>) {
-        if let Some(p) = self.conns.get_mut(&conn).and_then(|c| c.peer.as_mut()) {
-            let _ = p.send_flood(self.now, out.clone());
-            self.dirty.insert(conn);
-        }
-    }
-
     fn close_conn(&mut self, conn: ConnId, reason: DropReason) {
         match self.conns.get_mut(&conn).and_then(|c| c.peer.as_mut()) {
             Some(p) => p.close(self.now, reason),
@@ -638,114 +483,26 @@ impl<A: Application, S: PeerStore> Node<A, S> {
         self.dirty.insert(conn);
     }
 
-    fn fetch_peers(&self) -> Vec<FetchPeer<NodeId>> {
+    fn fetch_peers(&self) -> Vec<overlay_flood::FetchPeer<NodeId>> {
         self.authenticated
             .iter()
             .map(|(id, c)| {
                 let ping_ms = self.peer(*c).and_then(|p| p.stats().latency_ms).unwrap_or(UNMEASURED_LATENCY_MS);
-                FetchPeer { peer: *id, ping_ms }
+                overlay_flood::FetchPeer { peer: *id, ping_ms }
             })
             .collect()
     }
 
-    fn fetch(&mut self, kind: FetchKind, hash: Hash256, envelope: overlay_proto::xdr::ScpEnvelope) {
-        let Ok(waiting) = overlay_flood::Waiting::scp(envelope) else {
-            return;
-        };
-        let peers = self.fetch_peers();
-        let fetcher = match kind {
-            FetchKind::TxSet => &mut self.tx_sets,
-            FetchKind::QuorumSet => &mut self.quorum_sets,
-        };
-        fetcher.fetch(self.now, &mut self.rng, hash, waiting, &peers, &self.floodgate);
-        self.drain_fetch_requests();
-    }
-
-    fn drain_fetch_requests(&mut self) {
-        let mut requests = Vec::new();
-        while let Some(r) = self.tx_sets.poll_request() {
-            requests.push(r);
-        }
-        while let Some(r) = self.quorum_sets.poll_request() {
-            requests.push(r);
-        }
-        for r in requests {
-            if let Some(conn) = self.authenticated.get(&r.peer).copied() {
-                self.send_conn(conn, &r.to_message());
-            }
-        }
-    }
-
-    fn drain_pull(&mut self) {
-        while let Some(t) = self.pull.poll_transmit() {
-            let msg = t.to_message();
-            match t.kind {
-                overlay_flood::PullMessageKind::Advert => self.metrics.flood_advertised += t.hashes.len() as u64,
-                overlay_flood::PullMessageKind::Demand => self.metrics.flood_demanded += t.hashes.len() as u64,
-            }
-            if let Some(conn) = self.authenticated.get(&t.peer).copied() {
-                self.send_conn(conn, &msg);
-            }
-        }
-    }
-
-    fn run_pull_timers(&mut self) {
-        if self.pull.poll_timeout().is_some_and(|t| t <= self.now) {
-            let app = &self.app;
-            self.pull.handle_timeout(self.now, &mut self.rng, |h| app.has_transaction(h));
-        }
-        self.drain_pull();
-    }
-
-    fn run_fetch_timers(&mut self) {
-        let peers = self.fetch_peers();
-        for f in [&mut self.tx_sets, &mut self.quorum_sets] {
-            if f.poll_timeout().is_some_and(|t| t <= self.now) {
-                f.handle_timeout(self.now, &mut self.rng, &peers, &self.floodgate);
-            }
-        }
-        self.drain_fetch_requests();
-    }
-
-    /// Flood a transaction: adverts to every authenticated peer that does not know it. Its
-    /// pull-mode hash is its Floodgate identity.
-    fn flood_transaction(&mut self, tx_hash: Hash256) -> usize {
-        let peers: Vec<NodeId> = self.authenticated.keys().copied().collect();
-        let ledger = self.app.ledger().tracking_ledger;
-        let told = self.floodgate.broadcast(tx_hash, ledger, &peers).unwrap_or_default();
-        for p in &told {
-            self.pull.queue_outgoing_advert(self.now, *p, tx_hash);
-        }
-        self.drain_pull();
-        told.len()
-    }
-
-    /// Flood by push (SCP and surveys): send to every authenticated peer that does not know it.
-    fn flood_push(&mut self, msg: &StellarMessage, xdr: &Arc<[u8]>) -> usize {
-        let id = overlay_flood::identity::flood_message_id_from_xdr(xdr);
-        let peers: Vec<NodeId> = self.authenticated.keys().copied().collect();
-        let ledger = self.app.ledger().tracking_ledger;
-        let told = self.floodgate.broadcast(id, ledger, &peers).unwrap_or_default();
-        // Flow-control metadata once for every peer (flood messages only).
-        let out = if told.is_empty() { None } else { OutboundMessage::new(msg, xdr.len(), xdr.clone()).ok() };
-        for p in &told {
-            if let Some(conn) = self.authenticated.get(p).copied() {
-                match &out {
-                    Some(out) => self.send_flood_conn(conn, out),
-                    None => self.send_conn(conn, msg),
-                }
-            }
-        }
-        told.len()
-    }
-
     /// Service every connection touched since the last flush: take its events, then its
-    /// bytes (if writable), then close it once it is finished.
+    /// bytes (if writable), then close it once it is finished. Then hand over the peer
+    /// database's changes.
     fn flush(&mut self) {
         while let Some(conn) = self.dirty.pop_first() {
             self.drain_events(conn);
             self.drain_transmit(conn);
         }
+        let changes: Vec<Output> = self.discovery.store_mut().take_changes().map(Output::Store).collect();
+        self.outputs.extend(changes);
     }
 
     fn drain_events(&mut self, conn: ConnId) {
@@ -831,15 +588,14 @@ impl<A: Application, S: PeerStore> Node<A, S> {
 }
 
 /// The handshake's view of the node: bans and the NodeIDs of the other connections.
-struct Policy<'a, S: PeerStore> {
-    discovery: &'a PeerManager<S>,
+struct Policy<'a> {
+    discovery: &'a PeerManager<JournalStore>,
     authenticated: &'a BTreeMap<NodeId, ConnId>,
     conns: &'a BTreeMap<ConnId, Conn>,
 }
 
-impl<S: PeerStore> PeerPolicy for Policy<'_, S> {
-    /// A store that cannot answer counts as "not banned": a broken database must not cut
-    /// the node off the network.
+impl PeerPolicy for Policy<'_> {
+    /// The in-memory view answers; it cannot fail on a read.
     fn is_banned(&self, peer: &NodeId) -> bool {
         self.discovery.is_banned(peer).unwrap_or(false)
     }

@@ -1,0 +1,98 @@
+//! Deliveries waiting for the application's verdict (see [`app`](crate::app) "Bounds").
+
+use core::time::Duration;
+use overlay_proto::{Hash256, SeededState, Timestamp};
+use std::collections::{HashMap, VecDeque};
+
+/// Values waiting for a verdict by hash, with the time they started waiting.
+#[derive(Debug)]
+pub(crate) struct Pending<V> {
+    /// Bound: `max` entries.
+    map: HashMap<Hash256, (Timestamp, V), SeededState>,
+    /// Arrival order, for expiry and eviction. Entries whose key was answered are skipped
+    /// lazily; bound: 2 × `max` (compacted past it).
+    order: VecDeque<(Timestamp, Hash256)>,
+    max: usize,
+}
+
+impl<V> Pending<V> {
+    pub fn new(max: usize, seed: u64) -> Self {
+        Pending { map: HashMap::with_hasher(SeededState::new(seed)), order: VecDeque::new(), max: max.max(1) }
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.map.len() >= self.max
+    }
+
+    /// Start waiting; returns the oldest entry if it had to make room.
+    pub fn insert(&mut self, now: Timestamp, key: Hash256, value: V) -> Option<(Hash256, V)> {
+        let evicted = if self.is_full() { self.pop_oldest() } else { None };
+        if self.map.insert(key, (now, value)).is_none() {
+            self.order.push_back((now, key));
+        }
+        if self.order.len() > 2 * self.max {
+            let map = &self.map;
+            self.order.retain(|(t, k)| map.get(k).is_some_and(|(s, _)| s == t));
+        }
+        evicted
+    }
+
+    pub fn remove(&mut self, key: &Hash256) -> Option<V> {
+        self.map.remove(key).map(|(_, v)| v)
+    }
+
+    pub fn contains(&self, key: &Hash256) -> bool {
+        self.map.contains_key(key)
+    }
+
+    fn pop_oldest(&mut self) -> Option<(Hash256, V)> {
+        while let Some((t, k)) = self.order.pop_front() {
+            if self.map.get(&k).is_some_and(|(s, _)| *s == t) {
+                return self.map.remove(&k).map(|(_, v)| (k, v));
+            }
+        }
+        None
+    }
+
+    /// Entries that waited `timeout` or longer, removed.
+    pub fn expire(&mut self, now: Timestamp, timeout: Duration) -> Vec<(Hash256, V)> {
+        let mut out = Vec::new();
+        while let Some(&(t, _)) = self.order.front() {
+            if now - t < timeout {
+                break;
+            }
+            if let Some(e) = self.pop_oldest() {
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    /// When the oldest entry expires.
+    pub fn next_expiry(&self, timeout: Duration) -> Option<Timestamp> {
+        self.order.iter().find(|(t, k)| self.map.get(k).is_some_and(|(s, _)| s == t)).map(|(t, _)| *t + timeout)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_oldest_out_and_expiry() {
+        let t0 = Timestamp::from_secs(1);
+        let mut p = Pending::new(2, 0);
+        assert!(p.insert(t0, Hash256([1; 32]), 1).is_none());
+        assert!(p.insert(t0, Hash256([2; 32]), 2).is_none());
+        assert_eq!(p.insert(t0, Hash256([3; 32]), 3), Some((Hash256([1; 32]), 1)));
+        assert_eq!(p.remove(&Hash256([2; 32])), Some(2));
+        let later = t0 + Duration::from_secs(5);
+        assert_eq!(p.next_expiry(Duration::from_secs(5)), Some(later));
+        assert_eq!(p.expire(later, Duration::from_secs(5)), vec![(Hash256([3; 32]), 3)]);
+        assert_eq!(p.len(), 0);
+    }
+}
