@@ -9,9 +9,9 @@ use overlay_tokio::{LocalNode, OverlayConfig, OverlayManager};
 use std::time::Duration;
 
 async fn node() -> Result<OverlayManager, Box<dyn std::error::Error>> {
-    let mut config = OverlayConfig { listen_ip: [127, 0, 0, 1].into(), ..OverlayConfig::default() };
-    config.node.peer_port = 0; // any free port
-    let mut manager = OverlayManager::new(config, LocalNode::generate(Network::Standalone.id()))?;
+    // Any free port on loopback.
+    let config = OverlayConfig { listen_ip: [127, 0, 0, 1].into(), listen_port: 0, ..OverlayConfig::default() };
+    let manager = OverlayManager::new(config, LocalNode::generate(Network::Standalone.id()))?;
     manager.start().await?;
     Ok(manager)
 }
@@ -22,11 +22,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let b = node().await?;
     let a_addr = a.local_addr().ok_or("no address")?;
     let mut at_b = b.subscribe();
-    b.connect(&PeerAddress::from(a_addr)).await?;
-    while a.peer_infos().await?.is_empty() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    println!("{} and {} are connected", a.node_id(), b.node_id());
+    let a_id = b.connect(&PeerAddress::from(a_addr)).await?;
+    println!("{} and {a_id} are connected", b.node_id());
 
     let told = a.broadcast(transaction_message(1)).await?;
     println!("node A advertised the transaction to {told} peer(s)");
@@ -34,7 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         loop {
             let msg = at_b.recv().await?;
             if msg.message.discriminant() == overlay_proto::xdr::MessageType::Transaction {
-                return Ok::<_, tokio::sync::broadcast::error::RecvError>(msg);
+                return Ok::<_, overlay_tokio::Closed>(msg);
             }
         }
     })

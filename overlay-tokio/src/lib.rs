@@ -2,19 +2,26 @@
 //!
 //! Sockets, timers and tasks around the sans-IO machines of `overlay-node`; no protocol
 //! logic lives here. [`OverlayManager`] runs a whole node (listener, dialing, the peer
-//! database, subscriptions); [`PeerConnection`] is one authenticated connection on its own,
-//! for tools that talk to a single peer (`stellar-overlay peer-info`).
+//! database, the application beside it, subscriptions); [`PeerConnection`] is one
+//! authenticated connection on its own, for tools that talk to a single peer
+//! (`stellar-overlay peer-info`).
+//!
+//! The library carries no program dependencies; the `stellar-overlay` program is its own
+//! crate.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod clock;
-pub mod config_file;
 pub mod connection;
 pub mod local;
 pub mod overlay;
 pub mod store;
 
 pub use connection::{ConnectionConfig, ConnectionError, ConnectionEvent, PeerConnection};
-pub use local::{LocalNode, SharedAuth};
-pub use overlay::{OverlayConfig, OverlayError, OverlayEvent, OverlayManager, PeerInfo, ReceivedMessage};
+pub use local::{GenerateIdentity, LocalNode, SharedAuth};
+pub use overlay::{
+    Closed, ConnectError, Deliveries, OverlayBuilder, OverlayConfig, OverlayError, OverlayEvent, OverlayManager,
+    PeerInfo, ReceivedMessage, Subscription,
+};
+pub use overlay_proto::PeerAddress;
 pub use store::SqliteStore;

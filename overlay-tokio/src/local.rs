@@ -51,6 +51,26 @@ impl LocalNode {
     }
 }
 
+/// A fresh random node identity, from the operating system's generator (a core crate takes
+/// no randomness of its own, so the driver provides it).
+///
+/// ```
+/// use overlay_auth::NodeIdentity;
+/// use overlay_tokio::GenerateIdentity;
+/// let a = NodeIdentity::generate();
+/// assert_ne!(a.node_id(), NodeIdentity::generate().node_id());
+/// ```
+pub trait GenerateIdentity {
+    /// A new identity.
+    fn generate() -> Self;
+}
+
+impl GenerateIdentity for NodeIdentity {
+    fn generate() -> Self {
+        NodeIdentity::from_seed(random_bytes())
+    }
+}
+
 /// The process's handshake keys, shared by every connection: one random ECDH key per
 /// process, certificates re-issued as they age (§3.2, §3.3).
 #[derive(Debug, Clone)]

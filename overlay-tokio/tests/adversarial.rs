@@ -33,16 +33,16 @@ struct Harness {
 impl Harness {
     async fn start() -> Self {
         // Short timers so that the silence case needs no long wait; the rule is the same.
-        let peer = PeerConfig {
-            authentication_timeout: Duration::from_millis(100),
-            recurrent_timer_period: Duration::from_millis(200),
-            ..PeerConfig::default()
+        let peer = PeerConfig { recurrent_timer_period: Duration::from_millis(200), ..PeerConfig::default() };
+        let config = OverlayConfig {
+            listen_ip: [127, 0, 0, 1].into(),
+            listen_port: 0,
+            auth_timeout_secs: 1,
+            peer,
+            ..OverlayConfig::default()
         };
-        let mut config = OverlayConfig { listen_ip: [127, 0, 0, 1].into(), ..OverlayConfig::default() };
-        config.node.peer_port = 0;
-        config.node.peer = peer;
         let local = LocalNode::new(NodeIdentity::from_seed([1; 32]), NET.id());
-        let mut node = OverlayManager::new(config, local).unwrap();
+        let node = OverlayManager::new(config, local).unwrap();
         let events = node.events();
         node.start().await.unwrap();
         let addr = node.local_addr().unwrap();

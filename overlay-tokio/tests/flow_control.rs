@@ -163,9 +163,8 @@ async fn fast_sender_against_a_slow_granter_sheds_by_the_rules_and_never_overrun
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_transactions_in_a_row_all_reach_the_node() {
-    let mut config = OverlayConfig { listen_ip: [127, 0, 0, 1].into(), ..OverlayConfig::default() };
-    config.node.peer_port = 0;
-    let mut node = OverlayManager::new(config, LocalNode::generate(NET.id())).unwrap();
+    let config = OverlayConfig { listen_ip: [127, 0, 0, 1].into(), listen_port: 0, ..OverlayConfig::default() };
+    let node = OverlayManager::new(config, LocalNode::generate(NET.id())).unwrap();
     let mut events = node.events();
     node.start().await.unwrap();
     let addr = node.local_addr().unwrap();

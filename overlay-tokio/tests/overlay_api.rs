@@ -11,8 +11,8 @@ use overlay_proto::fixtures::transaction_message;
 use overlay_proto::xdr::StellarMessage;
 use overlay_proto::{Network, NodeId, PeerAddress};
 use overlay_tokio::{
-    ConnectionConfig, ConnectionEvent, LocalNode, OverlayConfig, OverlayEvent, OverlayManager, PeerConnection,
-    SharedAuth,
+    ConnectError, ConnectionConfig, ConnectionEvent, LocalNode, OverlayConfig, OverlayEvent, OverlayManager,
+    PeerConnection, SharedAuth,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,21 +24,21 @@ const NET: Network = Network::Standalone;
 fn config(known: &[std::net::SocketAddr], database: Option<PathBuf>) -> OverlayConfig {
     let mut c = OverlayConfig {
         listen_ip: [127, 0, 0, 1].into(),
-        known_peers: known.iter().map(|a| a.to_string()).collect(),
+        known_peers: known.iter().map(|a| PeerAddress::from(*a)).collect(),
         database,
         ..OverlayConfig::default()
     };
-    c.node.peer_port = 0;
-    c.node.allow_localhost_for_testing = true;
-    // Ticks every second, so that the test does not wait for the 3 s default.
-    c.node.tick_period = Duration::from_secs(1);
-    c.node.first_tick_delay = Duration::from_millis(100);
+    c.listen_port = 0;
+    c.allow_localhost_for_testing = true;
+    // Ticks every 2 s (authentication timeout + 1), so that the test does not wait for the 3 s default.
+    c.auth_timeout_secs = 1;
+    c.first_tick_delay = Duration::from_millis(100);
     c
 }
 
 async fn start(seed: u8, known: &[std::net::SocketAddr], database: Option<PathBuf>) -> OverlayManager {
     let local = LocalNode::new(NodeIdentity::from_seed([seed; 32]), NET.id());
-    let mut m = OverlayManager::new(config(known, database), local).unwrap();
+    let m = OverlayManager::new(config(known, database), local).unwrap();
     m.start().await.unwrap();
     m
 }
@@ -73,8 +73,8 @@ async fn five_nodes_form_a_network_and_flood_a_transaction_exactly_once() {
     // Known peers alone (everyone knows node 1); PEERS messages spread the rest.
     let mut counts = vec![0usize; 5];
     for (i, n) in nodes.iter().enumerate() {
-        wait_until(|| async { n.peer_infos().await.unwrap().len() >= 2 }).await;
-        counts[i] = n.peer_infos().await.unwrap().len();
+        wait_until(|| async { n.peer_infos().len() >= 2 }).await;
+        counts[i] = n.peer_infos().len();
     }
     assert!(counts.iter().all(|&c| c >= 2), "{counts:?}");
 
@@ -85,7 +85,7 @@ async fn five_nodes_form_a_network_and_flood_a_transaction_exactly_once() {
         let got = tokio::time::timeout(WAIT, async {
             loop {
                 match sub.recv().await {
-                    Ok(m) if m.message == tx => return m,
+                    Ok(m) if *m.message == tx => return m,
                     Ok(_) => {}
                     Err(e) => panic!("subscriber {i}: {e}"),
                 }
@@ -93,13 +93,14 @@ async fn five_nodes_form_a_network_and_flood_a_transaction_exactly_once() {
         })
         .await
         .expect("the transaction arrived");
-        assert!(matches!(got.message, StellarMessage::Transaction(_)));
+        assert!(matches!(*got.message, StellarMessage::Transaction(_)));
+        assert!(got.first_seen);
     }
     // No second copy anywhere, even after the demand backoff could have retried.
     tokio::time::sleep(Duration::from_secs(3)).await;
     for (i, sub) in subs.iter_mut().enumerate() {
-        while let Ok(m) = sub.try_recv() {
-            assert_ne!(m.message, tx, "node {} got the transaction twice", i + 2);
+        while let Some(m) = sub.try_recv() {
+            assert!(*m.message != tx || !m.first_seen, "node {} took the transaction twice", i + 2);
         }
     }
     for n in nodes {
@@ -119,7 +120,7 @@ async fn a_restarted_node_reconnects_from_its_database_and_bans_survive() {
 
     // First life: knows `other` from its configuration, bans `banned`.
     let node = start(22, &[other_addr], Some(db.clone())).await;
-    wait_until(|| async { node.peer_infos().await.unwrap().iter().any(|p| p.peer_id == other_id) }).await;
+    wait_until(|| async { node.peer_infos().iter().any(|p| p.peer_id == other_id) }).await;
     node.ban_peer(banned_id).await.unwrap();
     node.shutdown().await;
 
@@ -127,9 +128,11 @@ async fn a_restarted_node_reconnects_from_its_database_and_bans_survive() {
     let node = start(22, &[], Some(db.clone())).await;
     assert_eq!(node.bans().await.unwrap(), vec![banned_id]);
     let mut events = node.events();
-    wait_until(|| async { node.peer_infos().await.unwrap().iter().any(|p| p.peer_id == other_id) }).await;
+    wait_until(|| async { node.peer_infos().iter().any(|p| p.peer_id == other_id) }).await;
     // The banned node dials us and is refused.
-    banned.connect(&PeerAddress::from(node.local_addr().unwrap())).await.unwrap();
+    let refused = banned.connect(&PeerAddress::from(node.local_addr().unwrap())).await.unwrap_err();
+    // Refused without an ERROR (§3.5): the dialer sees the connection closed.
+    assert!(matches!(refused, ConnectError::Dropped(_) | ConnectError::Rejected { .. }), "{refused}");
     let reason = tokio::time::timeout(WAIT, async {
         loop {
             match events.recv().await {
@@ -142,7 +145,7 @@ async fn a_restarted_node_reconnects_from_its_database_and_bans_survive() {
     .await
     .expect("the banned peer was refused");
     assert_eq!(reason, "node is banned");
-    assert!(!node.peer_infos().await.unwrap().iter().any(|p| p.peer_id == banned_id));
+    assert!(!node.peer_infos().iter().any(|p| p.peer_id == banned_id));
     let _ = banned_addr;
     for n in [node, other, banned] {
         n.shutdown().await;
@@ -157,7 +160,7 @@ async fn shutdown_ends_every_task_it_started() {
     let a = start(30, &[], None).await;
     let b = start(31, &[a.local_addr().unwrap()], None).await;
     let a_id = a.node_id();
-    wait_until(|| async { b.peer_infos().await.unwrap().iter().any(|p| p.peer_id == a_id) }).await;
+    wait_until(|| async { b.peer_infos().iter().any(|p| p.peer_id == a_id) }).await;
     assert!(metrics.num_alive_tasks() > baseline);
     a.shutdown().await;
     b.shutdown().await;

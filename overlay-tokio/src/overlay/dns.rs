@@ -5,11 +5,11 @@ use overlay_proto::version::DEFAULT_PEER_PORT;
 use overlay_proto::{Host, PeerAddress};
 use std::net::SocketAddr;
 
-/// Resolve `host[:port]` strings; entries that do not parse or resolve are skipped.
-pub async fn resolve_all(entries: &[String]) -> Vec<PeerAddress> {
+/// Resolve addresses whose host may be a name; entries that do not resolve are skipped.
+pub async fn resolve_all(entries: &[PeerAddress]) -> Vec<PeerAddress> {
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
-        match resolve(e).await {
+        match resolve(&e.to_string()).await {
             Some(a) => out.push(a),
             None => tracing::warn!(peer = %e, "cannot resolve peer address; skipped"),
         }
@@ -37,9 +37,14 @@ mod tests {
     // addresses; literals need no lookup, names resolve to IPv4, bad strings are skipped.
     #[tokio::test]
     async fn configured_peers_resolve() {
-        let got =
-            resolve_all(&["127.0.0.1:5".into(), "localhost:11626".into(), "not a host".into(), "1.2.3.4".into()]).await;
-        let got: Vec<String> = got.iter().map(ToString::to_string).collect();
+        let entries = [
+            PeerAddress::new("127.0.0.1", 5),
+            PeerAddress::new("localhost", 11626),
+            PeerAddress::new("not a host", 1),
+            PeerAddress::new("1.2.3.4", 11625),
+        ];
+        let got: Vec<String> = resolve_all(&entries).await.iter().map(ToString::to_string).collect();
         assert_eq!(got, vec!["127.0.0.1:5", "127.0.0.1:11626", "1.2.3.4:11625"]);
+        assert!(resolve("not a host").await.is_none());
     }
 }

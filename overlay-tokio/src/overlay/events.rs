@@ -5,18 +5,23 @@ use overlay_auth::{HelloFacts, Role};
 use overlay_proto::xdr::{MessageType, StellarMessage};
 use overlay_proto::{NodeId, PeerAddress};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// A message received from an authenticated peer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedMessage {
     /// The sender.
     pub from_peer: NodeId,
-    /// The message.
-    pub message: StellarMessage,
+    /// The message, shared by every subscriber.
+    pub message: Arc<StellarMessage>,
+    /// Whether it was new to the node: a flood message not seen before, an item we were
+    /// fetching; true for every other message.
+    pub first_seen: bool,
 }
 
 /// What happened, for logs (the `stellar-overlay node` JSON lines).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum OverlayEvent {
     /// A peer was admitted to an authenticated slot.
     Connected {
@@ -35,6 +40,8 @@ pub enum OverlayEvent {
         message_type: MessageType,
         /// Its XDR size in bytes.
         bytes: usize,
+        /// Whether it was new to the node (see [`ReceivedMessage::first_seen`]).
+        first_seen: bool,
     },
     /// A connection ended, or never authenticated.
     Disconnected {
@@ -44,6 +51,22 @@ pub enum OverlayEvent {
         address: SocketAddr,
         /// Why, in stellar-core's words.
         reason: String,
+    },
+    /// A subscriber's queue was full: it started missing messages (`missed` so far).
+    SubscriberLagged {
+        /// Messages it missed so far.
+        missed: u64,
+    },
+    /// The application's delivery queue was full: a delivery was not handed over (its
+    /// verdict will not come; the node gives it up after the verdict timeout).
+    ApplicationLagged {
+        /// Deliveries missed so far.
+        missed: u64,
+    },
+    /// The peer database could not be written (the node goes on from its in-memory view).
+    StoreFailed {
+        /// What failed.
+        error: String,
     },
 }
 

@@ -1,237 +1,404 @@
 //! [`OverlayManager`]: the async public API over the sans-IO node.
 //!
 //! One task owns the node; each socket has a reader and a writer task; a listener task
-//! accepts; a resolver task re-resolves configured host names. Everything between them is a
-//! bounded channel. Subscribers get every received message through a broadcast channel
-//! whose capacity bounds memory (a subscriber that falls behind misses the oldest).
+//! accepts; a resolver task re-resolves configured host names. The application runs on a
+//! thread of its own (the [`Relay`](overlay_node::Relay) unless another is given), or
+//! outside the overlay reading [`Deliveries`]; the peer database is written behind the node
+//! on another thread. Everything between them is a bounded channel.
+//!
+//! A validator drives it like this: it reads deliveries, checks signatures on its own
+//! threads, answers with verdicts, and tells the overlay when a ledger closes.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use overlay_node::app::{Delivery, ScpVerdict, TxVerdict};
+//! use overlay_node::LedgerState;
 //! use overlay_tokio::{LocalNode, OverlayConfig, OverlayManager};
 //! use overlay_auth::NodeIdentity;
 //!
 //! let local = LocalNode::new_testnet(NodeIdentity::from_seed([7; 32]));
-//! let mut config = OverlayConfig::testnet();
-//! config.node.peer_port = 11625;
-//! let mut manager = OverlayManager::new(config, local)?;
+//! let (manager, mut deliveries) = OverlayManager::builder(OverlayConfig::testnet(), local)
+//!     .build_with_deliveries()?;
 //! manager.start().await?;
-//! let mut rx = manager.subscribe();
-//! while let Ok(msg) = rx.recv().await {
-//!     println!("{:?} from {}", msg.message.discriminant(), msg.from_peer);
+//! let mut ledger = LedgerState::relay();
+//! while let Some(d) = deliveries.recv().await {
+//!     match d {
+//!         // A transaction queue would check it here.
+//!         Delivery::Transaction(t) => manager.tx_verdict(t.hash, TxVerdict::Accepted).await?,
+//!         // SCP would verify, fetch what the statement needs, then say Ready.
+//!         Delivery::ScpEnvelope(e) => manager.scp_verdict(e.id, ScpVerdict::Ready).await?,
+//!         Delivery::TxSet { .. } | Delivery::QuorumSet { .. } => {}
+//!         _ => {}
+//!     }
+//!     // When consensus closes a ledger:
+//!     ledger.tracking_ledger += 0;
+//!     # break;
 //! }
+//! manager.ledger_closed(ledger).await?;
 //! manager.shutdown().await;
 //! # Ok(()) }
 //! ```
 
+mod app;
 mod config;
 mod dns;
+mod error;
 mod events;
+mod io;
+mod persist;
+mod subscribe;
 mod task;
 
+pub use app::Deliveries;
 pub use config::OverlayConfig;
 pub use dns::{resolve, resolve_all};
+pub use error::{ConnectError, OverlayError};
 pub use events::{OverlayEvent, PeerInfo, ReceivedMessage};
+pub use subscribe::{Closed, Subscription};
 
 use crate::clock::{now, random_bytes, unix_now};
 use crate::local::LocalNode;
 use overlay_auth::LocalAuth;
-use overlay_node::app::MemoryApp;
-use overlay_node::discovery::{MemoryStore, PeerStore, StoreError};
-use overlay_node::{Application, Node, NodeError};
-use overlay_proto::xdr::StellarMessage;
-use overlay_proto::{NodeId, PeerAddress};
+use overlay_node::app::{AppInput, Application, Delivery, ScpVerdict, TxVerdict};
+use overlay_node::discovery::{MemoryStore, PeerStore};
+use overlay_node::{LedgerState, Node, NodeSizes, Relay, RelayConfig};
+use overlay_proto::xdr::{ScpEnvelope, ScpQuorumSet, StellarMessage};
+use overlay_proto::{Hash256, NodeId, PeerAddress};
 use std::net::SocketAddr;
-use task::{Channels, Command, Input, NodeTask, Settings};
+use std::sync::{Arc, Mutex};
+use subscribe::Hub;
+use task::{Channels, Command, Input, NodeTask, Settings, Shared};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// Why an overlay operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum OverlayError {
-    /// The listener could not be bound.
-    #[error("cannot listen: {0}")]
-    Listen(std::io::Error),
-    /// The peer database could not be opened or used.
-    #[error("peer database: {0}")]
-    Store(#[from] StoreError),
-    /// The node refused the command.
-    #[error("{0}")]
-    Node(#[from] NodeError),
-    /// `start` was not called, or the manager was shut down.
-    #[error("the overlay is not running")]
-    NotRunning,
-    /// `start` was called twice.
-    #[error("the overlay is already running")]
-    AlreadyRunning,
-    /// The configuration is not valid.
-    #[error("invalid configuration: {0}")]
-    Config(String),
+/// Who takes the node's deliveries.
+enum AppSide {
+    /// An application on a thread of the overlay's.
+    Thread(Box<dyn Application + Send>),
+    /// An application outside, reading [`Deliveries`].
+    External(mpsc::Sender<Delivery>),
 }
 
-/// The application and the peer store, until `start` hands them to the node.
-type NodeParts = (Box<dyn Application + Send>, Box<dyn PeerStore + Send>);
+/// What `start` consumes.
+struct Parts {
+    app: AppSide,
+    deliveries: Option<mpsc::Receiver<Delivery>>,
+    store: Option<Box<dyn PeerStore + Send>>,
+}
 
 struct Running {
     commands: mpsc::Sender<Command>,
-    messages: broadcast::Sender<ReceivedMessage>,
-    events: broadcast::Sender<OverlayEvent>,
     local_addr: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
     node_task: JoinHandle<()>,
+    app_thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// The overlay of one node. See the [module docs](self).
-pub struct OverlayManager {
+enum State {
+    Ready(Parts),
+    Running(Running),
+    Stopped,
+}
+
+struct Inner {
     config: OverlayConfig,
     local: LocalNode,
-    /// Taken by `start`; behind a lock only so that the manager is `Sync` and can be
-    /// shared between tasks.
-    parts: std::sync::Mutex<Option<NodeParts>>,
-    running: Option<Running>,
-    events_before_start: broadcast::Sender<OverlayEvent>,
+    hub: Arc<Hub>,
+    events: broadcast::Sender<OverlayEvent>,
+    peers: Arc<Mutex<Vec<PeerInfo>>>,
+    state: Mutex<State>,
+    /// Cached after start, so that commands need no lock on `state` for long.
+    commands: Mutex<Option<mpsc::Sender<Command>>>,
+    local_addr: Mutex<Option<SocketAddr>>,
+}
+
+/// The overlay of one node. Cheap to clone: every clone drives the same node; the node
+/// shuts down at [`shutdown`](Self::shutdown) or when the last clone is dropped. See the
+/// [module docs](self).
+#[derive(Clone)]
+pub struct OverlayManager {
+    inner: Arc<Inner>,
 }
 
 impl core::fmt::Debug for OverlayManager {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("OverlayManager")
-            .field("node", &self.local.node_id())
-            .field("running", &self.running.is_some())
-            .finish_non_exhaustive()
+        f.debug_struct("OverlayManager").field("node", &self.inner.local.node_id()).finish_non_exhaustive()
     }
 }
 
-impl OverlayManager {
-    /// A manager with the in-memory application (a relay: it accepts every well-formed
-    /// transaction and SCP message once and floods it on, with public-network-like limits). The peer store is the SQLite
-    /// file of `config.database`, or memory.
-    pub fn new(config: OverlayConfig, local: LocalNode) -> Result<Self, OverlayError> {
-        Self::with_application(config, local, Box::new(MemoryApp::relay()))
+/// Builds an [`OverlayManager`] with a chosen application and peer store.
+pub struct OverlayBuilder {
+    config: OverlayConfig,
+    local: LocalNode,
+    app: Option<Box<dyn Application + Send>>,
+    store: Option<Box<dyn PeerStore + Send>>,
+}
+
+impl OverlayBuilder {
+    /// Run `app` beside the node (on a thread of its own) instead of the relay.
+    pub fn application(mut self, app: Box<dyn Application + Send>) -> Self {
+        self.app = Some(app);
+        self
     }
 
-    /// A manager with `app` behind the node: it receives transactions, SCP envelopes, tx
-    /// sets and quorum sets, and answers the requests of peers.
+    /// Keep peer records and bans in `store` instead of `config.database`. It is read once
+    /// at start and written behind the node, off its loop.
+    pub fn peer_store(mut self, store: Box<dyn PeerStore + Send>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The manager, with the relay (or the given application) behind the node.
+    pub fn build(self) -> Result<OverlayManager, OverlayError> {
+        let network_id = self.local.network_id;
+        let app = self.app.unwrap_or_else(|| {
+            let mut relay = RelayConfig::new(network_id);
+            relay.ledger = self.config.ledger;
+            relay.max_slots_to_remember = self.config.max_slots_to_remember();
+            Box::new(Relay::new(relay))
+        });
+        OverlayManager::assemble(self.config, self.local, AppSide::Thread(app), None, self.store)
+    }
+
+    /// The manager and the node's deliveries, for an application outside the overlay: it
+    /// answers through the manager (`tx_verdict`, `scp_verdict`, `ledger_closed`, ...).
+    pub fn build_with_deliveries(self) -> Result<(OverlayManager, Deliveries), OverlayError> {
+        let capacity = delivery_capacity(&self.config);
+        let (tx, rx) = mpsc::channel(capacity);
+        let m = OverlayManager::assemble(self.config, self.local, AppSide::External(tx), None, self.store)?;
+        Ok((m, Deliveries::new(rx)))
+    }
+}
+
+/// Deliveries that may wait at once: every pending verdict and an item for each fetch.
+fn delivery_capacity(config: &OverlayConfig) -> usize {
+    let i = &config.items;
+    i.pending_transactions_max + i.pending_envelopes_max + 2 * config.flood.fetch_trackers_max + 1024
+}
+
+impl OverlayManager {
+    /// A manager with the relay application (stellar-core's watcher behaviour: SCP
+    /// envelopes are flooded once their signature is checked and the items they reference
+    /// are fetched; transactions once). The peer store is the SQLite file of
+    /// `config.database`, or memory.
+    pub fn new(config: OverlayConfig, local: LocalNode) -> Result<Self, OverlayError> {
+        Self::builder(config, local).build()
+    }
+
+    /// A manager with `app` behind the node, on a thread of its own.
     pub fn with_application(
         config: OverlayConfig,
         local: LocalNode,
         app: Box<dyn Application + Send>,
     ) -> Result<Self, OverlayError> {
-        if let Err(e) = config.node.flood.validate() {
-            return Err(OverlayError::Config(e.to_string()));
-        }
-        let store: Box<dyn PeerStore + Send> = match &config.database {
-            Some(path) => Box::new(crate::store::SqliteStore::open(path)?),
-            None => Box::new(MemoryStore::default()),
-        };
-        let (events_before_start, _) = broadcast::channel(config.subscriber_capacity.max(1));
-        let parts = std::sync::Mutex::new(Some((app, store)));
-        Ok(OverlayManager { config, local, parts, running: None, events_before_start })
+        Self::builder(config, local).application(app).build()
     }
 
-    /// Bind the listener, resolve the configured peers and start the node.
-    pub async fn start(&mut self) -> Result<(), OverlayError> {
-        if self.running.is_some() {
-            return Err(OverlayError::AlreadyRunning);
+    /// A builder, to choose the application and the peer store.
+    pub fn builder(config: OverlayConfig, local: LocalNode) -> OverlayBuilder {
+        OverlayBuilder { config, local, app: None, store: None }
+    }
+
+    fn assemble(
+        config: OverlayConfig,
+        local: LocalNode,
+        app: AppSide,
+        deliveries: Option<mpsc::Receiver<Delivery>>,
+        store: Option<Box<dyn PeerStore + Send>>,
+    ) -> Result<Self, OverlayError> {
+        config.node_config()?;
+        if let Some(n) = config.network_id() {
+            if n != local.network_id {
+                return Err(OverlayError::Config {
+                    key: "network_passphrase (NETWORK_PASSPHRASE)",
+                    reason: "names another network than the local node's".into(),
+                });
+            }
         }
-        let parts = self.parts.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let Some((app, store)) = parts else { return Err(OverlayError::NotRunning) };
-        let listener = if self.config.listen {
-            let addr = SocketAddr::new(self.config.listen_ip, self.config.node.peer_port);
+        let store: Option<Box<dyn PeerStore + Send>> = match (store, &config.database) {
+            (Some(s), _) => Some(s),
+            (None, Some(path)) => Some(Box::new(crate::store::SqliteStore::open(path)?)),
+            (None, None) => None,
+        };
+        let (events, _) = broadcast::channel(config.subscriber_capacity.max(16));
+        let inner = Inner {
+            hub: Arc::new(Hub::new(config.subscriber_capacity)),
+            events,
+            peers: Arc::new(Mutex::new(Vec::new())),
+            state: Mutex::new(State::Ready(Parts { app, deliveries, store })),
+            commands: Mutex::new(None),
+            local_addr: Mutex::new(None),
+            config,
+            local,
+        };
+        Ok(OverlayManager { inner: Arc::new(inner) })
+    }
+
+    /// Bind the listener, resolve the configured peers, load the peer database and start
+    /// the node.
+    pub async fn start(&self) -> Result<(), OverlayError> {
+        let parts = {
+            let mut state = lock(&self.inner.state);
+            match std::mem::replace(&mut *state, State::Stopped) {
+                State::Ready(p) => p,
+                other => {
+                    let running = matches!(other, State::Running(_));
+                    *state = other;
+                    return Err(if running { OverlayError::AlreadyRunning } else { OverlayError::NotRunning });
+                }
+            }
+        };
+        let config = &self.inner.config;
+        let mut node_config = config.node_config()?;
+        let listener = if config.listen_enabled {
+            let addr = SocketAddr::new(config.listen_ip, config.listen_port);
             Some(TcpListener::bind(addr).await.map_err(OverlayError::Listen)?)
         } else {
             None
         };
         let local_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
-        let mut node_config = self.config.node.clone();
         if let Some(a) = local_addr {
             node_config.peer_port = a.port();
         }
-        node_config.known_peers = resolve_all(&self.config.known_peers).await;
-        node_config.preferred_peers = resolve_all(&self.config.preferred_peers).await;
-        let mut hello = self.local.hello.clone();
+        node_config.known_peers = resolve_all(&config.known_peers).await;
+        node_config.preferred_peers = resolve_all(&config.preferred_peers).await;
+        let (view, writer) = self.open_store(parts.store).await?;
+        let mut hello = self.inner.local.hello.clone();
         hello.listening_port = node_config.peer_port;
-        let auth = LocalAuth::new(self.local.identity.clone(), self.local.network_id, random_bytes(), hello);
+        let auth =
+            LocalAuth::new(self.inner.local.identity.clone(), self.inner.local.network_id, random_bytes(), hello);
         let seed = u64::from_le_bytes(random_bytes());
-        let mut node = Node::new(node_config, auth, app, store, seed, now());
+        let mut node = Node::new(node_config, auth, view, seed, now());
         node.start(now(), unix_now());
 
-        let (inputs_tx, inputs) = mpsc::channel(self.config.input_queue_len.max(16));
+        let (inputs_tx, inputs) = mpsc::channel(config.input_queue_len.max(16));
         let (cmd_tx, commands) = mpsc::channel(1024);
-        let (messages, _) = broadcast::channel(self.config.subscriber_capacity.max(1));
-        let events = self.events_before_start.clone();
+        let (app_tx, app_inputs) = mpsc::channel(4096);
+        let (deliveries, app_thread) = match parts.app {
+            AppSide::External(tx) => (tx, None),
+            AppSide::Thread(app) => {
+                let (tx, rx) = mpsc::channel(delivery_capacity(config));
+                let thread = app::spawn_app_thread(app, rx, app_tx.clone())
+                    .map_err(|e| OverlayError::Config { key: "application", reason: e.to_string() })?;
+                (tx, Some(thread))
+            }
+        };
+        drop(parts.deliveries);
         let mut tasks = Vec::new();
         if let Some(l) = listener {
-            tasks.push(tokio::spawn(task::accept_loop(l, inputs_tx.clone())));
+            tasks.push(tokio::spawn(io::accept_loop(l, inputs_tx.clone())));
         }
-        tasks.push(tokio::spawn(resolve_loop(self.config.clone(), inputs_tx.clone())));
-        let ch = Channels { inputs_tx, inputs, commands, messages: messages.clone(), events: events.clone() };
+        tasks.push(tokio::spawn(resolve_loop(config.clone(), inputs_tx.clone())));
+        let ch = Channels { inputs_tx, inputs, commands, app_inputs, deliveries };
+        let shared =
+            Shared { hub: self.inner.hub.clone(), events: self.inner.events.clone(), peers: self.inner.peers.clone() };
         let settings = Settings {
-            connect_timeout: self.config.connect_timeout,
-            read_chunk_bytes: self.config.read_chunk_bytes,
-            write_queue_batches: self.config.write_queue_batches,
+            connect_timeout: std::time::Duration::from_secs(config.connect_timeout_secs),
+            read_chunk_bytes: config.read_chunk_bytes,
+            write_queue_batches: config.write_queue_batches,
         };
-        let node_task = tokio::spawn(NodeTask::new(node, ch, settings).run());
-        self.running = Some(Running { commands: cmd_tx, messages, events, local_addr, tasks, node_task });
+        let node_task = tokio::spawn(NodeTask::new(node, ch, shared, settings, writer).run());
+        *lock(&self.inner.commands) = Some(cmd_tx.clone());
+        *lock(&self.inner.local_addr) = local_addr;
+        // Keep the app-input sender alive only through the app thread and the commands.
+        drop(app_tx);
+        *lock(&self.inner.state) =
+            State::Running(Running { commands: cmd_tx, local_addr, tasks, node_task, app_thread });
         Ok(())
+    }
+
+    /// Read the peer database (off this task: it may be slow) and start its writer.
+    async fn open_store(
+        &self,
+        store: Option<Box<dyn PeerStore + Send>>,
+    ) -> Result<(MemoryStore, Option<persist::StoreWriter>), OverlayError> {
+        let Some(store) = store else { return Ok((MemoryStore::new(), None)) };
+        let loaded = tokio::task::spawn_blocking(move || {
+            let view = overlay_node::discovery::load_view(&store);
+            (store, view)
+        })
+        .await
+        .map_err(|e| OverlayError::Config { key: "peer database", reason: e.to_string() })?;
+        let (store, view) = loaded;
+        let view = view?;
+        let events = self.inner.events.clone();
+        let max = 2 * (view.max_records() + view.max_bans()) as usize;
+        let writer = persist::StoreWriter::start(store, max, move |r| {
+            let error = match r {
+                persist::WriterReport::Failed(e) => e,
+                persist::WriterReport::Dropped => "a change was not written".into(),
+            };
+            tracing::warn!(%error, "peer database");
+            let _ = events.send(OverlayEvent::StoreFailed { error });
+        })
+        .map_err(|e| OverlayError::Config { key: "peer database", reason: e.to_string() })?;
+        Ok((view, Some(writer)))
     }
 
     /// The address the listener is bound to, once started.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.running.as_ref().and_then(|r| r.local_addr)
+        *lock(&self.inner.local_addr)
     }
 
     /// Our NodeID.
     pub fn node_id(&self) -> NodeId {
-        self.local.node_id()
+        self.inner.local.node_id()
     }
 
-    /// Every message received from now on, with its sender.
-    pub fn subscribe(&self) -> broadcast::Receiver<ReceivedMessage> {
-        match &self.running {
-            Some(r) => r.messages.subscribe(),
-            None => broadcast::channel(1).1,
-        }
+    /// The configuration.
+    pub fn config(&self) -> &OverlayConfig {
+        &self.inner.config
+    }
+
+    /// Every message received from now on, with its sender. Works before `start`; see
+    /// [`Subscription`] for what happens when a subscriber falls behind.
+    pub fn subscribe(&self) -> Subscription {
+        self.inner.hub.subscribe()
     }
 
     /// Connection events and every received message's type and size, for logs. May be
-    /// called before `start` to see the first events.
+    /// called before `start` to see the first events. A receiver that falls behind gets
+    /// `RecvError::Lagged` and goes on.
     pub fn events(&self) -> broadcast::Receiver<OverlayEvent> {
-        match &self.running {
-            Some(r) => r.events.subscribe(),
-            None => self.events_before_start.subscribe(),
-        }
+        self.inner.events.subscribe()
+    }
+
+    fn commands(&self) -> Result<mpsc::Sender<Command>, OverlayError> {
+        lock(&self.inner.commands).clone().ok_or(OverlayError::NotRunning)
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, OverlayError> {
-        let r = self.running.as_ref().ok_or(OverlayError::NotRunning)?;
+        let commands = self.commands()?;
         let (tx, rx) = oneshot::channel();
-        r.commands.send(make(tx)).await.map_err(|_| OverlayError::NotRunning)?;
+        commands.send(make(tx)).await.map_err(|_| OverlayError::NotRunning)?;
         rx.await.map_err(|_| OverlayError::NotRunning)
     }
 
     /// Flood a message of ours: a transaction is advertised (pull mode), an SCP envelope
-    /// pushed. Returns the number of peers newly told.
+    /// pushed, a survey message sent on. Returns the number of peers newly told. Other
+    /// types are refused with [`NodeError::NotFlooded`](overlay_node::NodeError).
     pub async fn broadcast(&self, message: StellarMessage) -> Result<usize, OverlayError> {
         Ok(self.call(|tx| Command::Broadcast(message, tx)).await??)
     }
 
-    /// Send a message to one authenticated peer.
+    /// Send a message to one authenticated peer. HELLO, AUTH, SEND_MORE,
+    /// SEND_MORE_EXTENDED and ERROR are refused: they belong to the connection.
     pub async fn send_to(&self, peer: &NodeId, message: StellarMessage) -> Result<(), OverlayError> {
         Ok(self.call(|tx| Command::SendTo(*peer, message, tx)).await??)
     }
 
     /// Ask every authenticated peer for its SCP state from `ledger_seq`.
     pub async fn request_scp_state(&self, ledger_seq: u32) -> Result<(), OverlayError> {
-        let r = self.running.as_ref().ok_or(OverlayError::NotRunning)?;
-        r.commands.send(Command::RequestScpState(ledger_seq)).await.map_err(|_| OverlayError::NotRunning)
+        self.commands()?.send(Command::RequestScpState(ledger_seq)).await.map_err(|_| OverlayError::NotRunning)
     }
 
-    /// Dial a peer now (a host name is resolved first).
-    pub async fn connect(&self, address: &PeerAddress) -> Result<(), OverlayError> {
-        let resolved = resolve(&address.to_string())
-            .await
-            .ok_or_else(|| OverlayError::Config(format!("cannot resolve {address}")))?;
-        Ok(self.call(|tx| Command::Connect(resolved, tx)).await??)
+    /// Dial a peer now (a host name is resolved first) and wait until it is authenticated:
+    /// its NodeID, or why not.
+    pub async fn connect(&self, address: &PeerAddress) -> Result<NodeId, ConnectError> {
+        let resolved =
+            resolve(&address.to_string()).await.ok_or_else(|| ConnectError::Unresolvable(address.to_string()))?;
+        self.call(|tx| Command::Connect(resolved, tx)).await?
     }
 
     /// Drop an authenticated peer with ERR_MISC "dropped by user".
@@ -254,9 +421,10 @@ impl OverlayManager {
         self.call(Command::Bans).await
     }
 
-    /// The authenticated peers.
-    pub async fn peer_infos(&self) -> Result<Vec<PeerInfo>, OverlayError> {
-        self.call(Command::PeerInfos).await
+    /// The authenticated peers: a snapshot refreshed at every connect and drop, with
+    /// counters at most a second old. Empty before `start` and after shutdown.
+    pub fn peer_infos(&self) -> Vec<PeerInfo> {
+        lock(&self.inner.peers).clone()
     }
 
     /// The node's metrics with their stellar-core names.
@@ -264,23 +432,91 @@ impl OverlayManager {
         self.call(Command::Metrics).await
     }
 
-    /// Drop every peer with ERR_MISC "shutdown", flush, close the store, and end every task
-    /// this manager started.
-    pub async fn shutdown(mut self) {
-        let Some(r) = self.running.take() else { return };
+    /// What the node holds and what waits for the application.
+    pub async fn sizes(&self) -> Result<NodeSizes, OverlayError> {
+        self.call(Command::Sizes).await
+    }
+
+    /// The ledger the node works from.
+    pub async fn ledger(&self) -> Result<LedgerState, OverlayError> {
+        self.call(Command::Ledger).await
+    }
+
+    /// An input for the node as from its application (see [`AppInput`]).
+    pub async fn app_input(&self, input: AppInput) -> Result<(), OverlayError> {
+        Ok(self.call(|tx| Command::App(input, tx)).await??)
+    }
+
+    /// The verdict on a delivered transaction.
+    pub async fn tx_verdict(&self, hash: Hash256, verdict: TxVerdict) -> Result<(), OverlayError> {
+        self.app_input(AppInput::TxVerdict { hash, verdict }).await
+    }
+
+    /// The verdict on a delivered SCP envelope.
+    pub async fn scp_verdict(&self, id: Hash256, verdict: ScpVerdict) -> Result<(), OverlayError> {
+        self.app_input(AppInput::ScpVerdict { id, verdict }).await
+    }
+
+    /// A ledger closed: new limits, and records older than the window cleared.
+    pub async fn ledger_closed(&self, ledger: LedgerState) -> Result<(), OverlayError> {
+        self.app_input(AppInput::Ledger(ledger)).await
+    }
+
+    /// The node went in or out of sync (out of sync: transactions and pull mode are
+    /// ignored, and outbound peers rotate, §7, §11.6).
+    pub async fn set_synced(&self, synced: bool) -> Result<(), OverlayError> {
+        self.commands()?.send(Command::SetSynced(synced)).await.map_err(|_| OverlayError::NotRunning)
+    }
+
+    /// Serve this tx set (TX_SET or GENERALIZED_TX_SET) to peers that ask.
+    pub async fn hold_tx_set(&self, tx_set: StellarMessage) -> Result<(), OverlayError> {
+        self.app_input(AppInput::HoldTxSet(Arc::new(tx_set))).await
+    }
+
+    /// Serve this quorum set to peers that ask.
+    pub async fn hold_quorum_set(&self, quorum_set: ScpQuorumSet) -> Result<(), OverlayError> {
+        self.app_input(AppInput::HoldQuorumSet(Arc::new(quorum_set))).await
+    }
+
+    /// Include this envelope in the SCP state served for GET_SCP_STATE.
+    pub async fn hold_scp_envelope(&self, envelope: ScpEnvelope) -> Result<(), OverlayError> {
+        self.app_input(AppInput::HoldScpEnvelope(Arc::new(envelope))).await
+    }
+
+    /// Drop every peer with ERR_MISC "shutdown", flush, write the peer database, end the
+    /// subscriptions, and end every task and thread this manager started. Any clone may
+    /// call it; a second call returns at once.
+    pub async fn shutdown(&self) {
+        let running = {
+            let mut state = lock(&self.inner.state);
+            match std::mem::replace(&mut *state, State::Stopped) {
+                State::Running(r) => r,
+                _ => return,
+            }
+        };
+        *lock(&self.inner.commands) = None;
         let (tx, rx) = oneshot::channel();
-        if r.commands.send(Command::Shutdown(tx)).await.is_ok() {
+        if running.commands.send(Command::Shutdown(tx)).await.is_ok() {
             let _ = rx.await;
         }
-        for t in &r.tasks {
+        for t in &running.tasks {
             t.abort();
         }
-        for t in r.tasks {
+        for t in running.tasks {
             let _ = t.await;
         }
-        drop(r.commands);
-        let _ = r.node_task.await;
+        drop(running.commands);
+        let _ = running.node_task.await;
+        if let Some(t) = running.app_thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        let _ = running.local_addr;
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing held under these locks can be left half-updated by a panic.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Re-resolve configured host names every `dns_refresh_interval` (§11.4 step 2).

@@ -1,50 +1,56 @@
-//! The node task: it owns the sans-IO [`Node`] and carries out what it asks for. Sockets are
-//! served by a reader and a writer task each; they talk to the node task through bounded
-//! channels. No protocol decision is made here.
+//! The node task: it owns the sans-IO [`Node`] and carries out what it asks for, following
+//! the run-loop contract of `overlay_node::node`. Sockets are served by the tasks of
+//! [`io`](super::io), the application by its own thread, the peer database by the store
+//! writer; all of them talk to this task through bounded channels. No protocol decision is
+//! made here.
 
+use super::error::ConnectError;
 use super::events::{OverlayEvent, PeerInfo, ReceivedMessage};
+use super::io::{self, DialError};
+use super::persist::{StoreWriter, WriterReport};
+use super::subscribe::Hub;
 use crate::clock::{instant_of, now, unix_now};
-use overlay_node::discovery::{PeerStore, StoreError};
-use overlay_node::{Application, ConnId, DropReason, Node, NodeError, NodeEvent, Output};
-use overlay_proto::MessageClass;
+use overlay_node::app::{AppInput, Delivery};
+use overlay_node::discovery::StoreError;
+use overlay_node::{ConnId, DropReason, LedgerState, Node, NodeError, NodeEvent, NodeSizes, Output};
 use overlay_proto::xdr::StellarMessage;
-use overlay_proto::{Host, NodeId, PeerAddress};
+use overlay_proto::{Host, MessageClass, NodeId, PeerAddress};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-/// The node as the task holds it.
-pub(crate) type DynNode = Node<Box<dyn Application + Send>, Box<dyn PeerStore + Send>>;
-
 pub(crate) enum Input {
     Accepted(TcpStream, SocketAddr),
-    Dialed(ConnId, Result<TcpStream, String>),
+    Dialed(ConnId, Result<TcpStream, DialError>),
     Bytes(ConnId, Vec<u8>),
     Closed(ConnId, DropReason),
     Writable(ConnId),
     Resolved { known: Vec<PeerAddress>, preferred: Vec<PeerAddress> },
 }
 
+type Reply<T> = oneshot::Sender<T>;
+
 pub(crate) enum Command {
-    Broadcast(StellarMessage, oneshot::Sender<Result<usize, NodeError>>),
-    SendTo(NodeId, StellarMessage, oneshot::Sender<Result<(), NodeError>>),
+    Broadcast(StellarMessage, Reply<Result<usize, NodeError>>),
+    SendTo(NodeId, StellarMessage, Reply<Result<(), NodeError>>),
     RequestScpState(u32),
-    Connect(PeerAddress, oneshot::Sender<Result<(), NodeError>>),
-    Disconnect(NodeId, oneshot::Sender<Result<(), NodeError>>),
-    Ban(NodeId, oneshot::Sender<Result<(), StoreError>>),
-    Unban(NodeId, oneshot::Sender<Result<(), StoreError>>),
-    Bans(oneshot::Sender<Vec<NodeId>>),
-    PeerInfos(oneshot::Sender<Vec<PeerInfo>>),
-    Metrics(oneshot::Sender<Vec<(&'static str, u64)>>),
-    Shutdown(oneshot::Sender<()>),
+    Connect(PeerAddress, Reply<Result<NodeId, ConnectError>>),
+    Disconnect(NodeId, Reply<Result<(), NodeError>>),
+    Ban(NodeId, Reply<Result<(), StoreError>>),
+    Unban(NodeId, Reply<Result<(), StoreError>>),
+    Bans(Reply<Vec<NodeId>>),
+    Metrics(Reply<Vec<(&'static str, u64)>>),
+    App(AppInput, Reply<Result<(), NodeError>>),
+    SetSynced(bool),
+    Ledger(Reply<LedgerState>),
+    Sizes(Reply<NodeSizes>),
+    Shutdown(Reply<()>),
 }
 
 /// One socket's plumbing.
@@ -61,12 +67,20 @@ struct ConnIo {
     span: tracing::Span,
 }
 
+/// What the node task shares with the manager.
+pub(crate) struct Shared {
+    pub hub: Arc<Hub>,
+    pub events: broadcast::Sender<OverlayEvent>,
+    /// Refreshed on every connect and drop, and at most a second old otherwise.
+    pub peers: Arc<Mutex<Vec<PeerInfo>>>,
+}
+
 pub(crate) struct Channels {
     pub inputs_tx: mpsc::Sender<Input>,
     pub inputs: mpsc::Receiver<Input>,
     pub commands: mpsc::Receiver<Command>,
-    pub messages: broadcast::Sender<ReceivedMessage>,
-    pub events: broadcast::Sender<OverlayEvent>,
+    pub app_inputs: mpsc::Receiver<AppInput>,
+    pub deliveries: mpsc::Sender<Delivery>,
 }
 
 pub(crate) struct Settings {
@@ -75,29 +89,52 @@ pub(crate) struct Settings {
     pub write_queue_batches: usize,
 }
 
+/// Inputs the node task takes in one turn of its loop before it looks at commands and timers.
+const INPUTS_PER_TURN: usize = 64;
+
+/// How old the peer snapshot of `peer_infos` may get.
+const PEER_INFO_REFRESH: Duration = Duration::from_secs(1);
+
 pub(crate) struct NodeTask {
-    node: DynNode,
+    node: Node,
     ch: Channels,
+    shared: Shared,
     settings: Settings,
+    writer: Option<StoreWriter>,
     conns: BTreeMap<ConnId, ConnIo>,
+    /// `connect` calls waiting for their connection to be admitted or to end.
+    connecting: BTreeMap<ConnId, Reply<Result<NodeId, ConnectError>>>,
     /// Writer tasks of closed connections, awaited at shutdown so queued bytes are flushed,
     /// and their aborted readers.
     closing: Vec<JoinHandle<()>>,
     /// Dials in progress, aborted at shutdown.
     dials: Vec<JoinHandle<()>>,
-    shutdown_reply: Option<oneshot::Sender<()>>,
+    shutdown_reply: Option<Reply<()>>,
+    deliveries_missed: u64,
+    peers_refreshed: Instant,
 }
 
 impl NodeTask {
-    pub(crate) fn new(node: DynNode, ch: Channels, settings: Settings) -> Self {
+    pub(crate) fn new(
+        node: Node,
+        ch: Channels,
+        shared: Shared,
+        settings: Settings,
+        writer: Option<StoreWriter>,
+    ) -> Self {
         NodeTask {
             node,
             ch,
+            shared,
             settings,
+            writer,
             conns: BTreeMap::new(),
+            connecting: BTreeMap::new(),
             closing: Vec::new(),
             dials: Vec::new(),
             shutdown_reply: None,
+            deliveries_missed: 0,
+            peers_refreshed: Instant::now(),
         }
     }
 
@@ -109,6 +146,9 @@ impl NodeTask {
         let mut armed = None;
         loop {
             self.drain_outputs();
+            if self.peers_refreshed.elapsed() >= PEER_INFO_REFRESH {
+                self.refresh_peers();
+            }
             if self.shutdown_reply.is_some() && self.node.is_shut_down() {
                 break;
             }
@@ -126,6 +166,13 @@ impl NodeTask {
                         self.handle_input(input);
                     }
                 }
+                Some(input) = self.ch.app_inputs.recv() => {
+                    let _ = self.node.handle_app(now(), input);
+                    for _ in 1..INPUTS_PER_TURN {
+                        let Ok(input) = self.ch.app_inputs.try_recv() else { break };
+                        let _ = self.node.handle_app(now(), input);
+                    }
+                }
                 cmd = self.ch.commands.recv() => match cmd {
                     Some(c) => self.handle_command(c),
                     // Every handle is gone: shut down.
@@ -141,6 +188,12 @@ impl NodeTask {
                 }
             }
         }
+        self.finish().await;
+    }
+
+    /// After shutdown: end every socket task (writers flush first), end the subscriptions,
+    /// write what the peer database still needs.
+    async fn finish(&mut self) {
         for d in self.dials.drain(..) {
             d.abort();
             let _ = d.await;
@@ -152,6 +205,14 @@ impl NodeTask {
         }
         for w in self.closing.drain(..) {
             let _ = w.await;
+        }
+        for (_, w) in std::mem::take(&mut self.connecting) {
+            let _ = w.send(Err(ConnectError::Dropped("shutdown".into())));
+        }
+        self.shared.hub.close();
+        self.shared.peers.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        if let Some(thread) = self.writer.take().and_then(StoreWriter::close) {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
         if let Some(r) = self.shutdown_reply.take() {
             let _ = r.send(());
@@ -172,7 +233,17 @@ impl NodeTask {
                 }
                 Err(e) => self.node.handle_connect_failed(t, unix, conn, &e.to_string()),
             },
-            Input::Dialed(conn, Err(e)) => self.node.handle_connect_failed(t, unix, conn, &e),
+            Input::Dialed(conn, Err(e)) => {
+                if let Some(w) = self.connecting.remove(&conn) {
+                    let err = match &e {
+                        DialError::Refused => ConnectError::Refused,
+                        DialError::TimedOut => ConnectError::TimedOut,
+                        DialError::Other(s) => ConnectError::Dropped(s.clone()),
+                    };
+                    let _ = w.send(Err(err));
+                }
+                self.node.handle_connect_failed(t, unix, conn, &e.to_string());
+            }
             Input::Bytes(conn, bytes) => self.node.handle_bytes(t, unix, conn, &bytes),
             Input::Closed(conn, reason) => self.node.handle_socket_closed(t, unix, conn, reason),
             Input::Writable(conn) => {
@@ -196,9 +267,14 @@ impl NodeTask {
                 let _ = r.send(self.node.send_to(t, p, &m));
             }
             Command::RequestScpState(l) => self.node.request_scp_state(t, l),
-            Command::Connect(a, r) => {
-                let _ = r.send(self.node.connect(t, a).map(|_| ()));
-            }
+            Command::Connect(a, r) => match self.node.connect(t, a) {
+                Ok(conn) => {
+                    self.connecting.insert(conn, r);
+                }
+                Err(e) => {
+                    let _ = r.send(Err(e.into()));
+                }
+            },
             Command::Disconnect(p, r) => {
                 let _ = r.send(self.node.disconnect(t, p));
             }
@@ -211,11 +287,21 @@ impl NodeTask {
             Command::Bans(r) => {
                 let _ = r.send(self.node.bans());
             }
-            Command::PeerInfos(r) => {
-                let _ = r.send(self.peer_infos());
-            }
             Command::Metrics(r) => {
                 let _ = r.send(self.node.metrics());
+            }
+            Command::App(input, r) => {
+                let _ = r.send(self.node.handle_app(t, input));
+            }
+            Command::SetSynced(synced) => {
+                let ledger = LedgerState { synced, ..*self.node.ledger() };
+                let _ = self.node.handle_app(t, AppInput::Ledger(ledger));
+            }
+            Command::Ledger(r) => {
+                let _ = r.send(*self.node.ledger());
+            }
+            Command::Sizes(r) => {
+                let _ = r.send(self.node.sizes());
             }
             Command::Shutdown(r) => {
                 self.node.shutdown(t);
@@ -224,8 +310,10 @@ impl NodeTask {
         }
     }
 
-    fn peer_infos(&self) -> Vec<PeerInfo> {
-        self.node
+    fn refresh_peers(&mut self) {
+        self.peers_refreshed = Instant::now();
+        let infos: Vec<PeerInfo> = self
+            .node
             .authenticated_peers()
             .filter_map(|(id, conn)| {
                 let p = self.node.peer(conn)?;
@@ -244,7 +332,8 @@ impl NodeTask {
                     latency_ms: s.latency_ms,
                 })
             })
-            .collect()
+            .collect();
+        *self.shared.peers.lock().unwrap_or_else(|p| p.into_inner()) = infos;
     }
 
     fn drain_outputs(&mut self) {
@@ -253,26 +342,32 @@ impl NodeTask {
                 Output::Connect { conn, address } => self.dial(conn, address),
                 Output::Transmit { conn, bytes } => self.transmit(conn, bytes),
                 Output::Close { conn } => self.close(conn),
+                Output::Deliver(d) => self.deliver(d),
+                Output::Store(c) => self.persist(c),
                 Output::Event(e) => self.publish(e),
             }
         }
     }
 
+    fn deliver(&mut self, d: Delivery) {
+        if self.ch.deliveries.try_send(d).is_err() {
+            self.deliveries_missed += 1;
+            let _ = self.shared.events.send(OverlayEvent::ApplicationLagged { missed: self.deliveries_missed });
+        }
+    }
+
+    fn persist(&mut self, change: overlay_node::discovery::StoreChange) {
+        let Some(w) = self.writer.as_ref() else { return };
+        if let Some(WriterReport::Dropped) = w.push(change) {
+            let error = "the peer database fell behind; a change was not written".to_string();
+            let _ = self.shared.events.send(OverlayEvent::StoreFailed { error });
+        }
+    }
+
     fn dial(&mut self, conn: ConnId, address: PeerAddress) {
         let inputs = self.ch.inputs_tx.clone();
-        let timeout = self.settings.connect_timeout;
         self.dials.retain(|d| !d.is_finished());
-        self.dials.push(tokio::spawn(async move {
-            let result = match address.socket_addr() {
-                Some(sa) => match tokio::time::timeout(timeout, TcpStream::connect(sa)).await {
-                    Ok(Ok(s)) => s.set_nodelay(true).map(|_| s).map_err(|e| e.to_string()),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err("timed out".to_string()),
-                },
-                None => Err(format!("{address} is not an IP address")),
-            };
-            let _ = inputs.send(Input::Dialed(conn, result)).await;
-        }));
+        self.dials.push(tokio::spawn(io::dial(conn, address, self.settings.connect_timeout, inputs)));
     }
 
     fn attach(&mut self, conn: ConnId, stream: TcpStream, remote: SocketAddr) {
@@ -284,8 +379,9 @@ impl NodeTask {
         // One span per connection: socket errors and the connection's events carry it.
         let span = tracing::info_span!("peer", conn = conn.0, %remote);
         let writer_task =
-            tokio::spawn(write_loop(conn, wr, wrx, blocked.clone(), inputs.clone()).instrument(span.clone()));
-        let reader = tokio::spawn(read_loop(conn, rd, self.settings.read_chunk_bytes, inputs).instrument(span.clone()));
+            tokio::spawn(io::write_loop(conn, wr, wrx, blocked.clone(), inputs.clone()).instrument(span.clone()));
+        let chunk = self.settings.read_chunk_bytes;
+        let reader = tokio::spawn(io::read_loop(conn, rd, chunk, inputs).instrument(span.clone()));
         let io = ConnIo { remote, writer: Some(wtx), blocked, pending: VecDeque::new(), reader, writer_task, span };
         self.conns.insert(conn, io);
     }
@@ -351,27 +447,46 @@ impl NodeTask {
         self.trace(&e);
         let event = match e {
             NodeEvent::Connected { conn, address, role, remote } => {
+                if let Some(w) = self.connecting.remove(&conn) {
+                    let _ = w.send(Ok(remote.node_id));
+                }
+                self.refresh_peers();
                 OverlayEvent::Connected { address: self.socket_of(conn, &address), direction: role, remote }
             }
-            NodeEvent::Message { peer, message, size, .. } => {
-                let message_type = message.discriminant();
-                let _ = self.ch.messages.send(ReceivedMessage { from_peer: peer, message });
-                OverlayEvent::Message { peer, message_type, bytes: size }
+            NodeEvent::Message { peer, message, size, first_seen, .. } => {
+                let message_type = message.message_type();
+                if !self.shared.hub.is_empty() {
+                    let m = match message {
+                        overlay_node::Received::Other(m) => m,
+                        other => Arc::new(other.to_message()),
+                    };
+                    let received = ReceivedMessage { from_peer: peer, message: m, first_seen };
+                    for missed in self.shared.hub.publish(&received) {
+                        let _ = self.shared.events.send(OverlayEvent::SubscriberLagged { missed });
+                    }
+                }
+                OverlayEvent::Message { peer, message_type, bytes: size, first_seen }
             }
             NodeEvent::Control { peer, message_type, size, .. } => {
-                OverlayEvent::Message { peer, message_type, bytes: size }
+                OverlayEvent::Message { peer, message_type, bytes: size, first_seen: true }
             }
-            NodeEvent::Disconnected { conn, peer, address, reason, .. } => OverlayEvent::Disconnected {
-                peer,
-                address: self.socket_of(conn, &address),
-                reason: reason.text().into_owned(),
-            },
+            NodeEvent::Disconnected { conn, peer, address, reason, was_authenticated, .. } => {
+                if let Some(w) = self.connecting.remove(&conn) {
+                    let _ = w.send(Err(ConnectError::from_drop(&reason)));
+                }
+                if was_authenticated {
+                    self.refresh_peers();
+                }
+                OverlayEvent::Disconnected {
+                    peer,
+                    address: self.socket_of(conn, &address),
+                    reason: reason.text().into_owned(),
+                }
+            }
         };
-        let _ = self.ch.events.send(event);
+        let _ = self.shared.events.send(event);
     }
-}
 
-impl NodeTask {
     /// Connection events go to `tracing` inside the connection's span (debug level for
     /// messages, info for connects and drops).
     fn trace(&self, e: &NodeEvent) {
@@ -381,75 +496,11 @@ impl NodeTask {
                 || tracing::info!(peer = %remote.node_id, ?role, version = %remote.version_str, "authenticated"),
             ),
             NodeEvent::Message { conn, message, size, .. } => span(conn)
-                .in_scope(|| tracing::debug!(kind = message.discriminant().wire_name(), bytes = size, "received")),
+                .in_scope(|| tracing::debug!(kind = message.message_type().wire_name(), bytes = size, "received")),
             NodeEvent::Control { .. } => {}
             NodeEvent::Disconnected { conn, peer, reason, .. } => {
                 span(conn).in_scope(|| tracing::info!(peer = ?peer.map(|p| p.to_string()), reason = %reason, "dropped"))
             }
-        }
-    }
-}
-
-async fn read_loop(conn: ConnId, mut rd: OwnedReadHalf, chunk: usize, inputs: mpsc::Sender<Input>) {
-    let mut buf = vec![0u8; chunk.max(4096)];
-    loop {
-        let input = match rd.read(&mut buf).await {
-            Ok(0) => Input::Closed(conn, DropReason::RemoteClosed),
-            Ok(n) => Input::Bytes(conn, buf[..n].to_vec()),
-            Err(e) => Input::Closed(conn, DropReason::Io(format!("error during read: {e}").into())),
-        };
-        let last = matches!(input, Input::Closed(..));
-        if inputs.send(input).await.is_err() || last {
-            return;
-        }
-    }
-}
-
-/// Inputs the node task takes in one turn of its loop before it looks at commands and timers.
-const INPUTS_PER_TURN: usize = 64;
-
-/// Bytes gathered into one write at most (beyond one batch).
-const WRITE_COALESCE_BYTES: usize = 256 * 1024;
-
-async fn write_loop(
-    conn: ConnId,
-    mut wr: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<Vec<u8>>,
-    blocked: Arc<AtomicBool>,
-    inputs: mpsc::Sender<Input>,
-) {
-    while let Some(mut batch) = rx.recv().await {
-        // Batches that queued up while the last write was in flight go out in the same
-        // write: one syscall for many frames on a busy connection (PERF.md).
-        while batch.len() < WRITE_COALESCE_BYTES {
-            match rx.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = wr.write_all(&batch).await {
-            let reason = DropReason::Io(format!("error during write: {e}").into());
-            let _ = inputs.send(Input::Closed(conn, reason)).await;
-            return;
-        }
-        if blocked.swap(false, Ordering::AcqRel) {
-            let _ = inputs.send(Input::Writable(conn)).await;
-        }
-    }
-    let _ = wr.shutdown().await;
-}
-
-/// Accept connections and hand them to the node task until it stops.
-pub(crate) async fn accept_loop(listener: TcpListener, inputs: mpsc::Sender<Input>) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, addr)) => {
-                if inputs.send(Input::Accepted(stream, addr)).await.is_err() {
-                    return;
-                }
-            }
-            // Out of file descriptors and similar: wait a little instead of spinning.
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
 }

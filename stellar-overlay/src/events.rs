@@ -22,11 +22,12 @@ pub fn to_json(event: &NodeEvent) -> Value {
             "version_str": remote.version_str,
             "listening_port": remote.listening_port,
         }),
-        NodeEvent::Message { peer, message_type, bytes } => json!({
+        NodeEvent::Message { peer, message_type, bytes, first_seen } => json!({
             "event": "message",
             "peer": peer.to_string(),
             "type": message_type.wire_name(),
             "bytes": bytes,
+            "first_seen": first_seen,
         }),
         NodeEvent::Disconnected { peer, address, reason } => json!({
             "event": "disconnected",
@@ -34,6 +35,10 @@ pub fn to_json(event: &NodeEvent) -> Value {
             "address": address.to_string(),
             "reason": reason,
         }),
+        NodeEvent::SubscriberLagged { missed } => json!({"event": "subscriber_lagged", "missed": missed}),
+        NodeEvent::ApplicationLagged { missed } => json!({"event": "application_lagged", "missed": missed}),
+        NodeEvent::StoreFailed { error } => json!({"event": "store_error", "error": error}),
+        other => json!({"event": "other", "debug": format!("{other:?}")}),
     }
 }
 
@@ -57,12 +62,16 @@ pub fn to_text(event: &NodeEvent) -> String {
             remote.overlay_min_version,
             remote.overlay_version
         ),
-        NodeEvent::Message { peer, message_type, bytes } => {
+        NodeEvent::Message { peer, message_type, bytes, .. } => {
             format!("message      {} {} {} bytes", peer, message_type.wire_name(), bytes)
         }
         NodeEvent::Disconnected { peer, address, reason } => {
             format!("disconnected {} {} {}", peer.map(|p| p.to_string()).unwrap_or_else(|| "-".into()), address, reason)
         }
+        NodeEvent::SubscriberLagged { missed } => format!("lagged       a subscriber missed {missed} messages"),
+        NodeEvent::ApplicationLagged { missed } => format!("lagged       the application missed {missed} deliveries"),
+        NodeEvent::StoreFailed { error } => format!("store-error  {error}"),
+        other => format!("other        {other:?}"),
     }
 }
 

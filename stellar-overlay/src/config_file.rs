@@ -3,27 +3,11 @@
 //! Keys this program does not use (stellar-core has many more) are ignored, so an existing
 //! stellar-core configuration file can be read as it is.
 //!
-//! ```
-//! use overlay_tokio::config_file::CoreConfig;
-//! let text = r#"
-//! NETWORK_PASSPHRASE = "Test SDF Network ; September 2015"
-//! PEER_PORT = 11700
-//! KNOWN_PEERS = ["core-testnet1.stellar.org", "10.0.0.1:11625"]
-//! TARGET_PEER_CONNECTIONS = 4
-//! DATABASE = "sqlite3://peers.db"
-//! HTTP_PORT = 11626   # not ours: ignored
-//! "#;
-//! let file = CoreConfig::parse(text).unwrap();
-//! let mut config = overlay_tokio::OverlayConfig::default();
-//! file.apply(&mut config).unwrap();
-//! assert_eq!(config.node.peer_port, 11700);
-//! assert_eq!(config.node.target_peer_connections, 4);
-//! assert_eq!(config.known_peers.len(), 2);
-//! ```
+//! (The keys are applied onto an [`OverlayConfig`]; a wrong value is an error naming its key.)
 
-use crate::overlay::OverlayConfig;
+use overlay_tokio::OverlayConfig;
 use overlay_auth::NodeIdentity;
-use overlay_proto::{NetworkId, NodeId};
+use overlay_proto::{NetworkId, NodeId, PeerAddress};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -117,41 +101,41 @@ impl CoreConfig {
 
     /// Write the values that are set into `config`.
     pub fn apply(&self, config: &mut OverlayConfig) -> Result<(), ConfigFileError> {
-        let node = &mut config.node;
-        set(&mut node.peer_port, self.PEER_PORT);
+        set(&mut config.listen_port, self.PEER_PORT);
         if let Some(v) = &self.KNOWN_PEERS {
-            config.known_peers = v.clone();
+            config.known_peers = addresses("KNOWN_PEERS", v)?;
         }
         if let Some(v) = &self.PREFERRED_PEERS {
-            config.preferred_peers = v.clone();
+            config.preferred_peers = addresses("PREFERRED_PEERS", v)?;
         }
         if let Some(keys) = &self.PREFERRED_PEER_KEYS {
-            node.preferred_peer_keys = keys
+            config.preferred_peer_keys = keys
                 .iter()
                 .map(|k| k.split_whitespace().next().unwrap_or_default().parse::<NodeId>())
                 .collect::<Result<_, _>>()
                 .map_err(|e| ConfigFileError::Value { key: "PREFERRED_PEER_KEYS", reason: e.to_string() })?;
         }
-        set(&mut node.preferred_peers_only, self.PREFERRED_PEERS_ONLY);
-        set(&mut node.target_peer_connections, self.TARGET_PEER_CONNECTIONS);
+        set(&mut config.preferred_peers_only, self.PREFERRED_PEERS_ONLY);
+        if let Some(t) = self.TARGET_PEER_CONNECTIONS {
+            config.target_outbound_peers = t;
+            config.max_outbound_peers = t;
+            config.max_inbound_peers = 8 * t;
+        }
         if let Some(v) = self.MAX_ADDITIONAL_PEER_CONNECTIONS {
-            node.max_additional_peer_connections = match v {
-                -1 => None,
-                v => Some(usize::try_from(v).map_err(|_| ConfigFileError::Value {
+            config.max_inbound_peers = match v {
+                -1 => 8 * config.target_outbound_peers,
+                v => usize::try_from(v).map_err(|_| ConfigFileError::Value {
                     key: "MAX_ADDITIONAL_PEER_CONNECTIONS",
                     reason: "must be -1 or at least 0".into(),
-                })?),
+                })?,
             };
         }
-        set(&mut node.max_pending_connections, self.MAX_PENDING_CONNECTIONS);
-        set(&mut node.run_standalone, self.RUN_STANDALONE);
-        if let Some(s) = self.PEER_AUTHENTICATION_TIMEOUT {
-            node.peer.authentication_timeout = Duration::from_secs(s);
-            node.tick_period = Duration::from_secs(s + 1);
-        }
-        set(&mut node.peer.idle_timeout, self.PEER_TIMEOUT.map(Duration::from_secs));
-        set(&mut node.peer.straggler_timeout, self.PEER_STRAGGLER_TIMEOUT.map(Duration::from_secs));
-        let flow = &mut node.peer.flow;
+        set(&mut config.max_pending_connections, self.MAX_PENDING_CONNECTIONS);
+        set(&mut config.run_standalone, self.RUN_STANDALONE);
+        set(&mut config.auth_timeout_secs, self.PEER_AUTHENTICATION_TIMEOUT);
+        set(&mut config.peer.idle_timeout, self.PEER_TIMEOUT.map(Duration::from_secs));
+        set(&mut config.peer.straggler_timeout, self.PEER_STRAGGLER_TIMEOUT.map(Duration::from_secs));
+        let flow = &mut config.peer.flow;
         set(&mut flow.peer_reading_capacity_msgs, self.PEER_READING_CAPACITY);
         set(&mut flow.peer_flood_reading_capacity_msgs, self.PEER_FLOOD_READING_CAPACITY);
         set(&mut flow.send_more_batch_msgs, self.FLOW_CONTROL_SEND_MORE_BATCH_SIZE);
@@ -159,25 +143,38 @@ impl CoreConfig {
         set(&mut flow.send_more_batch_bytes, self.FLOW_CONTROL_SEND_MORE_BATCH_SIZE_BYTES);
         set(&mut flow.peer_total_reading_capacity_bytes, self.PEER_TOTAL_READING_CAPACITY_BYTES);
         set(&mut flow.outbound_tx_queue_byte_limit, self.OUTBOUND_TX_QUEUE_BYTE_LIMIT);
-        let flood = &mut node.flood;
+        let flood = &mut config.flood;
         set(&mut flood.flood_op_rate_per_ledger, self.FLOOD_OP_RATE_PER_LEDGER);
         set(&mut flood.flood_soroban_rate_per_ledger, self.FLOOD_SOROBAN_RATE_PER_LEDGER);
         set(&mut flood.flood_advert_period_ms, self.FLOOD_ADVERT_PERIOD_MS);
         set(&mut flood.flood_demand_period_ms, self.FLOOD_DEMAND_PERIOD_MS);
         set(&mut flood.flood_demand_backoff_delay_ms, self.FLOOD_DEMAND_BACKOFF_DELAY_MS);
-        set(&mut flood.max_slots_to_remember, self.MAX_SLOTS_TO_REMEMBER);
+        if let Some(slots) = self.MAX_SLOTS_TO_REMEMBER {
+            if slots == 0 {
+                return Err(ConfigFileError::Value { key: "MAX_SLOTS_TO_REMEMBER", reason: "must be at least 1".into() });
+            }
+            config.flood_ttl_secs = u64::from(slots) * config.ledger.ledger_close_time_ms / 1000;
+        }
         if let Some(db) = &self.DATABASE {
             let path = db.strip_prefix("sqlite3://").unwrap_or(db);
             config.database = (path != ":memory:").then(|| PathBuf::from(path));
         }
-        config
-            .node
-            .peer
-            .flow
-            .validate(overlay_flow::ledger::MAX_CLASSIC_TX_SIZE_BYTES)
-            .map_err(|e| ConfigFileError::Value { key: "flow control", reason: e.to_string() })?;
-        config.node.flood.validate().map_err(|e| ConfigFileError::Value { key: "flooding", reason: e.to_string() })
+        if let Some(p) = &self.NETWORK_PASSPHRASE {
+            config.network_passphrase = p.clone();
+        }
+        config.node_config().map(|_| ()).map_err(|e| ConfigFileError::Value { key: "configuration", reason: e.to_string() })
     }
+}
+
+/// `host[:port]` entries of `key`.
+fn addresses(key: &'static str, entries: &[String]) -> Result<Vec<PeerAddress>, ConfigFileError> {
+    entries
+        .iter()
+        .map(|e| {
+            PeerAddress::parse_with_default_port(e, overlay_proto::version::DEFAULT_PEER_PORT)
+                .map_err(|err| ConfigFileError::Value { key, reason: format!("{e}: {err}") })
+        })
+        .collect()
 }
 
 fn set<T>(field: &mut T, value: Option<T>) {
@@ -189,6 +186,28 @@ fn set<T>(field: &mut T, value: Option<T>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stellar_core_file_applies_its_overlay_keys() {
+        let text = r#"
+            NETWORK_PASSPHRASE = "Test SDF Network ; September 2015"
+            PEER_PORT = 11700
+            KNOWN_PEERS = ["core-testnet1.stellar.org", "10.0.0.1:11625"]
+            TARGET_PEER_CONNECTIONS = 4
+            DATABASE = "sqlite3://peers.db"
+            HTTP_PORT = 11626   # not ours: ignored
+        "#;
+        let file = CoreConfig::parse(text).unwrap();
+        let mut config = OverlayConfig::default();
+        file.apply(&mut config).unwrap();
+        assert_eq!(config.listen_port, 11700);
+        assert_eq!(config.target_outbound_peers, 4);
+        assert_eq!(config.known_peers.len(), 2);
+        assert_eq!(config.node_config().unwrap().target_peer_connections, 4);
+        let bad = CoreConfig::parse("KNOWN_PEERS = [\"1.2.3.4:0\"]").unwrap();
+        let e = bad.apply(&mut OverlayConfig::default()).unwrap_err();
+        assert!(e.to_string().contains("KNOWN_PEERS"), "{e}");
+    }
 
     #[test]
     fn stellar_core_keys_apply_and_bad_values_are_refused() {
@@ -209,10 +228,10 @@ mod tests {
             f.identity().unwrap().unwrap().node_id().to_string(),
             "GAIF3ENJ3TQKZY22ZEMJFAA4U22F3R4FVYIWXH3FURVGKJVVOERCCCNZ"
         );
-        assert_eq!(c.node.max_additional_peer_connections, None);
-        assert_eq!(c.node.peer.flow.peer_flood_reading_capacity_msgs, 100);
+        assert_eq!(c.max_inbound_peers, 64);
+        assert_eq!(c.peer.flow.peer_flood_reading_capacity_msgs, 100);
         assert_eq!(c.database, Some(PathBuf::from("x.db")));
-        assert_eq!(c.node.preferred_peer_keys.len(), 1);
+        assert_eq!(c.preferred_peer_keys.len(), 1);
 
         // Batch above capacity is refused, as stellar-core refuses it at load.
         let bad =

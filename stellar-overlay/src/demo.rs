@@ -24,10 +24,13 @@ pub struct DemoArgs {
 }
 
 async fn start_node(connect: Option<PeerAddress>) -> Result<OverlayManager, String> {
-    let mut config = OverlayConfig { listen_ip: [127, 0, 0, 1].into(), ..OverlayConfig::default() };
-    config.node.peer_port = 0;
-    config.node.allow_localhost_for_testing = true;
-    let mut node =
+    let config = OverlayConfig {
+        listen_ip: [127, 0, 0, 1].into(),
+        listen_port: 0,
+        allow_localhost_for_testing: true,
+        ..OverlayConfig::default()
+    };
+    let node =
         OverlayManager::new(config, LocalNode::generate(Network::Standalone.id())).map_err(|e| e.to_string())?;
     node.start().await.map_err(|e| e.to_string())?;
     if let Some(a) = connect {

@@ -2,7 +2,6 @@
 
 use overlay_tokio::OverlayManager;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -26,7 +25,7 @@ pub fn exposition(metrics: &[(&'static str, u64)]) -> String {
 }
 
 /// Serve the metrics on `addr` until the returned task is aborted.
-pub async fn serve(addr: SocketAddr, manager: Arc<OverlayManager>) -> Result<JoinHandle<()>, String> {
+pub async fn serve(addr: SocketAddr, manager: OverlayManager) -> Result<JoinHandle<()>, String> {
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("--metrics {addr}: {e}"))?;
     Ok(tokio::spawn(async move {
         loop {

@@ -4,12 +4,11 @@ use crate::events::{emit, emit_json};
 use crate::{LogFormat, NetworkArgs, identity};
 use clap::Args;
 use overlay_proto::PeerAddress;
-use overlay_tokio::config_file::CoreConfig;
+use crate::config_file::CoreConfig;
 use overlay_tokio::{LocalNode, OverlayConfig, OverlayManager};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 
 #[derive(Args, Debug)]
@@ -58,9 +57,14 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
             .find(SocketAddr::is_ipv4)
             .ok_or_else(|| format!("--listen {listen}: no IPv4 address"))?;
         config.listen_ip = addr.ip();
-        config.node.peer_port = addr.port();
+        config.listen_port = addr.port();
     }
-    config.known_peers.extend(args.connect.iter().cloned());
+    let connect = args
+        .connect
+        .iter()
+        .map(|c| PeerAddress::parse_with_default_port(c, 11625).map_err(|e| format!("--connect {c}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    config.known_peers.extend(connect.iter().cloned());
     if let Some(db) = &args.database {
         config.database = (db != ":memory:").then(|| PathBuf::from(db));
     }
@@ -72,7 +76,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     };
     let local = LocalNode::new(identity, network_id);
     let node_id = local.node_id();
-    let mut manager = OverlayManager::new(config, local).map_err(|e| e.to_string())?;
+    let manager = OverlayManager::new(config, local).map_err(|e| e.to_string())?;
     let mut events = manager.events();
     manager.start().await.map_err(|e| e.to_string())?;
     let address = manager.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -81,12 +85,15 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         json!({"event": "listening", "node": node_id.to_string(), "address": address}),
         format!("listening    {node_id} {address}"),
     );
-    let manager = Arc::new(manager);
-    for c in &args.connect {
-        let addr = PeerAddress::parse_with_default_port(c, 11625).map_err(|e| format!("--connect {c}: {e}"))?;
-        if let Err(e) = manager.connect(&addr).await {
-            tracing::warn!(peer = %c, error = %e, "cannot dial now; the tick loop will retry");
-        }
+    for addr in connect {
+        // Dialed in the background: the event log shows the outcome, and the tick loop
+        // retries known peers.
+        let m = manager.clone();
+        tokio::spawn(async move {
+            if let Err(e) = m.connect(&addr).await {
+                tracing::warn!(peer = %addr, error = %e, "cannot connect now; the tick loop will retry");
+            }
+        });
     }
     let metrics = match args.metrics {
         Some(a) => Some(crate::metrics::serve(a, manager.clone()).await?),
@@ -105,8 +112,6 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     if let Some(m) = metrics {
         m.abort();
     }
-    if let Ok(manager) = Arc::try_unwrap(manager) {
-        manager.shutdown().await;
-    }
+    manager.shutdown().await;
     Ok(())
 }

@@ -1,0 +1,60 @@
+//! The application beside the node: an in-process [`Application`] on a thread of its own,
+//! or an embedder reading [`Deliveries`] and answering through the manager.
+
+use crate::clock::now;
+use overlay_node::app::{AppInput, Application, Delivery};
+use tokio::sync::mpsc;
+
+/// The deliveries of the node, for an application outside the overlay (a validator): every
+/// transaction and SCP envelope seen first, every item fetched. Answer each transaction and
+/// envelope with a verdict through the [`OverlayManager`](super::OverlayManager)
+/// (`tx_verdict`, `scp_verdict`, or `app_input`).
+///
+/// Deliveries are never dropped silently: the queue holds every delivery that can wait for
+/// a verdict at once (the node's bounds on pending verdicts); should it ever fill, the
+/// overlay reports [`OverlayEvent::ApplicationLagged`](super::OverlayEvent).
+#[derive(Debug)]
+pub struct Deliveries {
+    rx: mpsc::Receiver<Delivery>,
+}
+
+impl Deliveries {
+    pub(crate) fn new(rx: mpsc::Receiver<Delivery>) -> Self {
+        Deliveries { rx }
+    }
+
+    /// The next delivery, or `None` once the overlay has shut down.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        self.rx.recv().await
+    }
+
+    /// The next delivery, waiting on this thread (for applications with threads of their
+    /// own; never call it from an async task).
+    pub fn blocking_recv(&mut self) -> Option<Delivery> {
+        self.rx.blocking_recv()
+    }
+
+    /// The next delivery if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Delivery> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// Run `app` on a thread of its own until the node stops delivering: signature checks and
+/// other slow work stay off the node's loop.
+pub(crate) fn spawn_app_thread(
+    mut app: Box<dyn Application + Send>,
+    mut deliveries: mpsc::Receiver<Delivery>,
+    inputs: mpsc::Sender<AppInput>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("overlay-app".into()).spawn(move || {
+        while let Some(d) = deliveries.blocking_recv() {
+            app.handle_delivery(now(), d);
+            while let Some(input) = app.poll_input() {
+                if inputs.blocking_send(input).is_err() {
+                    return;
+                }
+            }
+        }
+    })
+}
