@@ -20,20 +20,22 @@
 //!   and with a longer announced body (up to 16 MiB is legal after authentication, §1.2)
 //!   it waits for bytes that never make a valid frame while both nodes keep the connection
 //!   open, so messages across it are lost until a timeout drops it, as in stellar-core;
-//! - **timers advance**: a node's timer does not fire again and again at one instant.
+//! - **timers advance**: a node's timer does not fire again and again at one instant;
+//! - **the peer database persists**: when a node stops and at the end, the store the world
+//!   rebuilt by applying the node's `Output::Store` changes in order (and starts the node's
+//!   next incarnation from) equals the node's own view of its records and bans.
 //!
 //! Checked on every node every `check_interval_ms` and at the end ([`check_node`]): flow
 //! control's own invariants, used credit within granted credit, and every queue and map
 //! within its bound (Floodgate, pull-mode queues and histories, demand history, fetch
-//! trackers, outbound queues, unsent bytes, connection slots, the application's store).
+//! trackers, held items and deliveries waiting for a verdict, outbound queues, unsent bytes,
+//! connection slots, the in-memory application's transactions).
 
 use crate::network::NodeIndex;
 use overlay_node::Node;
-use overlay_node::app::MemoryApp;
-use overlay_node::discovery::MemoryStore;
 
-/// A node as simulated.
-pub type SimulatedNode = Node<MemoryApp, MemoryStore>;
+/// A node as simulated: the real node; its application runs beside it in the world.
+pub type SimulatedNode = Node;
 
 /// What broke.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -157,6 +159,19 @@ pub enum Violation {
         /// The reason it gave.
         reason: String,
     },
+    /// The peer database the driver rebuilt from a node's [`StoreChange`] outputs is not the
+    /// node's own view of it.
+    ///
+    /// [`StoreChange`]: overlay_node::discovery::StoreChange
+    #[error("node {node}: the peer database rebuilt from its changes ({persisted} records) is not its own ({records})")]
+    StoreDiverged {
+        /// The node.
+        node: NodeIndex,
+        /// Records the node holds.
+        records: usize,
+        /// Records rebuilt from its changes.
+        persisted: usize,
+    },
     /// A node's timer fired again and again without time passing.
     #[error("node {node}'s timer fired {fires} times at one instant")]
     TimerStuck {
@@ -167,7 +182,8 @@ pub enum Violation {
     },
 }
 
-fn bound(node: NodeIndex, what: &'static str, value: usize, max: usize) -> Result<(), Violation> {
+/// A size within its bound, or [`Violation::BoundExceeded`].
+pub fn bound(node: NodeIndex, what: &'static str, value: usize, max: usize) -> Result<(), Violation> {
     if value > max {
         return Err(Violation::BoundExceeded { node, what, value: value as u64, bound: max as u64 });
     }
@@ -179,7 +195,7 @@ const PULL_OUTBOX_MAX: usize = 4 * overlay_flood::config::PEERS_MAX;
 
 /// Check one node's own state: its flow control and every bound. Returns the number of
 /// checks made.
-pub fn check_node(index: NodeIndex, node: &SimulatedNode, app_transactions_max: usize) -> Result<u64, Violation> {
+pub fn check_node(index: NodeIndex, node: &SimulatedNode) -> Result<u64, Violation> {
     let mut checks = 0u64;
     let config = node.config();
     let fg = node.floodgate().stats();
@@ -198,9 +214,19 @@ pub fn check_node(index: NodeIndex, node: &SimulatedNode, app_transactions_max: 
     bound(index, "pull-mode peers", pull.peers().count(), overlay_flood::config::PEERS_MAX)?;
     bound(index, "demand history", pull.demands().len(), config.flood.demand_history_entries_max)?;
     bound(index, "pull-mode output queue", pull.pending_transmits(), PULL_OUTBOX_MAX)?;
-    bound(index, "tx-set fetch trackers", node.tx_set_fetcher().len(), config.flood.fetch_trackers_max)?;
-    bound(index, "application transactions", node.app().transaction_count(), app_transactions_max)?;
-    checks += 5;
+    checks += 4;
+
+    let sizes = node.sizes();
+    let items = &config.items;
+    bound(index, "fetch trackers (tx sets and quorum sets)", sizes.fetches, 2 * config.flood.fetch_trackers_max)?;
+    bound(index, "held transactions", sizes.transactions, items.transactions_max)?;
+    bound(index, "held transaction bytes", sizes.transaction_bytes, items.transaction_bytes_max)?;
+    bound(index, "held tx sets", sizes.tx_sets, items.tx_sets_max)?;
+    bound(index, "held quorum sets", sizes.quorum_sets, items.quorum_sets_max)?;
+    bound(index, "held SCP envelopes", sizes.scp_envelopes, items.scp_envelopes_max)?;
+    bound(index, "transactions waiting for a verdict", sizes.pending_transactions, items.pending_transactions_max)?;
+    bound(index, "envelopes waiting for a verdict", sizes.pending_envelopes, items.pending_envelopes_max)?;
+    checks += 8;
 
     let limits = node.limits();
     let (pending_in, pending_out, auth_in, auth_out) = node.connection_counts();

@@ -62,8 +62,8 @@ pub(crate) struct Input<'a> {
     pub demand_timeouts: u64,
     /// Demands given up.
     pub demand_abandoned: u64,
-    /// Tx-set fetches moved to the next peer.
-    pub fetch_next_peer: u64,
+    /// GET_TX_SET messages written, read on the wire.
+    pub get_tx_set_sent: u64,
     /// Dials.
     pub dials: u64,
     /// Dials that failed.
@@ -127,8 +127,10 @@ pub struct FetchReport {
     pub completed: u64,
     /// From the fetch to the set's arrival.
     pub latency_ms: Percentiles,
-    /// Moves to the next peer (timeout or DONT_HAVE), `overlay.item-fetcher.next-peer`.
-    pub next_peer: u64,
+    /// GET_TX_SET messages written by all nodes, read on the wire: a fetch asks one peer at a
+    /// time, so requests beyond one per fetch are moves to the next peer (timeout or
+    /// DONT_HAVE).
+    pub requests: u64,
 }
 
 /// Bandwidth.
@@ -313,7 +315,7 @@ pub(crate) fn build(input: Input<'_>) -> Report {
             started: input.log.fetch.started,
             completed: input.log.fetch.completed,
             latency_ms: input.log.fetch.latency.percentiles(),
-            next_peer: input.fetch_next_peer,
+            requests: input.get_tx_set_sent,
         },
         bandwidth: BandwidthReport {
             sent_bytes_per_node_per_s: per_class_sum.into_iter().map(|(k, v)| (k, mean(v))).collect(),
@@ -406,8 +408,8 @@ impl Report {
         let t = &self.tx_set_fetch;
         let _ = writeln!(
             s,
-            "\ntx-set fetches: {} started, {} completed, {} moves to the next peer",
-            t.started, t.completed, t.next_peer
+            "\ntx-set fetches: {} started, {} completed; {} GET_TX_SET written",
+            t.started, t.completed, t.requests
         );
         let _ = writeln!(s, "  fetch latency        {}", fmt_p(&t.latency_ms));
         let b = &self.bandwidth;

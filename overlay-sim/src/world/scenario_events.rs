@@ -8,9 +8,12 @@ use crate::link::LinkProfile;
 use crate::network::NodeIndex;
 use crate::topology::{NodePlan, Role};
 use core::time::Duration;
+use overlay_node::app::AppInput;
+use overlay_node::node::legacy_tx_set_hash;
 use overlay_proto::Hash256;
 use overlay_proto::xdr::{Hash, StellarMessage, TransactionSet};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Transaction numbers of tx-set contents start here (apart from the load's).
 const TX_SET_TX_BASE: u64 = 1 << 44;
@@ -165,10 +168,7 @@ impl World {
         self.slot += 1;
         let ledger = self.ledger_state();
         for i in 0..self.nodes.len() as NodeIndex {
-            let Some(live) = self.nodes[i as usize].live.as_deref_mut() else { continue };
-            live.node.app_mut().ledger = ledger;
-            live.node.ledger_changed(now);
-            self.drain(i)?;
+            self.app_input(i, AppInput::Ledger(ledger))?;
         }
         if self.sc.tx_set_fetchers > 0 && self.q.now() >= self.load_start && self.in_load() {
             self.tx_set_round()?;
@@ -189,16 +189,9 @@ impl World {
         let txs: Vec<_> = (0..TX_SET_TXS)
             .map(|k| overlay_proto::fixtures::payment_transaction(TX_SET_TX_BASE + slot * TX_SET_TXS + k))
             .collect();
-        let mut preimage = prev.0.to_vec();
-        for tx in &txs {
-            use overlay_proto::xdr::{Limits, WriteXdr};
-            preimage.extend_from_slice(&tx.to_xdr(Limits::none()).unwrap_or_default());
-        }
-        let hash = Hash256::sha256(&preimage);
         let set = TransactionSet { previous_ledger_hash: Hash(prev.0), txs: txs.try_into().unwrap_or_default() };
-        if let Some(live) = self.nodes[holder as usize].live.as_deref_mut() {
-            live.node.app_mut().add_tx_set(hash, StellarMessage::TxSet(set));
-        }
+        let (hash, _) = legacy_tx_set_hash(&set);
+        self.app_input(holder, AppInput::HoldTxSet(Arc::new(StellarMessage::TxSet(set))))?;
         let mut peers: Vec<NodeIndex> = (0..self.nodes.len() as NodeIndex)
             .filter(|&p| p != holder && self.graph.is_linked(holder, p) && self.is_steady(p, now))
             .collect();
