@@ -13,62 +13,35 @@ use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_grou
 use hmac::{Hmac, KeyInit};
 use overlay_auth::{Handshake, HelloParams, LocalAuth, MacChannel, MacKeys, NodeIdentity, OpenPolicy, Progress};
 use overlay_benches::{receive_path, sealed_transactions};
+use overlay_node::app::{AppInput, Application, Delivery, TxVerdict};
 use overlay_node::discovery::MemoryStore;
 use overlay_node::harness::Harness;
-use overlay_node::{Application, ConnId, LedgerState, MemoryApp, Node, NodeConfig, Output, ScpVerdict, TxVerdict};
+use overlay_node::{ConnId, LedgerState, Node, NodeConfig, Output, Relay, RelayConfig};
 use overlay_proto::fixtures::scp_message;
 use overlay_proto::frame::FrameDecoder;
 use overlay_proto::wire::encode_message;
-use overlay_proto::xdr::{ScpEnvelope, ScpQuorumSet, SendMoreExtended, StellarMessage, TransactionEnvelope};
-use overlay_proto::{Hash256, Network, NodeId, PeerAddress, Timestamp};
+use overlay_proto::xdr::{SendMoreExtended, StellarMessage};
+use overlay_proto::{Network, PeerAddress, Timestamp};
 use sha2::Sha256;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NOW_UNIX: u64 = 1_800_000_000;
 const READ_CHUNK: usize = 64 * 1024;
 const MESSAGES: usize = 4096;
 
-type BenchNode<A = MemoryApp> = Node<A, MemoryStore>;
-
-/// An application that accepts every transaction and keeps nothing: the receive pipeline
-/// of the overlay alone, without a transaction store behind it.
-struct NullApp;
+/// An application that keeps nothing: every transaction is a duplicate to it, so the node
+/// neither holds nor floods it. The receive pipeline of the overlay alone.
+struct NullApp(Vec<AppInput>);
 
 impl Application for NullApp {
-    fn ledger(&self) -> LedgerState {
-        LedgerState::default()
+    fn handle_delivery(&mut self, _: Timestamp, d: Delivery) {
+        if let Delivery::Transaction(t) = d {
+            self.0.push(AppInput::TxVerdict { hash: t.hash, verdict: TxVerdict::Duplicate });
+        }
     }
-    fn on_transaction(
-        &mut self,
-        _: Timestamp,
-        _: Option<NodeId>,
-        _: &TransactionEnvelope,
-        _: &Hash256,
-        _: &Arc<[u8]>,
-    ) -> TxVerdict {
-        TxVerdict::Accepted
-    }
-    fn transaction(&self, _: &Hash256) -> Option<Arc<[u8]>> {
-        None
-    }
-    fn has_transaction(&self, _: &Hash256) -> bool {
-        false
-    }
-    fn on_scp_envelope(&mut self, _: Timestamp, _: Option<NodeId>, _: &ScpEnvelope) -> ScpVerdict {
-        ScpVerdict::Ready
-    }
-    fn tx_set(&self, _: &Hash256) -> Option<StellarMessage> {
-        None
-    }
-    fn on_tx_set(&mut self, _: Timestamp, _: &Hash256, _: &StellarMessage) {}
-    fn quorum_set(&self, _: &Hash256) -> Option<ScpQuorumSet> {
-        None
-    }
-    fn on_quorum_set(&mut self, _: Timestamp, _: &Hash256, _: &ScpQuorumSet) {}
-    fn scp_state(&self, _: u32) -> Vec<ScpEnvelope> {
-        Vec::new()
+    fn poll_input(&mut self) -> Option<AppInput> {
+        self.0.pop()
     }
 }
 
@@ -76,21 +49,42 @@ fn now() -> Timestamp {
     Timestamp::from_secs(100)
 }
 
-fn node() -> BenchNode {
-    node_with(MemoryApp::default())
-}
-
-fn node_with<A: Application>(app: A) -> BenchNode<A> {
-    let config = NodeConfig { max_additional_peer_connections: Some(64), ..Harness::config() };
+fn node() -> Node {
+    let config =
+        NodeConfig { max_additional_peer_connections: Some(64), ledger: LedgerState::relay(), ..Harness::config() };
     let auth = LocalAuth::new(
         NodeIdentity::from_seed([1; 32]),
         Network::Standalone.id(),
         [2; 32],
         HelloParams { listening_port: config.peer_port, ..HelloParams::default() },
     );
-    let mut n = Node::new(config, auth, app, MemoryStore::default(), 7, now());
+    let mut n = Node::new(config, auth, MemoryStore::default(), 7, now());
     n.start(now(), NOW_UNIX);
     n
+}
+
+/// Drain the node's outputs, handing deliveries to `app` and its answers back (inline, as
+/// the simulator runs it).
+fn pump(n: &mut Node, app: &mut dyn Application) {
+    loop {
+        let mut moved = false;
+        while let Some(o) = n.poll_output() {
+            moved = true;
+            match o {
+                Output::Deliver(d) => app.handle_delivery(now(), d),
+                other => {
+                    black_box(other);
+                }
+            }
+        }
+        while let Some(i) = app.poll_input() {
+            moved = true;
+            let _ = n.handle_app(now(), i);
+        }
+        if !moved {
+            return;
+        }
+    }
 }
 
 /// Split whole frames out of `bytes`; returns their bodies.
@@ -100,7 +94,7 @@ fn bodies(decoder: &mut FrameDecoder, bytes: &[u8]) -> Vec<Vec<u8>> {
 }
 
 /// Everything the node wants written on `conn`, frame bodies, split.
-fn drain_to<A: Application>(node: &mut BenchNode<A>, conn: ConnId, decoder: &mut FrameDecoder) -> Vec<Vec<u8>> {
+fn drain_to(node: &mut Node, conn: ConnId, decoder: &mut FrameDecoder) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     while let Some(o) = node.poll_output() {
         if let Output::Transmit { conn: c, bytes } = o {
@@ -114,7 +108,7 @@ fn drain_to<A: Application>(node: &mut BenchNode<A>, conn: ConnId, decoder: &mut
 
 /// A remote peer `k` dials the node and completes the handshake; returns the connection
 /// at the node and the remote's channel.
-fn attach_remote<A: Application>(node: &mut BenchNode<A>, k: u8) -> (ConnId, MacChannel) {
+fn attach_remote(node: &mut Node, k: u8) -> (ConnId, MacChannel) {
     let mut local = LocalAuth::new(
         NodeIdentity::from_seed([10 + k; 32]),
         Network::Standalone.id(),
@@ -164,19 +158,26 @@ fn receive_pipeline(c: &mut Criterion) {
     let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&keys.send).unwrap();
     g.bench_function("baseline_receive_path", |b| b.iter(|| black_box(baseline_receive(&stream, &keyed))));
 
-    steady_state(&mut g, "node_null_app", node_with(NullApp));
-    steady_state(&mut g, "node_memory_app", node());
+    steady_state(&mut g, "node_null_app", &mut NullApp(Vec::new()), None);
+    let relay = || Relay::new(RelayConfig::new(Network::Standalone.id()));
+    steady_state(&mut g, "node_relay_app", &mut relay(), None);
+    // Ledgers close every 4096 transactions (a busy network's 5 s): the Floodgate and the
+    // held transactions are cleared below the window instead of evicting at their bounds.
+    steady_state(&mut g, "node_relay_app_ledger_closes", &mut relay(), Some(()));
     g.finish();
 }
 
 /// Feed `MESSAGES` new transactions per iteration to one node over one connection, kept for
-/// the whole run as in a long-lived session: the Floodgate (and the application's store)
-/// fill up to their bounds and then evict, so the figure is the steady state, not the growth
-/// of fresh tables. Sealing is outside the timing.
-fn steady_state<A: Application>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut n: BenchNode<A>) {
+/// the whole run as in a long-lived session, with `app` answering inline. Without ledger
+/// closes the Floodgate and the held transactions fill up to their bounds and then evict;
+/// with them (`closes`), a ledger closes after every iteration. Sealing is outside the
+/// timing; the ledger close is inside.
+fn steady_state(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, app: &mut dyn Application, closes: Option<()>) {
+    let mut n = node();
     let (conn, mut channel) = attach_remote(&mut n, 1);
-    while n.poll_output().is_some() {}
+    pump(&mut n, app);
     let mut next_tx = 1u64;
+    let mut ledger = LedgerState::relay();
     g.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -187,9 +188,12 @@ fn steady_state<A: Application>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str
                 let start = Instant::now();
                 for chunk in stream.chunks(READ_CHUNK) {
                     n.handle_bytes(now(), NOW_UNIX, conn, chunk);
-                    while let Some(o) = n.poll_output() {
-                        black_box(o);
-                    }
+                    pump(&mut n, app);
+                }
+                if closes.is_some() {
+                    ledger.tracking_ledger += 1;
+                    let _ = n.handle_app(now(), AppInput::Ledger(ledger));
+                    pump(&mut n, app);
                 }
                 total += start.elapsed();
                 assert_eq!(n.counters().flood_unique_recv - accepted, MESSAGES as u64, "every transaction is new");

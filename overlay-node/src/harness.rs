@@ -50,6 +50,8 @@ pub struct Harness {
     pub apps: Vec<Box<dyn AnyApp>>,
     /// Every event each node emitted, in order.
     pub events: Vec<Vec<NodeEvent>>,
+    /// When each of those events was emitted.
+    pub event_times: Vec<Vec<Timestamp>>,
     /// Every delivery each node made to its application, in order.
     pub deliveries: Vec<Vec<Delivery>>,
     /// Every peer-database change each node emitted, in order.
@@ -90,6 +92,7 @@ impl Harness {
             nodes: Vec::new(),
             apps: Vec::new(),
             events: Vec::new(),
+            event_times: Vec::new(),
             deliveries: Vec::new(),
             store_changes: Vec::new(),
             app_latency: Duration::ZERO,
@@ -177,6 +180,7 @@ impl Harness {
         self.nodes.push(node);
         self.apps.push(app);
         self.events.push(Vec::new());
+        self.event_times.push(Vec::new());
         self.deliveries.push(Vec::new());
         self.store_changes.push(Vec::new());
         self.pump();
@@ -305,7 +309,8 @@ impl Harness {
                 if let NodeEvent::Disconnected { conn, .. } = &e {
                     self.dropped.insert((i, *conn));
                 }
-                self.events[i].push(e)
+                self.events[i].push(e);
+                self.event_times[i].push(now);
             }
             Output::Deliver(d) => {
                 self.deliveries[i].push(d.clone());

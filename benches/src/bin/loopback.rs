@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio::sync::broadcast::error::RecvError;
 
 const CHUNK: usize = 64 * 1024;
 const SENDERS: u64 = 16;
@@ -72,21 +71,24 @@ async fn baseline(messages: u64) -> Result<f64, Error> {
 }
 
 async fn node() -> Result<OverlayManager, Error> {
-    let mut config =
-        OverlayConfig { listen_ip: [127, 0, 0, 1].into(), subscriber_capacity: 1 << 16, ..OverlayConfig::default() };
-    config.node.peer_port = 0;
-    let mut manager = OverlayManager::new(config, LocalNode::generate(Network::Standalone.id()))?;
+    let config = OverlayConfig {
+        listen_ip: [127, 0, 0, 1].into(),
+        listen_port: 0,
+        subscriber_capacity: 1 << 16,
+        ..OverlayConfig::default()
+    };
+    let manager = OverlayManager::new(config, LocalNode::generate(Network::Standalone.id()))?;
     manager.start().await?;
     Ok(manager)
 }
 
 /// Messages per second from one `OverlayManager` to another.
 async fn overlay(messages: u64) -> Result<f64, Error> {
-    let a = Arc::new(node().await?);
+    let a = node().await?;
     let b = node().await?;
     let mut at_b = b.subscribe();
     b.connect(&PeerAddress::from(a.local_addr().ok_or("no address")?)).await?;
-    while a.peer_infos().await?.is_empty() || b.peer_infos().await?.is_empty() {
+    while a.peer_infos().is_empty() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let b_id = b.node_id();
@@ -116,16 +118,18 @@ async fn overlay(messages: u64) -> Result<f64, Error> {
                 window.add_permits(1);
             }
             Ok(_) => {}
-            Err(RecvError::Lagged(n)) => return Err(format!("the subscriber lagged by {n}").into()),
-            Err(RecvError::Closed) => return Err("node B stopped".into()),
+            Err(overlay_tokio::Closed) => return Err("node B stopped".into()),
         }
     }
     let rate = messages as f64 / start.elapsed().as_secs_f64();
     for s in senders {
         s.await??;
     }
+    if at_b.missed() > 0 {
+        return Err(format!("the subscriber missed {} messages", at_b.missed()).into());
+    }
     drop(at_b);
-    Arc::try_unwrap(a).map_err(|_| "node A still shared")?.shutdown().await;
+    a.shutdown().await;
     b.shutdown().await;
     Ok(rate)
 }

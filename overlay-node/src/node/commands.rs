@@ -34,7 +34,7 @@ impl Node {
             }
             StellarMessage::ScpMessage(env) => {
                 let id = overlay_flood::identity::flood_message_id_from_xdr(&xdr);
-                let w = Waiter { envelope: Arc::new(env), xdr, from: None, refetched: false };
+                let w = Waiter { envelope: Arc::new(env), xdr, from: None, hand_backs: 0 };
                 let known = self.authenticated.keys().filter(|p| self.floodgate.knows(&id, p)).count();
                 self.flood_envelope(id, &w);
                 self.authenticated.len().saturating_sub(known)
@@ -96,7 +96,7 @@ impl Node {
         let StellarMessage::ScpMessage(envelope) = msg else { return };
         let xdr: Arc<[u8]> = xdr.into();
         let id = overlay_flood::identity::flood_message_id_from_xdr(&xdr);
-        let w = Waiter { envelope: Arc::new(envelope), xdr, from: None, refetched: false };
+        let w = Waiter { envelope: Arc::new(envelope), xdr, from: None, hand_backs: 0 };
         self.fetch(kind, hash, id, w);
     }
 
@@ -212,9 +212,9 @@ impl Node {
         }
     }
 
-    /// Fetch the items an envelope needs. Those already held are delivered again at once;
-    /// when all are held the envelope is handed back, unless it was handed back already for
-    /// the same reason (then it is given up, so that an application cannot loop).
+    /// Fetch the items an envelope needs. Those already held are delivered again at once
+    /// (the application may not have seen them yet); when all are held the envelope is
+    /// handed back.
     fn fetch_items(&mut self, id: Hash256, w: Waiter, tx_sets: Vec<Hash256>, quorum_set: Option<Hash256>) {
         let mut missing = 0;
         let mut held = Vec::new();
@@ -240,12 +240,8 @@ impl Node {
             // Delivered again when they arrive, the held ones too.
             return;
         }
-        if w.refetched && !held.is_empty() {
-            self.floodgate.forget(&id);
-            return;
-        }
         self.outputs.extend(held.into_iter().map(Output::Deliver));
-        self.deliver_envelope(id, Waiter { refetched: true, ..w });
+        self.hand_back_one(id, w);
     }
 
     /// A new ledger: limits to flow control and pull mode, and records older than the

@@ -112,7 +112,7 @@ impl Node {
         if !self.record_flood(id, from) {
             return false;
         }
-        let w = Waiter { envelope: env.clone(), xdr: xdr.clone(), from: Some(from), refetched: false };
+        let w = Waiter { envelope: env.clone(), xdr: xdr.clone(), from: Some(from), hand_backs: 0 };
         self.deliver_envelope(id, w);
         true
     }
@@ -135,8 +135,13 @@ impl Node {
     /// Hand an envelope to the application and wait for its verdict. At the bound the oldest
     /// waiting envelope is given up ([LOCAL]: newer statements supersede older ones).
     pub(super) fn deliver_envelope(&mut self, id: Hash256, w: Waiter) {
-        let d =
-            ScpDelivery { id, from: w.from, envelope: w.envelope.clone(), xdr: w.xdr.clone(), refetched: w.refetched };
+        let d = ScpDelivery {
+            id,
+            from: w.from,
+            envelope: w.envelope.clone(),
+            xdr: w.xdr.clone(),
+            refetched: w.hand_backs > 0,
+        };
         if let Some((old, _)) = self.pending_scp.insert(self.now, id, w) {
             self.metrics.app_envelopes_evicted += 1;
             self.floodgate.forget(&old);
@@ -182,11 +187,26 @@ impl Node {
     /// Envelopes that waited for an item go back to the application, most recent first
     /// (§8.3).
     fn hand_back(&mut self, waiting: Vec<Waiter>) {
-        for mut w in waiting {
+        for w in waiting {
             let id = overlay_flood::identity::flood_message_id_from_xdr(&w.xdr);
-            w.refetched = true;
-            self.deliver_envelope(id, w);
+            self.hand_back_one(id, w);
         }
+    }
+
+    /// Hand an envelope back to the application for a new verdict. If it is already waiting
+    /// for one, the pending delivery will do (its verdict is taken then). Given up after
+    /// `HAND_BACKS_MAX` rounds.
+    pub(super) fn hand_back_one(&mut self, id: Hash256, mut w: Waiter) {
+        if self.pending_scp.contains(&id) {
+            return;
+        }
+        if w.hand_backs >= super::HAND_BACKS_MAX {
+            self.metrics.app_envelopes_evicted += 1;
+            self.floodgate.forget(&id);
+            return;
+        }
+        w.hand_backs += 1;
+        self.deliver_envelope(id, w);
     }
 
     fn on_dont_have(&mut self, from: NodeId, d: &DontHave) {

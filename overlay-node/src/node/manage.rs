@@ -20,7 +20,9 @@ pub(crate) struct ManageState {
 impl Node {
     /// Ban `peer`: its HELLO will be refused. Existing connections are not dropped (§10.6).
     pub fn ban(&mut self, peer: NodeId) -> Result<(), StoreError> {
-        self.discovery.ban(&peer).map(|_| ())
+        let r = self.discovery.ban(&peer).map(|_| ());
+        self.flush();
+        r
     }
 
     /// Drop `peer` with ERR_MISC "dropped by user" and ban it (stellar-core's
@@ -32,7 +34,9 @@ impl Node {
 
     /// Lift a ban.
     pub fn unban(&mut self, peer: &NodeId) -> Result<(), StoreError> {
-        self.discovery.unban(peer).map(|_| ())
+        let r = self.discovery.unban(peer).map(|_| ());
+        self.flush();
+        r
     }
 
     /// Whether `peer` is banned.
@@ -52,6 +56,7 @@ impl Node {
         self.config.known_peers = known;
         self.config.preferred_peers = preferred;
         self.store_config_peers(false);
+        self.flush();
     }
 
     /// §11.4 start: the configured peers are stored (with a hard backoff reset at startup)

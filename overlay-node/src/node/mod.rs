@@ -57,9 +57,14 @@ pub(crate) struct Waiter {
     /// The SCP_MESSAGE XDR.
     pub xdr: Arc<[u8]>,
     pub from: Option<NodeId>,
-    /// Handed back after a fetch; a second `Fetch` verdict for items all held gives it up.
-    pub refetched: bool,
+    /// How many times it was handed back to the application after items arrived or were
+    /// found held; past [`HAND_BACKS_MAX`] it is given up, so that an application that keeps
+    /// asking for items the node holds cannot loop forever.
+    pub hand_backs: u8,
 }
+
+/// How many times an envelope is handed back to the application before it is given up.
+pub(crate) const HAND_BACKS_MAX: u8 = 4;
 
 /// The sans-IO overlay node. See the [module docs](self) for the drain contract.
 pub struct Node {

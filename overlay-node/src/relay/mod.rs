@@ -107,6 +107,8 @@ pub struct Relay {
     config: RelayConfig,
     ledger: LedgerState,
     tracking: Option<u64>,
+    /// The highest slot of any envelope judged: items arriving are held as needed there.
+    latest_slot: u64,
     tx_sets: HeldItems,
     quorum_sets: HeldItems,
     /// Bound: `transactions_max`, oldest forgotten first.
@@ -127,6 +129,7 @@ impl Relay {
         Relay {
             ledger: config.ledger,
             tracking: None,
+            latest_slot: 0,
             tx_sets: HeldItems::new(config.items_max, seed),
             quorum_sets: HeldItems::new(config.items_max, seed ^ 1),
             seen_txs: HashSet::with_hasher(SeededState::new(seed ^ 2)),
@@ -190,6 +193,7 @@ impl Relay {
             self.stats.out_of_window += 1;
             return ScpVerdict::Discard;
         }
+        self.latest_slot = self.latest_slot.max(slot);
         if !self.verified.contains(&d.id) {
             self.stats.signatures_checked += 1;
             if verify(&self.config.network_id, d).is_err() {
@@ -270,11 +274,11 @@ impl Application for Relay {
                 self.inputs.push_back(AppInput::ScpVerdict { id: d.id, verdict });
             }
             Delivery::TxSet { hash, .. } => {
-                let slot = self.tracking.unwrap_or(0);
+                let slot = self.latest_slot.max(self.tracking.unwrap_or(0));
                 self.tx_sets.insert(hash, slot);
             }
             Delivery::QuorumSet { hash, .. } => {
-                let slot = self.tracking.unwrap_or(0);
+                let slot = self.latest_slot.max(self.tracking.unwrap_or(0));
                 self.quorum_sets.insert(hash, slot);
             }
         }
