@@ -72,6 +72,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+/// Events kept for a log reader that falls behind before it sees `RecvError::Lagged`.
+const EVENT_CAPACITY: usize = 16 * 1024;
+
 /// Who takes the node's deliveries.
 enum AppSide {
     /// An application on a thread of the overlay's.
@@ -221,7 +224,7 @@ impl OverlayManager {
             (None, Some(path)) => Some(Box::new(crate::store::SqliteStore::open(path)?)),
             (None, None) => None,
         };
-        let (events, _) = broadcast::channel(config.subscriber_capacity.max(16));
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let inner = Inner {
             hub: Arc::new(Hub::new(config.subscriber_capacity)),
             events,

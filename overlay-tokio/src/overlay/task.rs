@@ -13,7 +13,7 @@ use crate::clock::{instant_of, now, unix_now};
 use overlay_node::app::{AppInput, Delivery};
 use overlay_node::discovery::StoreError;
 use overlay_node::{ConnId, DropReason, LedgerState, Node, NodeError, NodeEvent, NodeSizes, Output};
-use overlay_proto::xdr::StellarMessage;
+use overlay_proto::xdr::{MessageType, StellarMessage};
 use overlay_proto::{Host, MessageClass, NodeId, PeerAddress};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -102,8 +102,10 @@ pub(crate) struct NodeTask {
     settings: Settings,
     writer: Option<StoreWriter>,
     conns: BTreeMap<ConnId, ConnIo>,
-    /// `connect` calls waiting for their connection to be admitted or to end.
-    connecting: BTreeMap<ConnId, Reply<Result<NodeId, ConnectError>>>,
+    /// `connect` calls waiting for their connection to be accepted or to end. Accepted means
+    /// authenticated and granted flow control: the remote sends its first SEND_MORE_EXTENDED
+    /// only once it admitted us (§3.6 steps 6–7); a remote without a slot sends ERROR instead.
+    connecting: BTreeMap<ConnId, (Reply<Result<NodeId, ConnectError>>, Option<NodeId>)>,
     /// Writer tasks of closed connections, awaited at shutdown so queued bytes are flushed,
     /// and their aborted readers.
     closing: Vec<JoinHandle<()>>,
@@ -206,7 +208,7 @@ impl NodeTask {
         for w in self.closing.drain(..) {
             let _ = w.await;
         }
-        for (_, w) in std::mem::take(&mut self.connecting) {
+        for (_, (w, _)) in std::mem::take(&mut self.connecting) {
             let _ = w.send(Err(ConnectError::Dropped("shutdown".into())));
         }
         self.shared.hub.close();
@@ -234,7 +236,7 @@ impl NodeTask {
                 Err(e) => self.node.handle_connect_failed(t, unix, conn, &e.to_string()),
             },
             Input::Dialed(conn, Err(e)) => {
-                if let Some(w) = self.connecting.remove(&conn) {
+                if let Some((w, _)) = self.connecting.remove(&conn) {
                     let err = match &e {
                         DialError::Refused => ConnectError::Refused,
                         DialError::TimedOut => ConnectError::TimedOut,
@@ -269,7 +271,7 @@ impl NodeTask {
             Command::RequestScpState(l) => self.node.request_scp_state(t, l),
             Command::Connect(a, r) => match self.node.connect(t, a) {
                 Ok(conn) => {
-                    self.connecting.insert(conn, r);
+                    self.connecting.insert(conn, (r, None));
                 }
                 Err(e) => {
                     let _ = r.send(Err(e.into()));
@@ -447,8 +449,8 @@ impl NodeTask {
         self.trace(&e);
         let event = match e {
             NodeEvent::Connected { conn, address, role, remote } => {
-                if let Some(w) = self.connecting.remove(&conn) {
-                    let _ = w.send(Ok(remote.node_id));
+                if let Some((_, id)) = self.connecting.get_mut(&conn) {
+                    *id = Some(remote.node_id);
                 }
                 self.refresh_peers();
                 OverlayEvent::Connected { address: self.socket_of(conn, &address), direction: role, remote }
@@ -467,11 +469,18 @@ impl NodeTask {
                 }
                 OverlayEvent::Message { peer, message_type, bytes: size, first_seen }
             }
-            NodeEvent::Control { peer, message_type, size, .. } => {
+            NodeEvent::Control { conn, peer, message_type, size } => {
+                if message_type == MessageType::SendMoreExtended
+                    && self.connecting.get(&conn).is_some_and(|(_, id)| id.is_some())
+                {
+                    if let Some((w, _)) = self.connecting.remove(&conn) {
+                        let _ = w.send(Ok(peer));
+                    }
+                }
                 OverlayEvent::Message { peer, message_type, bytes: size, first_seen: true }
             }
             NodeEvent::Disconnected { conn, peer, address, reason, was_authenticated, .. } => {
-                if let Some(w) = self.connecting.remove(&conn) {
+                if let Some((w, _)) = self.connecting.remove(&conn) {
                     let _ = w.send(Err(ConnectError::from_drop(&reason)));
                 }
                 if was_authenticated {
