@@ -25,6 +25,17 @@
 //!   rebuilt by applying the node's `Output::Store` changes in order (and starts the node's
 //!   next incarnation from) equals the node's own view of its records and bans.
 //!
+//! In the consensus-relay scenario (see [`crate::consensus`] and `world::consensus`), also:
+//! - **(a) envelopes reach validators**: every envelope a validator broadcasts is ready
+//!   (every item it references held) at every other validator's application within the
+//!   deadline, unless one of them was down or cut off from the other through running nodes;
+//! - **(b) relays flood only what they can serve**: a relay never writes an SCP_MESSAGE
+//!   unless its node holds every tx set and the quorum set the statement references (read
+//!   on the wire, checked against `Node::holds_tx_set` / `holds_quorum_set`);
+//! - **(c) relays serve what they flooded**: a GET_TX_SET or GET_SCP_QUORUMSET a validator
+//!   writes to a relay for an item of an envelope the relay has flooded is answered with the
+//!   item within 3 s, and a relay never answers DONT_HAVE for such an item.
+//!
 //! Checked on every node every `check_interval_ms` and at the end ([`check_node`]): flow
 //! control's own invariants, used credit within granted credit, and every queue and map
 //! within its bound (Floodgate, pull-mode queues and histories, demand history, fetch
@@ -171,6 +182,81 @@ pub enum Violation {
         records: usize,
         /// Records rebuilt from its changes.
         persisted: usize,
+    },
+    /// An envelope of a validator did not become ready at another validator's application
+    /// in time although both stayed connected through running nodes (consensus-relay (a)).
+    #[error(
+        "{statement} of validator {author} for slot {slot} was not ready at validator {node}'s application \
+         within {deadline_ms} ms ({reason}) although both stayed connected"
+    )]
+    EnvelopeNotDelivered {
+        /// NOMINATE, PREPARE, CONFIRM or EXTERNALIZE.
+        statement: &'static str,
+        /// Its slot.
+        slot: u64,
+        /// Its author.
+        author: NodeIndex,
+        /// The validator it did not reach.
+        node: NodeIndex,
+        /// What that validator's application made of it.
+        reason: &'static str,
+        /// The deadline.
+        deadline_ms: u64,
+    },
+    /// A relay wrote an SCP message whose tx set or quorum set its node does not hold
+    /// (consensus-relay (b)).
+    #[error(
+        "relay {relay} sent {statement} of validator {author} for slot {slot} to node {peer} without holding \
+         its {item} {hash}…"
+    )]
+    RelayFloodedUnheld {
+        /// The relay.
+        relay: NodeIndex,
+        /// The peer it wrote to.
+        peer: NodeIndex,
+        /// The statement.
+        statement: &'static str,
+        /// Its slot.
+        slot: u64,
+        /// Its author.
+        author: NodeIndex,
+        /// "tx set" or "quorum set".
+        item: &'static str,
+        /// The item's hash, first bytes in hex.
+        hash: String,
+    },
+    /// A relay answered DONT_HAVE to a validator for an item of an envelope it had flooded
+    /// (consensus-relay (c)).
+    #[error(
+        "relay {relay} answered DONT_HAVE to validator {validator} for the {item} {hash}… of an envelope it had flooded"
+    )]
+    RelayDontHaveAfterFlood {
+        /// The relay.
+        relay: NodeIndex,
+        /// The validator.
+        validator: NodeIndex,
+        /// "tx set" or "quorum set".
+        item: &'static str,
+        /// The item's hash, first bytes in hex.
+        hash: String,
+    },
+    /// A relay did not answer a validator's request for an item of an envelope it had
+    /// flooded (consensus-relay (c)).
+    #[error(
+        "relay {relay} did not answer validator {validator}'s request for the {item} {hash}… of an envelope it had \
+         flooded within {deadline_ms} ms"
+    )]
+    RequestNotAnswered {
+        /// The relay.
+        relay: NodeIndex,
+        /// The validator.
+        validator: NodeIndex,
+        /// "tx set" or "quorum set".
+        item: &'static str,
+        /// The item's hash, first bytes in hex.
+        hash: String,
+        /// The deadline.
+        deadline_ms: u64,
     },
     /// A node's timer fired again and again without time passing.
     #[error("node {node}'s timer fired {fires} times at one instant")]

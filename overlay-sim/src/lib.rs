@@ -9,8 +9,11 @@
 //! invariants on what the nodes do.
 //!
 //! It does **not** open sockets, read a clock, spawn threads, or judge anything a node
-//! decides beyond the [invariants]; it does not simulate consensus (SCP messages and tx sets
-//! are synthetic) nor the application's validation of transactions.
+//! decides beyond the [invariants]; it does not run real consensus (in the flooding
+//! scenarios SCP messages and tx sets are synthetic and unsigned; in the consensus-relay
+//! scenario validators sign statements about their own tx sets, but what they say is a
+//! function of the slot, see [`consensus`]) nor the application's validation of
+//! transactions.
 //!
 //! # Running it
 //!
@@ -21,6 +24,9 @@
 //! world.run(&mut |_progress| {}).expect("every invariant holds");
 //! println!("{}", world.report().to_text());
 //! ```
+//!
+//! `Scenario::consensus_relay(seed)` runs validators that sign SCP statements and reach each
+//! other only through overlay-node's watcher-like relays (see [`consensus`]).
 //!
 //! Or from the command line: `cargo run --release -p overlay-sim` runs the default
 //! pubnet-like scenario; `--help` lists every knob.
@@ -38,6 +44,7 @@
 //! | [`topology`] | full mesh, ring, random regular, pubnet-like |
 //! | [`scenario`] | every knob of a run |
 //! | [`world`] | the event loop |
+//! | [`consensus`] | the consensus-relay scenario's validators and planted relay bug |
 //! | [`invariants`] | what every run checks |
 //! | [`histogram`] | bounded latency histograms |
 //! | [`report`] | the report, as text and JSON |
@@ -49,6 +56,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod consensus;
 pub mod error;
 pub mod fault;
 pub mod histogram;

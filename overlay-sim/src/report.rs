@@ -4,6 +4,7 @@
 //! scenario and seed give byte-identical JSON. Wall-clock figures (run time, events per
 //! second) are printed with the text only.
 
+use crate::consensus::report::ConsensusReport;
 use crate::histogram::Percentiles;
 use crate::link::LinkStats;
 use crate::network::NodeIndex;
@@ -86,6 +87,8 @@ pub(crate) struct Input<'a> {
     pub misbehaving_dropped: u64,
     /// Invariant checks made.
     pub checks: BTreeMap<&'static str, u64>,
+    /// The consensus-relay scenario's measurements.
+    pub consensus: Option<ConsensusReport>,
 }
 
 /// Delivery of one kind of flooded message.
@@ -241,6 +244,9 @@ pub struct Report {
     pub scp: FloodReport,
     /// Tx-set fetches.
     pub tx_set_fetch: FetchReport,
+    /// Validators reaching each other through relays (the consensus-relay scenario only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusReport>,
     /// Bandwidth.
     pub bandwidth: BandwidthReport,
     /// Duplicates, demands and retries.
@@ -317,6 +323,7 @@ pub(crate) fn build(input: Input<'_>) -> Report {
             latency_ms: input.log.fetch.latency.percentiles(),
             requests: input.get_tx_set_sent,
         },
+        consensus: input.consensus,
         bandwidth: BandwidthReport {
             sent_bytes_per_node_per_s: per_class_sum.into_iter().map(|(k, v)| (k, mean(v))).collect(),
             sent_total_mean_bytes_per_s: mean(total_sum),
@@ -469,6 +476,9 @@ impl Report {
                 "  connections a misbehaving peer overran: {}, dropped by the honest side within 15 s: {}",
                 n.overrun_connections, n.overrun_connections_dropped
             );
+        }
+        if let Some(c) = &self.consensus {
+            s.push_str(&c.to_text());
         }
         let _ = writeln!(s, "\ninvariants: all held");
         for (k, v) in &self.invariant_checks {

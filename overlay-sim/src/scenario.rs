@@ -10,7 +10,7 @@
 use crate::fault::MisbehaviourKind;
 use crate::link::LinkProfile;
 use crate::network::NodeIndex;
-use crate::topology::Topology;
+use crate::topology::{RelayShape, Topology};
 use serde::Serialize;
 
 /// A partition of the network for a while.
@@ -99,6 +99,42 @@ pub struct FloodBounds {
     pub demand_history_entries_max: Option<usize>,
 }
 
+/// The consensus-relay scenario: validators that sign and broadcast SCP statements about
+/// their own tx sets, reaching each other only through relays (see [`crate::consensus`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ConsensusSpec {
+    /// A slot starts this often: each validator holds a new tx set and nominates its value.
+    pub slot_interval_ms: u64,
+    /// After NOMINATE, each validator states PREPARE, CONFIRM and EXTERNALIZE of the slot's
+    /// chosen value (the value of validator `slot mod validators`) this long apart, each as
+    /// soon as its node holds the chosen tx set.
+    pub ballot_step_ms: u64,
+    /// Transactions per tx set.
+    pub txs_per_set: u32,
+    /// Quorum threshold of every validator's quorum set; 0: validators − 1.
+    pub quorum_threshold: u32,
+    /// The planted bug: relays answer every envelope ready at once, without checking it or
+    /// fetching what it references (they flood unfetched). The run must break an
+    /// invariant.
+    pub planted_unfetched_relays: bool,
+    /// Check on the wire that a relay holds every item an SCP message it writes references
+    /// (invariant b). Turned off only to show that invariant c catches the planted bug too.
+    pub check_relay_holds: bool,
+}
+
+impl Default for ConsensusSpec {
+    fn default() -> Self {
+        ConsensusSpec {
+            slot_interval_ms: 2_000,
+            ballot_step_ms: 400,
+            txs_per_set: 4,
+            quorum_threshold: 0,
+            planted_unfetched_relays: false,
+            check_relay_holds: true,
+        }
+    }
+}
+
 /// Everything a run depends on. See the [module docs](self).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scenario {
@@ -160,6 +196,10 @@ pub struct Scenario {
     pub check_interval_ms: u64,
     /// At the start of the settle phase: heal partitions, repair cuts, clear stream faults.
     pub heal_at_settle: bool,
+    /// Validators that sign SCP statements and relays that check them, instead of the
+    /// synthetic SCP rounds; `None` in the flooding scenarios.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusSpec>,
 }
 
 impl Default for Scenario {
@@ -213,6 +253,7 @@ impl Default for Scenario {
             reach_deadline_ms: 20_000,
             check_interval_ms: 1_000,
             heal_at_settle: true,
+            consensus: None,
         }
     }
 }
@@ -260,6 +301,7 @@ impl Scenario {
             reach_deadline_ms: 20_000,
             check_interval_ms: 1_000,
             heal_at_settle: true,
+            consensus: None,
         }
     }
 
@@ -305,6 +347,52 @@ impl Scenario {
             reach_deadline_ms: 10_000,
             check_interval_ms: 5_000,
             heal_at_settle: false,
+            consensus: None,
+        }
+    }
+
+    /// The consensus-relay scenario: 5 validators linked only through a line of 3 relays
+    /// running overlay-node's watcher-like `Relay`, over clean 20–50 ms links. Every 2 s each
+    /// validator holds a new tx set and broadcasts a signed NOMINATE of it, then PREPARE,
+    /// CONFIRM and EXTERNALIZE of the slot's chosen value; relays fetch what an envelope
+    /// references from the peer that sent it before flooding it, validators fetch from
+    /// their relays. 20 s of slots, 12 s to settle (every envelope's 10 s deadline falls within
+    /// the run). One run takes a fraction of a second in a debug build.
+    pub fn consensus_relay(seed: u64) -> Self {
+        Scenario {
+            seed,
+            topology: Topology::Relayed { validators: 5, relays: 3, shape: RelayShape::Line },
+            start_spread_ms: 1_000,
+            warmup_ms: 5_000,
+            load_ms: 20_000,
+            settle_ms: 12_000,
+            tx_rate_per_s: 0.0,
+            tx_count_max: 0,
+            scp_interval_ms: 0,
+            ledger_close_ms: 0,
+            tx_set_fetchers: 0,
+            link: LinkProfile {
+                latency_ms: 20,
+                jitter_ms: 5,
+                bandwidth_bytes_per_s: 12_500_000,
+                ..LinkProfile::default()
+            },
+            latency_spread_ms: 30,
+            link_overrides: Vec::new(),
+            socket_buffer_bytes: 1 << 20,
+            connect_timeout_ms: 3_000,
+            partitions: Vec::new(),
+            cuts: CutSpec::default(),
+            churn: ChurnSpec { interval_ms: 0, joins: 0, ..ChurnSpec::default() },
+            misbehaviour: MisbehaviourSpec::default(),
+            target_connections: 8,
+            max_tx_set_ops: 1_000,
+            app_transactions_max: 100_000,
+            flood_bounds: FloodBounds::default(),
+            reach_deadline_ms: 10_000,
+            check_interval_ms: 1_000,
+            heal_at_settle: true,
+            consensus: Some(ConsensusSpec::default()),
         }
     }
 
@@ -344,6 +432,23 @@ impl Scenario {
         if bad >= self.topology.node_count() {
             return Err("more misbehaving nodes than nodes".into());
         }
+        if let Some(c) = &self.consensus {
+            let validators = self.topology.validator_count();
+            if validators < 2 {
+                return Err("the consensus scenario needs at least 2 validators".into());
+            }
+            if self.scp_interval_ms > 0 || self.ledger_close_ms > 0 || self.tx_set_fetchers > 0 {
+                return Err("the consensus scenario makes its own SCP messages and ledgers: \
+                            SCP interval, ledger close and tx-set fetchers must be 0"
+                    .into());
+            }
+            if c.slot_interval_ms == 0 || c.ballot_step_ms == 0 {
+                return Err("slot interval and ballot step must be positive".into());
+            }
+            if c.quorum_threshold > validators {
+                return Err(format!("quorum threshold {} over {validators} validators", c.quorum_threshold));
+            }
+        }
         if self.target_connections == 0 {
             return Err("target connections must be at least 1".into());
         }
@@ -366,6 +471,7 @@ mod tests {
         Scenario::default().validate().unwrap();
         Scenario::small_faulty(3).validate().unwrap();
         Scenario::bench(1_000, 10_000).validate().unwrap();
+        Scenario::consensus_relay(1).validate().unwrap();
     }
 
     #[test]
@@ -379,5 +485,8 @@ mod tests {
         let mut s = Scenario::small_faulty(1);
         s.misbehaviour.garbage_nodes = 10;
         assert!(s.validate().is_err());
+        let mut s = Scenario::consensus_relay(1);
+        s.scp_interval_ms = 1_000;
+        assert!(s.validate().is_err(), "unsigned synthetic SCP rounds do not mix with validators");
     }
 }

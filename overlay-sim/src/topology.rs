@@ -35,6 +35,17 @@ pub enum Topology {
         /// Validators among the nodes.
         validators: u32,
     },
+    /// Validators that reach each other only through relays: `relays` relay nodes (in a
+    /// line or a full mesh, see [`RelayShape`]) and `validators` validators, each connected
+    /// to relays only. Validators come first (indices `0..validators`), then the relays.
+    Relayed {
+        /// Validators.
+        validators: u32,
+        /// Relays.
+        relays: u32,
+        /// How the relays are linked, and the validators to them.
+        shape: RelayShape,
+    },
     /// A tier-1 core of organisations with `validators_per_org` validators each, fully
     /// connected through preferred peers, plus watchers that know `watcher_known_peers`
     /// nodes and find the rest through discovery.
@@ -56,6 +67,16 @@ impl Topology {
         match *self {
             Topology::FullMesh { nodes } | Topology::Ring { nodes } | Topology::RandomRegular { nodes, .. } => nodes,
             Topology::Pubnet { orgs, validators_per_org, watchers, .. } => orgs * validators_per_org + watchers,
+            Topology::Relayed { validators, relays, .. } => validators + relays,
+        }
+    }
+
+    /// How many of its nodes are validators.
+    pub fn validator_count(&self) -> u32 {
+        match *self {
+            Topology::FullMesh { nodes } | Topology::Ring { nodes } => nodes,
+            Topology::RandomRegular { validators, .. } | Topology::Relayed { validators, .. } => validators,
+            Topology::Pubnet { orgs, validators_per_org, .. } => orgs * validators_per_org,
         }
     }
 
@@ -77,6 +98,12 @@ impl Topology {
                 }
                 Ok(())
             }
+            Topology::Relayed { validators, relays, .. } => {
+                if validators < 2 || relays == 0 {
+                    return Err("a relayed network needs at least 2 validators and 1 relay".into());
+                }
+                Ok(())
+            }
             Topology::Pubnet { orgs, validators_per_org, watcher_known_peers, .. } => {
                 if orgs * validators_per_org < 2 {
                     return Err("the core needs at least 2 validators".into());
@@ -89,6 +116,51 @@ impl Topology {
             _ => Ok(()),
         }
     }
+}
+
+/// How the relays of [`Topology::Relayed`] are linked. With one relay both are a star.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayShape {
+    /// Relays in a line; the validators spread evenly along it, one relay each, so that
+    /// envelopes of validators at the two ends cross every relay.
+    Line,
+    /// Relays in a full mesh; each validator is connected to two of them (one if there is
+    /// only one).
+    Mesh,
+}
+
+impl RelayShape {
+    /// Its name in reports and flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            RelayShape::Line => "line",
+            RelayShape::Mesh => "mesh",
+        }
+    }
+}
+
+/// The edges of [`Topology::Relayed`], each `(dialer, acceptor)`: validators dial their
+/// relays, a relay dials the relays after it.
+pub fn relayed_edges(validators: u32, relays: u32, shape: RelayShape) -> Vec<(NodeIndex, NodeIndex)> {
+    let relay = |k: u32| validators + k;
+    let mut edges = Vec::new();
+    match shape {
+        RelayShape::Line => {
+            edges.extend((0..relays.saturating_sub(1)).map(|k| (relay(k), relay(k + 1))));
+            edges.extend((0..validators).map(|v| (v, relay(v * relays / validators))));
+        }
+        RelayShape::Mesh => {
+            edges.extend((0..relays).flat_map(|a| (a + 1..relays).map(move |b| (relay(a), relay(b)))));
+            for v in 0..validators {
+                edges.push((v, relay(v % relays)));
+                if relays > 1 {
+                    edges.push((v, relay((v + 1) % relays)));
+                }
+            }
+        }
+    }
+    edges
 }
 
 /// The role of a node in the plan.
@@ -237,6 +309,9 @@ pub fn build(topology: &Topology, rng: &mut SimRng) -> Plan {
             }
             fixed_graph(nodes, &edges, validators, false)
         }
+        Topology::Relayed { validators, relays, shape } => {
+            fixed_graph(validators + relays, &relayed_edges(validators, relays, shape), validators, true)
+        }
         Topology::Pubnet { orgs, validators_per_org, watchers, watcher_known_peers } => {
             let core = orgs * validators_per_org;
             let mut nodes = Vec::new();
@@ -318,6 +393,27 @@ mod tests {
         assert_eq!(set.len(), plan.dials.len(), "no double edge");
         assert!(plan.dials.iter().all(|(a, b)| a != b), "no loop");
         assert_eq!(plan.validators(), (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn relayed_validators_have_relays_only() {
+        let mut rng = SimRng::new(1);
+        for shape in [RelayShape::Line, RelayShape::Mesh] {
+            let t = Topology::Relayed { validators: 5, relays: 3, shape };
+            let plan = build(&t, &mut rng);
+            assert_eq!(plan.nodes.len(), 8);
+            assert_eq!(plan.validators(), vec![0, 1, 2, 3, 4]);
+            for &(a, b) in &plan.dials {
+                assert!(a >= 5 || b >= 5, "{shape:?}: validators {a} and {b} linked directly");
+            }
+            for v in 0..5 {
+                let relays = &plan.nodes[v].preferred_keys;
+                assert!(!relays.is_empty() && relays.iter().all(|&r| r >= 5), "{shape:?}: {relays:?}");
+            }
+        }
+        let line = relayed_edges(5, 3, RelayShape::Line);
+        assert!(line.contains(&(0, 5)) && line.contains(&(4, 7)), "the ends of the line: {line:?}");
+        assert_eq!(relayed_edges(4, 1, RelayShape::Mesh), relayed_edges(4, 1, RelayShape::Line), "a star");
     }
 
     #[test]

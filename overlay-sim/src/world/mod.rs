@@ -16,10 +16,12 @@
 //! | `wire` | the wire tap's checks on every write |
 //! | `checks` | state sweeps and delivery, fetch and punishment checks |
 //! | `scenario_events` | the scenario's load and faults over time |
+//! | `consensus` | the consensus-relay scenario: slots, ballots, its observations and invariants |
 //! | `report_input` | what the report is built from |
 //! | `graph`, `log` | who is linked to whom; what was broadcast and received |
 
 mod checks;
+mod consensus;
 mod graph;
 pub(crate) mod log;
 mod nodes;
@@ -30,6 +32,7 @@ mod tcp;
 mod wire;
 
 use crate::clock::{EVENTS_QUEUED_MAX, EventQueue};
+use crate::consensus::values::Statement;
 use crate::error::SimError;
 use crate::invariants::Violation;
 use crate::link::LinkStats;
@@ -42,7 +45,7 @@ use graph::Graph;
 use log::{MessageLog, MsgKey};
 use nodes::SimNode;
 use overlay_auth::NodeIdentity;
-use overlay_proto::{NodeId, Timestamp};
+use overlay_proto::{Hash256, NodeId, Timestamp};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -99,6 +102,10 @@ enum Event {
     CheckMessage { id: u32, key: MsgKey },
     CheckFetch(u32),
     CheckPunished { conn: u64, side: usize },
+    Slot,
+    Ballot { validator: NodeIndex, slot: u64, statement: Statement, tries: u32 },
+    CheckEnvelope(u32),
+    CheckRequest { conn: u64, hash: Hash256 },
 }
 
 /// What is being handled, for error messages.
@@ -139,6 +146,10 @@ impl Label {
             Event::Sweep => l("state check of every node", 0, 0),
             Event::CheckMessage { id, .. } => l("delivery check of message record", u64::from(*id), 0),
             Event::CheckFetch(id) => l("check of tx-set fetch", u64::from(*id), 0),
+            Event::Slot => l("start of a consensus slot", 0, 0),
+            Event::Ballot { validator, slot, .. } => l("ballot statement of validator", u64::from(*validator), *slot),
+            Event::CheckEnvelope(n) => l("delivery check of envelope record", u64::from(*n), 0),
+            Event::CheckRequest { conn, .. } => l("answer check of a request on connection", *conn, 0),
             Event::CheckPunished { conn, side } => {
                 l("look whether an overrunning peer was dropped", *conn, *side as u64)
             }
@@ -222,6 +233,8 @@ pub struct World {
     plan_dials: Vec<(NodeIndex, NodeIndex)>,
     trace: u64,
     label: Label,
+    /// The consensus-relay scenario's state, if it runs.
+    consensus: Option<Box<consensus::Consensus>>,
 }
 
 impl core::fmt::Debug for World {
@@ -279,9 +292,15 @@ impl World {
             shed_total: 0,
             trace: 0,
             label: Label::default(),
+            consensus: None,
         };
+        if let Some(spec) = world.sc.consensus {
+            let c = consensus::Consensus::new(spec, world.validators.clone(), world.nodes.len());
+            world.consensus = Some(Box::new(c));
+        }
         world.assign_misbehaviour();
         world.schedule_scenario()?;
+        world.schedule_consensus()?;
         Ok(world)
     }
 
@@ -403,6 +422,10 @@ impl World {
             Event::CheckMessage { id, key } => self.check_message(id, key),
             Event::CheckFetch(id) => self.check_fetch(id),
             Event::CheckPunished { conn, side } => self.check_punished(conn, side),
+            Event::Slot => self.start_slot(),
+            Event::Ballot { validator, slot, statement, tries } => self.ballot(validator, slot, statement, tries),
+            Event::CheckEnvelope(n) => self.check_envelope(n),
+            Event::CheckRequest { conn, hash } => self.check_request(conn, hash),
         }
     }
 }

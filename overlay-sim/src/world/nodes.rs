@@ -6,6 +6,7 @@
 
 use super::log::MsgKey;
 use super::{Event, LISTEN_PORT, Res, World, ip_of, node_id};
+use crate::consensus::{PlantedRelay, ValidatorApp};
 use crate::fault::Misbehaviour;
 use crate::invariants::{SimulatedNode, Violation};
 use crate::network::NodeIndex;
@@ -14,7 +15,7 @@ use crate::topology::NodePlan;
 use overlay_auth::{HelloParams, LocalAuth, NodeIdentity};
 use overlay_node::app::{AppInput, Application, Delivery, MemoryApp, MemoryAppLimits};
 use overlay_node::discovery::{MemoryStore, PeerStore, StoreChange};
-use overlay_node::{ConnId, LedgerState, Node, NodeConfig, NodeEvent, Output, Received};
+use overlay_node::{ConnId, LedgerState, Node, NodeConfig, NodeEvent, Output, Received, Relay, RelayConfig};
 use overlay_proto::{Network as StellarNetwork, PeerAddress, Timestamp};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -26,20 +27,55 @@ const TIMER_FIRES_AT_INSTANT_MAX: u32 = 1_000;
 /// its answers fed back within the same instant.
 #[derive(Debug)]
 pub(crate) enum SimApp {
-    /// Accepts every transaction, finds every envelope ready.
+    /// The flooding scenarios: accepts every transaction, finds every envelope ready.
     Memory(MemoryApp),
+    /// A relay of the consensus-relay scenario: overlay-node's watcher-like relay.
+    Relay(Box<Relay>),
+    /// A validator of the consensus-relay scenario.
+    Validator(Box<ValidatorApp>),
+    /// The planted bug of the consensus-relay scenario: a relay that floods unfetched.
+    Planted(PlantedRelay),
+}
+
+impl SimApp {
+    /// Whether it is a relay's (the watcher-like one or the planted bug).
+    pub(crate) fn is_relay(&self) -> bool {
+        matches!(self, SimApp::Relay(_) | SimApp::Planted(_))
+    }
+
+    /// The validator, if it is one.
+    pub(crate) fn validator(&self) -> Option<&ValidatorApp> {
+        match self {
+            SimApp::Validator(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The validator, mutably.
+    pub(crate) fn validator_mut(&mut self) -> Option<&mut ValidatorApp> {
+        match self {
+            SimApp::Validator(v) => Some(v),
+            _ => None,
+        }
+    }
 }
 
 impl Application for SimApp {
     fn handle_delivery(&mut self, now: Timestamp, delivery: Delivery) {
         match self {
             SimApp::Memory(a) => a.handle_delivery(now, delivery),
+            SimApp::Relay(a) => a.handle_delivery(now, delivery),
+            SimApp::Validator(a) => a.handle_delivery(now, delivery),
+            SimApp::Planted(a) => a.handle_delivery(now, delivery),
         }
     }
 
     fn poll_input(&mut self) -> Option<AppInput> {
         match self {
             SimApp::Memory(a) => a.poll_input(),
+            SimApp::Relay(a) => a.poll_input(),
+            SimApp::Validator(a) => a.poll_input(),
+            SimApp::Planted(a) => a.poll_input(),
         }
     }
 }
@@ -134,10 +170,24 @@ impl World {
         }
     }
 
-    /// The application of node `n`.
-    fn make_app(&self, _n: NodeIndex, _ledger: LedgerState) -> SimApp {
-        let limits = MemoryAppLimits { transactions_max: self.sc.app_transactions_max, ..MemoryAppLimits::default() };
-        SimApp::Memory(MemoryApp::new(limits))
+    /// The application of node `n`: the in-memory one, or in the consensus-relay scenario a
+    /// validator's or a relay's.
+    fn make_app(&self, n: NodeIndex, ledger: LedgerState) -> SimApp {
+        let (Some(spec), Some(c)) = (self.sc.consensus.as_ref(), self.consensus.as_ref()) else {
+            let limits =
+                MemoryAppLimits { transactions_max: self.sc.app_transactions_max, ..MemoryAppLimits::default() };
+            return SimApp::Memory(MemoryApp::new(limits));
+        };
+        if let Some(setup) = c.validator_setup(n) {
+            return SimApp::Validator(Box::new(ValidatorApp::new(setup, ledger)));
+        }
+        if spec.planted_unfetched_relays {
+            return SimApp::Planted(PlantedRelay::new());
+        }
+        let mut config = RelayConfig::new(StellarNetwork::Standalone.id());
+        config.ledger = ledger;
+        config.trusted_validators = self.validators.iter().map(|v| node_id(*v)).collect();
+        SimApp::Relay(Box::new(Relay::new(config)))
     }
 
     fn make_node(&mut self, n: NodeIndex) -> (SimulatedNode, SimApp) {
@@ -211,6 +261,7 @@ impl World {
         sn.timer_at = None;
         sn.pending_fetches.clear();
         self.bank_metrics(&live.node);
+        self.consensus_node_stopped(n);
         for (_, sim) in live.conns {
             self.end_dies(sim, n, true)?;
         }
@@ -269,6 +320,7 @@ impl World {
         if self.nodes[n as usize].live.is_none() {
             return Ok(());
         }
+        self.observe_app_input(n, &input);
         if let Some(live) = self.nodes[n as usize].live.as_deref_mut() {
             let _ = live.node.handle_app(now, input);
         }
@@ -286,6 +338,7 @@ impl World {
                 continue;
             }
             let Some(input) = live.app.poll_input() else { break };
+            self.observe_app_input(n, &input);
             let Some(live) = self.nodes[n as usize].live.as_deref_mut() else { return Ok(()) };
             // A refusal (a HoldTxSet that is not a tx set) is the application's mistake; the
             // simulated applications make none.
@@ -349,6 +402,7 @@ impl World {
             }
             _ => {}
         }
+        self.observe_delivery(n, &d);
         if let Some(live) = self.nodes[n as usize].live.as_deref_mut() {
             live.app.handle_delivery(now, d);
         }

@@ -80,6 +80,7 @@ impl World {
             misbehaving_dropped: self.stats.misbehaving_dropped,
             overruns: self.stats.overruns,
             checks: self.checks_made(),
+            consensus: self.consensus_report(),
         }
     }
 }

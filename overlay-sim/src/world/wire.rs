@@ -38,7 +38,7 @@ impl World {
     /// Read what side `side` of `sim` writes, and check it.
     pub(super) fn tap_write(&mut self, sim: u64, side: usize, bytes: &[u8]) -> Res {
         let now = self.q.now();
-        let consensus = false;
+        let consensus = self.consensus.is_some();
         let c = self.conns.get_mut(&sim).expect("present");
         let (w, r) = (c.ends[side].node, c.ends[1 - side].node);
         let writer = &mut self.nodes[w as usize];
@@ -105,7 +105,9 @@ impl World {
             let at = now + Duration::from_millis(profile.latency_ms) + PUNISH_DEADLINE;
             self.q.schedule_at(at, Event::CheckPunished { conn: sim, side: 1 - side })?;
         }
-        let _ = relay_frames;
+        for xdr in relay_frames {
+            self.consensus_wire(sim, side, &xdr)?;
+        }
         Ok(())
     }
 
