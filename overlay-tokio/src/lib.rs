@@ -13,6 +13,7 @@
 
 pub mod clock;
 pub mod connection;
+pub mod guide;
 pub mod local;
 pub mod overlay;
 pub mod store;

@@ -5,9 +5,9 @@
 //!
 //! (The keys are applied onto an [`OverlayConfig`]; a wrong value is an error naming its key.)
 
-use overlay_tokio::OverlayConfig;
 use overlay_auth::NodeIdentity;
 use overlay_proto::{NetworkId, NodeId, PeerAddress};
+use overlay_tokio::OverlayConfig;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -151,7 +151,10 @@ impl CoreConfig {
         set(&mut flood.flood_demand_backoff_delay_ms, self.FLOOD_DEMAND_BACKOFF_DELAY_MS);
         if let Some(slots) = self.MAX_SLOTS_TO_REMEMBER {
             if slots == 0 {
-                return Err(ConfigFileError::Value { key: "MAX_SLOTS_TO_REMEMBER", reason: "must be at least 1".into() });
+                return Err(ConfigFileError::Value {
+                    key: "MAX_SLOTS_TO_REMEMBER",
+                    reason: "must be at least 1".into(),
+                });
             }
             config.flood_ttl_secs = u64::from(slots) * config.ledger.ledger_close_time_ms / 1000;
         }
@@ -162,7 +165,10 @@ impl CoreConfig {
         if let Some(p) = &self.NETWORK_PASSPHRASE {
             config.network_passphrase = p.clone();
         }
-        config.node_config().map(|_| ()).map_err(|e| ConfigFileError::Value { key: "configuration", reason: e.to_string() })
+        config
+            .node_config()
+            .map(|_| ())
+            .map_err(|e| ConfigFileError::Value { key: "configuration", reason: e.to_string() })
     }
 }
 

@@ -30,8 +30,7 @@ async fn start_node(connect: Option<PeerAddress>) -> Result<OverlayManager, Stri
         allow_localhost_for_testing: true,
         ..OverlayConfig::default()
     };
-    let node =
-        OverlayManager::new(config, LocalNode::generate(Network::Standalone.id())).map_err(|e| e.to_string())?;
+    let node = OverlayManager::new(config, LocalNode::generate(Network::Standalone.id())).map_err(|e| e.to_string())?;
     node.start().await.map_err(|e| e.to_string())?;
     if let Some(a) = connect {
         node.connect(&a).await.map_err(|e| e.to_string())?;

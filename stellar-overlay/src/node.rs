@@ -1,10 +1,10 @@
 //! `stellar-overlay node`.
 
+use crate::config_file::CoreConfig;
 use crate::events::{emit, emit_json};
 use crate::{LogFormat, NetworkArgs, identity};
 use clap::Args;
 use overlay_proto::PeerAddress;
-use crate::config_file::CoreConfig;
 use overlay_tokio::{LocalNode, OverlayConfig, OverlayManager};
 use serde_json::json;
 use std::net::SocketAddr;

@@ -7,37 +7,57 @@
 //! on another thread. Everything between them is a bounded channel.
 //!
 //! A validator drives it like this: it reads deliveries, checks signatures on its own
-//! threads, answers with verdicts, and tells the overlay when a ledger closes.
+//! threads, answers with verdicts, tells the overlay which items it holds, and reports each
+//! ledger close.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use overlay_node::app::{Delivery, ScpVerdict, TxVerdict};
+//! use overlay_node::relay::references;
 //! use overlay_node::LedgerState;
+//! use overlay_proto::xdr::ScpStatementPledges;
 //! use overlay_tokio::{LocalNode, OverlayConfig, OverlayManager};
 //! use overlay_auth::NodeIdentity;
+//! use std::collections::HashSet;
 //!
 //! let local = LocalNode::new_testnet(NodeIdentity::from_seed([7; 32]));
 //! let (manager, mut deliveries) = OverlayManager::builder(OverlayConfig::testnet(), local)
 //!     .build_with_deliveries()?;
 //! manager.start().await?;
 //! let mut ledger = LedgerState::relay();
-//! while let Some(d) = deliveries.recv().await {
-//!     match d {
-//!         // A transaction queue would check it here.
+//! let mut held = HashSet::new();
+//! while let Some(delivery) = deliveries.recv().await {
+//!     match delivery {
+//!         // The transaction queue checks it (off the overlay's loop) and answers by hash.
 //!         Delivery::Transaction(t) => manager.tx_verdict(t.hash, TxVerdict::Accepted).await?,
-//!         // SCP would verify, fetch what the statement needs, then say Ready.
-//!         Delivery::ScpEnvelope(e) => manager.scp_verdict(e.id, ScpVerdict::Ready).await?,
-//!         Delivery::TxSet { .. } | Delivery::QuorumSet { .. } => {}
-//!         _ => {}
+//!         // SCP checks the envelope, and takes it only once the items it names are held.
+//!         Delivery::ScpEnvelope(e) => {
+//!             let refs = references(&e.envelope.statement.pledges)?;
+//!             let tx_sets: Vec<_> = refs.tx_sets.into_iter().filter(|h| !held.contains(h)).collect();
+//!             let quorum_set = Some(refs.quorum_set).filter(|h| !held.contains(h));
+//!             let verdict = if tx_sets.is_empty() && quorum_set.is_none() {
+//!                 ScpVerdict::Ready
+//!             } else {
+//!                 ScpVerdict::Fetch { tx_sets, quorum_set }
+//!             };
+//!             let externalized = matches!(e.envelope.statement.pledges, ScpStatementPledges::Externalize(_));
+//!             manager.scp_verdict(e.id, verdict.clone()).await?;
+//!             // When consensus closes a ledger, the overlay clears what is older.
+//!             if externalized && verdict == ScpVerdict::Ready {
+//!                 ledger.tracking_ledger = e.slot_index() as u32;
+//!                 manager.ledger_closed(ledger).await?;
+//!             }
+//!         }
+//!         // A fetched item: the node holds and serves it already.
+//!         Delivery::TxSet { hash, .. } | Delivery::QuorumSet { hash, .. } => {
+//!             held.insert(hash);
+//!         }
 //!     }
-//!     // When consensus closes a ledger:
-//!     ledger.tracking_ledger += 0;
-//!     # break;
 //! }
-//! manager.ledger_closed(ledger).await?;
-//! manager.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! `examples/validator.rs` runs a complete one on loopback.
 
 mod app;
 mod config;
