@@ -294,16 +294,14 @@ async fn an_outside_application_drives_the_node_through_deliveries_and_verdicts(
     let demand =
         overlay_proto::xdr::FloodDemand { tx_hashes: vec![overlay_proto::xdr::Hash(t.hash.0)].try_into().unwrap() };
     watcher.send(StellarMessage::FloodDemand(demand)).await.unwrap();
-    let pulled = reply(&mut watcher, |m| matches!(m, StellarMessage::Transaction(_)).then_some(())).await;
-    let _ = pulled;
+    reply(&mut watcher, |m| matches!(m, StellarMessage::Transaction(_)).then_some(())).await;
 
     // An SCP envelope waits for its verdict; ready, it goes to the other peer.
     let env = scp_message(local(51).node_id(), 9, 1);
     sender.send(env.clone()).await.unwrap();
     let Delivery::ScpEnvelope(e) = next(&mut deliveries).await else { panic!("an envelope") };
     v.scp_verdict(e.id, ScpVerdict::Ready).await.unwrap();
-    let got = reply(&mut watcher, |m| (*m == env).then_some(())).await;
-    let _ = got;
+    reply(&mut watcher, |m| (*m == env).then_some(())).await;
 
     // Items held are served by hash.
     let set = overlay_proto::xdr::GeneralizedTransactionSet::V1(overlay_proto::xdr::TransactionSetV1 {

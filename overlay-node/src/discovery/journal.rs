@@ -213,7 +213,7 @@ mod tests {
         assert!(j.ban(&n).unwrap());
         assert!(!j.ban(&n).unwrap(), "a second ban changes nothing and is not journaled");
         j.insert(&rec("9.9.9.9:9", 0)).unwrap();
-        assert_eq!(j.evict_one_inbound().unwrap().is_some(), true);
+        assert!(j.evict_one_inbound().unwrap().is_some());
         let changes: Vec<StoreChange> = j.take_changes().collect();
         assert_eq!(changes.iter().filter(|c| matches!(c, StoreChange::Ban(_))).count(), 1);
         let mut replay = MemoryStore::new();

@@ -36,6 +36,9 @@ pub(crate) enum Input {
 
 type Reply<T> = oneshot::Sender<T>;
 
+/// A `connect` call waiting: its reply, and the peer once authenticated.
+type Connecting = (Reply<Result<NodeId, ConnectError>>, Option<NodeId>);
+
 pub(crate) enum Command {
     Broadcast(StellarMessage, Reply<Result<usize, NodeError>>),
     SendTo(NodeId, StellarMessage, Reply<Result<(), NodeError>>),
@@ -105,7 +108,7 @@ pub(crate) struct NodeTask {
     /// `connect` calls waiting for their connection to be accepted or to end. Accepted means
     /// authenticated and granted flow control: the remote sends its first SEND_MORE_EXTENDED
     /// only once it admitted us (§3.6 steps 6–7); a remote without a slot sends ERROR instead.
-    connecting: BTreeMap<ConnId, (Reply<Result<NodeId, ConnectError>>, Option<NodeId>)>,
+    connecting: BTreeMap<ConnId, Connecting>,
     /// Writer tasks of closed connections, awaited at shutdown so queued bytes are flushed,
     /// and their aborted readers.
     closing: Vec<JoinHandle<()>>,
