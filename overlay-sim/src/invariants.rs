@@ -244,7 +244,8 @@ pub enum Violation {
     /// flooded (consensus-relay (c)).
     #[error(
         "relay {relay} did not answer validator {validator}'s request for the {item} {hash}… of an envelope it had \
-         flooded within {deadline_ms} ms"
+         flooded within {deadline_ms} ms (meanwhile the relay ignored {ignored_queries} queries over its per-peer \
+         rate limit, §8.6)"
     )]
     RequestNotAnswered {
         /// The relay.
@@ -257,6 +258,9 @@ pub enum Violation {
         hash: String,
         /// The deadline.
         deadline_ms: u64,
+        /// Queries the relay's node ignored over its rate limit between the request and the
+        /// deadline (§8.6: silence, not DONT_HAVE).
+        ignored_queries: u64,
     },
     /// A node's timer fired again and again without time passing.
     #[error("node {node}'s timer fired {fires} times at one instant")]

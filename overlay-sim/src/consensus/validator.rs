@@ -186,16 +186,19 @@ impl ValidatorApp {
         if statement == Statement::Externalize && self.externalized.is_none_or(|e| e < slot) {
             self.externalized = Some(slot);
             self.ledger.tracking_ledger = u32::try_from(slot).unwrap_or(u32::MAX);
-            let min = slot.saturating_sub(u64::from(self.setup.max_slots_to_remember)) + 1;
-            self.tx_sets.clear_below(min);
+            let min = self.ledger.min_ledger_to_remember(self.setup.max_slots_to_remember);
+            self.tx_sets.clear_below(u64::from(min));
             self.inputs.push_back(AppInput::Ledger(self.ledger));
         }
         Some(env)
     }
 
+    /// Whether `slot` is within the window of §8.1 around the last externalized slot (the
+    /// node's own `min_ledger_to_remember`) and not too far ahead of it.
     fn in_window(&self, slot: u64) -> bool {
         let Some(t) = self.externalized else { return true };
-        slot + u64::from(self.setup.max_slots_to_remember) > t && slot <= t + u64::from(LEDGER_VALIDITY_BRACKET)
+        let min = self.ledger.min_ledger_to_remember(self.setup.max_slots_to_remember);
+        slot >= u64::from(min) && slot <= t + u64::from(LEDGER_VALIDITY_BRACKET)
     }
 
     fn discard(&mut self, id: Hash256, reason: &'static str) -> ScpVerdict {

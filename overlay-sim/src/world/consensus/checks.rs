@@ -40,10 +40,11 @@ impl World {
                 let tx_set = matches!(msg, StellarMessage::GetTxSet(_));
                 let hash = Hash256(h.0);
                 let at = self.q.now();
+                let ignored_before = self.ignored_queries(r);
                 let c = self.consensus.as_deref_mut().expect("checked");
                 if c.relay_refs.get(&r).is_some_and(|refs| refs.contains_key(&hash)) {
                     c.checks.requests_after_flood += 1;
-                    c.requests.insert((sim, hash), Request { at, validator: w, relay: r, tx_set });
+                    c.requests.insert((sim, hash), Request { at, validator: w, relay: r, tx_set, ignored_before });
                     self.q.schedule_in(REQUEST_ANSWER_DEADLINE, Event::CheckRequest { conn: sim, hash })?;
                 }
                 Ok(())
@@ -141,7 +142,13 @@ impl World {
             item: if req.tx_set { "tx set" } else { "quorum set" },
             hash: short(&hash),
             deadline_ms: REQUEST_ANSWER_DEADLINE.as_millis() as u64,
+            ignored_queries: self.ignored_queries(req.relay).saturating_sub(req.ignored_before),
         }))
+    }
+
+    /// Queries node `n` ignored over its per-peer rate limit (§8.6), this incarnation.
+    fn ignored_queries(&self, n: NodeIndex) -> u64 {
+        self.nodes[n as usize].live.as_deref().map_or(0, |l| l.node.counters().query_ignored)
     }
 
     /// (a): the envelope of record `n` must be ready at every other validator's application

@@ -46,6 +46,8 @@ struct Request {
     validator: NodeIndex,
     relay: NodeIndex,
     tx_set: bool,
+    /// The relay node's count of queries ignored over its rate limit (§8.6) then.
+    ignored_before: u64,
 }
 
 /// The scenario's state. See the [module docs](self).
