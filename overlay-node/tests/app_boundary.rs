@@ -309,3 +309,29 @@ fn connection_messages_are_refused() {
         .collect();
     assert!(!kinds.contains(&MessageType::Hello));
 }
+
+// The original crate's soft limit on incoming flood messages is an option, off by default:
+// with it, flood messages past the rate are read, counted and dropped; without it, none is.
+#[test]
+fn the_soft_flood_rate_limit_is_an_option_off_by_default() {
+    for limit in [None, Some(5)] {
+        let mut h = Harness::new();
+        h.add_node(NodeConfig { flood_rate_limit_per_sec: limit, ..Harness::config() });
+        h.add_node(Harness::config());
+        h.connect(1, 0);
+        assert!(h.run_until(h.now + secs(5), |h| h.linked(0, 1)));
+        let id0 = h.nodes[0].node_id();
+        for n in 0..20 {
+            let now = h.now;
+            h.nodes[1].send_to(now, id0, &transaction_message(n)).unwrap();
+        }
+        h.run_for(Duration::from_millis(100));
+        let limited = h.nodes[0].counters().flood_rate_limited;
+        let delivered = h.deliveries[0].iter().filter(|d| matches!(d, Delivery::Transaction(_))).count() as u64;
+        match limit {
+            None => assert_eq!((limited, delivered), (0, 20)),
+            Some(_) => assert_eq!((limited, delivered), (15, 5), "a second's worth passes"),
+        }
+        assert!(drops(&h).is_empty(), "the sender is not punished");
+    }
+}

@@ -10,7 +10,6 @@
 use crate::clock::{instant_of, now, unix_now};
 use crate::local::SharedAuth;
 use overlay_auth::{HelloFacts, OpenPolicy, Role};
-use overlay_flow::LedgerLimits;
 use overlay_node::{DropReason, Peer, PeerConfig, PeerEvent};
 use overlay_proto::xdr::{MessageType, StellarMessage};
 use overlay_proto::{MessageClass, PeerAddress};
@@ -24,13 +23,16 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+/// `MAX_SLOTS_TO_REMEMBER` for the limits of a lone connection (it floods nothing).
+const REMEMBERED_SLOTS: u32 = 12;
+
 /// Settings of a [`PeerConnection`].
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
     /// Timers, batching and flow control of the peer.
     pub peer: Arc<PeerConfig>,
-    /// Ledger-driven limits for flow control (maximum transaction size and so on).
-    pub ledger: LedgerLimits,
+    /// The ledger, for flow control's limits (maximum transaction size and so on).
+    pub ledger: overlay_node::LedgerState,
     /// How long a TCP connect may take. Default 10 s.
     pub connect_timeout: Duration,
     /// Size of each socket read. Default 64 KiB: many frames per system call.
@@ -45,7 +47,7 @@ impl Default for ConnectionConfig {
     fn default() -> Self {
         ConnectionConfig {
             peer: Arc::new(PeerConfig::default()),
-            ledger: LedgerLimits::default(),
+            ledger: overlay_node::LedgerState::GENESIS,
             connect_timeout: Duration::from_secs(10),
             read_chunk_bytes: 64 * 1024,
             event_queue_len: 1024,
@@ -174,7 +176,7 @@ impl PeerConnection {
             handshake,
             PeerAddress::from_socket_addr(addr),
             config.peer.clone(),
-            config.ledger,
+            config.ledger.flow_limits(REMEMBERED_SLOTS),
             now(),
             u64::from_le_bytes(crate::clock::random_bytes()),
         );

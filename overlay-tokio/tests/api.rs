@@ -509,3 +509,82 @@ async fn an_application_a_second_late_never_holds_up_the_node() {
     sender.close(DropReason::LocalSilent("done")).await;
     a.shutdown().await;
 }
+
+/// A peer database that cannot be written (a read-only file, a full disk).
+struct ReadOnlyStore(MemoryStore);
+
+impl PeerStore for ReadOnlyStore {
+    fn load(&self, a: &PeerAddress) -> Result<Option<PeerRecord>, StoreError> {
+        self.0.load(a)
+    }
+    fn insert(&mut self, _: &PeerRecord) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn update(&mut self, _: &PeerRecord) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn delete(&mut self, _: &PeerAddress) -> Result<bool, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn delete_with_min_failures(&mut self, _: u32) -> Result<u64, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn delete_ip_with_min_failures(&mut self, _: Ipv4Addr, _: u32) -> Result<u64, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn evict_one_inbound(&mut self) -> Result<Option<PeerAddress>, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn count(&self, q: &PeerQuery, now: Timestamp) -> Result<u64, StoreError> {
+        self.0.count(q, now)
+    }
+    fn load_page(
+        &self,
+        q: &PeerQuery,
+        now: Timestamp,
+        offset: u64,
+        limit: usize,
+    ) -> Result<Vec<PeerRecord>, StoreError> {
+        self.0.load_page(q, now, offset, limit)
+    }
+    fn ban(&mut self, _: &NodeId) -> Result<bool, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn unban(&mut self, _: &NodeId) -> Result<bool, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    fn is_banned(&self, n: &NodeId) -> Result<bool, StoreError> {
+        self.0.is_banned(n)
+    }
+    fn bans(&self) -> Result<Vec<NodeId>, StoreError> {
+        self.0.bans()
+    }
+}
+
+// A peer database that fails every write is reported as an event; the node goes on from
+// its in-memory view (the ban holds) and keeps its peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_is_reported_and_the_node_goes_on() {
+    let a = OverlayManager::builder(config(), local(80))
+        .peer_store(Box::new(ReadOnlyStore(MemoryStore::new())))
+        .build()
+        .unwrap();
+    let mut events = a.events();
+    a.start().await.unwrap();
+    let b = started(81, config()).await;
+    b.connect(&PeerAddress::from(a.local_addr().unwrap())).await.unwrap();
+    a.ban_peer(local(82).node_id()).await.unwrap();
+    let error = expect(&mut events, |e| match e {
+        OverlayEvent::StoreFailed { error } => Some(error.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(error.contains("read-only") || error.contains("read only"), "{error}");
+    assert_eq!(a.bans().await.unwrap(), vec![local(82).node_id()]);
+    assert_eq!(a.peer_infos().len(), 1);
+    let mut c = client(83, a.local_addr().unwrap()).await;
+    c.send(StellarMessage::GetScpQuorumset(Uint256([1; 32]))).await.unwrap();
+    reply(&mut c, |m| matches!(m, StellarMessage::DontHave(_)).then_some(())).await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
