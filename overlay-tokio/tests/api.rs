@@ -356,37 +356,41 @@ async fn next(d: &mut overlay_tokio::Deliveries) -> Delivery {
     tokio::time::timeout(WAIT, d.recv()).await.unwrap().unwrap()
 }
 
-/// A peer database that takes 2 s for every call that writes.
-struct SlowStore {
+/// A peer database whose every write goes through `write` first: it may wait, or fail.
+struct HookedStore<F: FnMut() -> Result<(), StoreError> + Send> {
     inner: MemoryStore,
-    busy: Busy,
+    write: F,
 }
 
-impl PeerStore for SlowStore {
+impl<F: FnMut() -> Result<(), StoreError> + Send> PeerStore for HookedStore<F> {
     fn load(&self, a: &PeerAddress) -> Result<Option<PeerRecord>, StoreError> {
-        self.busy.during(Duration::from_secs(2), || self.inner.load(a))
+        self.inner.load(a)
     }
     fn insert(&mut self, r: &PeerRecord) -> Result<(), StoreError> {
-        let inner = &mut self.inner;
-        self.busy.during(Duration::from_secs(2), || inner.insert(r))
+        (self.write)()?;
+        self.inner.insert(r)
     }
     fn update(&mut self, r: &PeerRecord) -> Result<(), StoreError> {
-        let inner = &mut self.inner;
-        self.busy.during(Duration::from_secs(2), || inner.update(r))
+        (self.write)()?;
+        self.inner.update(r)
     }
     fn delete(&mut self, a: &PeerAddress) -> Result<bool, StoreError> {
+        (self.write)()?;
         self.inner.delete(a)
     }
     fn delete_with_min_failures(&mut self, n: u32) -> Result<u64, StoreError> {
+        (self.write)()?;
         self.inner.delete_with_min_failures(n)
     }
     fn delete_ip_with_min_failures(&mut self, ip: Ipv4Addr, n: u32) -> Result<u64, StoreError> {
+        (self.write)()?;
         self.inner.delete_ip_with_min_failures(ip, n)
     }
     fn evict_one_inbound(&mut self) -> Result<Option<PeerAddress>, StoreError> {
+        (self.write)()?;
         self.inner.evict_one_inbound()
     }
-    fn count(&self, q: &PeerQuery, now: overlay_proto::Timestamp) -> Result<u64, StoreError> {
+    fn count(&self, q: &PeerQuery, now: Timestamp) -> Result<u64, StoreError> {
         self.inner.count(q, now)
     }
     fn load_page(
@@ -399,10 +403,11 @@ impl PeerStore for SlowStore {
         self.inner.load_page(q, now, offset, limit)
     }
     fn ban(&mut self, n: &NodeId) -> Result<bool, StoreError> {
-        let inner = &mut self.inner;
-        self.busy.during(Duration::from_secs(2), || inner.ban(n))
+        (self.write)()?;
+        self.inner.ban(n)
     }
     fn unban(&mut self, n: &NodeId) -> Result<bool, StoreError> {
+        (self.write)()?;
         self.inner.unban(n)
     }
     fn is_banned(&self, n: &NodeId) -> Result<bool, StoreError> {
@@ -428,7 +433,10 @@ async fn answered_while(conn: &mut PeerConnection, busy: &Busy) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_blocks_two_seconds_never_holds_up_the_node() {
     let busy = Busy::default();
-    let store = SlowStore { inner: MemoryStore::new(), busy: busy.clone() };
+    let slow = busy.clone();
+    // Every write takes 2 s.
+    let store =
+        HookedStore { inner: MemoryStore::new(), write: move || slow.during(Duration::from_secs(2), || Ok(())) };
     let a = OverlayManager::builder(config(), local(60)).peer_store(Box::new(store)).build().unwrap();
     let mut events = a.events();
     a.start().await.unwrap();
@@ -510,65 +518,13 @@ async fn an_application_a_second_late_never_holds_up_the_node() {
     a.shutdown().await;
 }
 
-/// A peer database that cannot be written (a read-only file, a full disk).
-struct ReadOnlyStore(MemoryStore);
-
-impl PeerStore for ReadOnlyStore {
-    fn load(&self, a: &PeerAddress) -> Result<Option<PeerRecord>, StoreError> {
-        self.0.load(a)
-    }
-    fn insert(&mut self, _: &PeerRecord) -> Result<(), StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn update(&mut self, _: &PeerRecord) -> Result<(), StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn delete(&mut self, _: &PeerAddress) -> Result<bool, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn delete_with_min_failures(&mut self, _: u32) -> Result<u64, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn delete_ip_with_min_failures(&mut self, _: Ipv4Addr, _: u32) -> Result<u64, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn evict_one_inbound(&mut self) -> Result<Option<PeerAddress>, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn count(&self, q: &PeerQuery, now: Timestamp) -> Result<u64, StoreError> {
-        self.0.count(q, now)
-    }
-    fn load_page(
-        &self,
-        q: &PeerQuery,
-        now: Timestamp,
-        offset: u64,
-        limit: usize,
-    ) -> Result<Vec<PeerRecord>, StoreError> {
-        self.0.load_page(q, now, offset, limit)
-    }
-    fn ban(&mut self, _: &NodeId) -> Result<bool, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn unban(&mut self, _: &NodeId) -> Result<bool, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    fn is_banned(&self, n: &NodeId) -> Result<bool, StoreError> {
-        self.0.is_banned(n)
-    }
-    fn bans(&self) -> Result<Vec<NodeId>, StoreError> {
-        self.0.bans()
-    }
-}
-
 // A peer database that fails every write is reported as an event; the node goes on from
 // its in-memory view (the ban holds) and keeps its peers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_store_is_reported_and_the_node_goes_on() {
-    let a = OverlayManager::builder(config(), local(80))
-        .peer_store(Box::new(ReadOnlyStore(MemoryStore::new())))
-        .build()
-        .unwrap();
+    // A read-only file, a full disk: every write fails.
+    let store = HookedStore { inner: MemoryStore::new(), write: || Err(StoreError::ReadOnly) };
+    let a = OverlayManager::builder(config(), local(80)).peer_store(Box::new(store)).build().unwrap();
     let mut events = a.events();
     a.start().await.unwrap();
     let b = started(81, config()).await;
