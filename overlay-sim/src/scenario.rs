@@ -185,7 +185,8 @@ pub struct Scenario {
     /// The ledger's maximum tx set size in operations: sizes adverts, demands, incoming
     /// advert queues and the outbound transaction queue limit.
     pub max_tx_set_ops: u32,
-    /// Transactions each node's application keeps (oldest forgotten first).
+    /// Transactions each node keeps to serve demands (`ItemLimits::transactions_max`) and its
+    /// application remembers as seen (oldest forgotten first).
     pub app_transactions_max: usize,
     /// Bounds of the nodes' flooding state, where not the node's defaults: Floodgate
     /// records, advert history per peer, demand history (memory of large runs).

@@ -15,7 +15,9 @@ use crate::topology::NodePlan;
 use overlay_auth::{HelloParams, LocalAuth, NodeIdentity};
 use overlay_node::app::{AppInput, Application, Delivery, MemoryApp, MemoryAppLimits};
 use overlay_node::discovery::{MemoryStore, PeerStore, StoreChange};
-use overlay_node::{ConnId, LedgerState, Node, NodeConfig, NodeEvent, Output, Received, Relay, RelayConfig};
+use overlay_node::{
+    ConnId, ItemLimits, LedgerState, Node, NodeConfig, NodeEvent, Output, Received, Relay, RelayConfig,
+};
 use overlay_proto::{Network as StellarNetwork, PeerAddress, Timestamp};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -214,6 +216,9 @@ impl World {
             max_additional_peer_connections: sn.plan.max_inbound,
             flood,
             ledger,
+            // The node keeps accepted transactions to serve demands: as many as the
+            // application remembers (the scenario's bound on both).
+            items: ItemLimits { transactions_max: self.sc.app_transactions_max, ..ItemLimits::default() },
             allow_private_addresses_for_testing: true,
             ..NodeConfig::default()
         };
