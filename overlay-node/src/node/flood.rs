@@ -4,7 +4,7 @@ use super::{ConnId, Node, Waiter};
 use overlay_flood::{FetchKind, PullMessageKind};
 use overlay_flow::{MessageMeta, OutboundMessage};
 use overlay_proto::xdr::StellarMessage;
-use overlay_proto::{Hash256, NodeId, Timestamp};
+use overlay_proto::{Hash256, Timestamp};
 use std::sync::Arc;
 
 /// The optional soft limit on flood messages from all peers (`flood_rate_limit_per_sec`):
@@ -117,8 +117,7 @@ impl Node {
     /// Flood a transaction: adverts to every authenticated peer that does not know it. Its
     /// pull-mode hash is its Floodgate identity.
     pub(super) fn flood_transaction(&mut self, tx_hash: Hash256) -> usize {
-        let peers: Vec<NodeId> = self.authenticated.keys().copied().collect();
-        let told = match self.floodgate.broadcast(tx_hash, self.ledger.tracking_ledger, &peers) {
+        let told = match self.floodgate.broadcast(tx_hash, self.ledger.tracking_ledger, &self.authenticated_ids) {
             Ok(t) => t,
             Err(_) => return 0,
         };
@@ -133,8 +132,7 @@ impl Node {
     /// every authenticated peer that does not know it. `meta` is its flow-control metadata
     /// (`None` for messages outside flow control, which are sent at once).
     pub(super) fn flood_push(&mut self, id: Hash256, meta: Option<MessageMeta>, msg: &StellarMessage, xdr: &Arc<[u8]>) {
-        let peers: Vec<NodeId> = self.authenticated.keys().copied().collect();
-        let told = match self.floodgate.broadcast(id, self.ledger.tracking_ledger, &peers) {
+        let told = match self.floodgate.broadcast(id, self.ledger.tracking_ledger, &self.authenticated_ids) {
             Ok(t) => t,
             Err(_) => return,
         };
@@ -154,8 +152,7 @@ impl Node {
     pub(super) fn flood_envelope(&mut self, id: Hash256, w: &Waiter) {
         let meta = MessageMeta::scp(Arc::new(w.envelope.statement.clone()), w.xdr.len());
         let out = OutboundMessage::from_meta(meta, w.xdr.clone());
-        let peers: Vec<NodeId> = self.authenticated.keys().copied().collect();
-        if let Ok(told) = self.floodgate.broadcast(id, self.ledger.tracking_ledger, &peers) {
+        if let Ok(told) = self.floodgate.broadcast(id, self.ledger.tracking_ledger, &self.authenticated_ids) {
             for p in &told {
                 if let Some(conn) = self.authenticated.get(p).copied() {
                     self.send_flood_conn(conn, &out);

@@ -6,7 +6,7 @@
 use crate::config::ItemLimits;
 use overlay_proto::xdr::{ScpEnvelope, ScpQuorumSet, StellarMessage};
 use overlay_proto::{Hash256, NodeId, SeededState};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// A map that forgets its oldest entries past a count and a byte bound.
@@ -14,8 +14,9 @@ use std::sync::Arc;
 pub(crate) struct Fifo<V> {
     /// Bound: `count_max` entries and `bytes_max` bytes (summed sizes).
     map: HashMap<Hash256, (u64, V, usize), SeededState>,
-    /// Insertion order: sequence → key. Bound: as `map` (removed together).
-    order: BTreeMap<u64, Hash256>,
+    /// Insertion order: (sequence, key). An entry whose key was removed or inserted again
+    /// (another sequence) is stale and skipped. Bound: 2 × `count_max` + 16, compacted past it.
+    order: VecDeque<(u64, Hash256)>,
     next: u64,
     bytes: usize,
     count_max: usize,
@@ -26,7 +27,7 @@ impl<V> Fifo<V> {
     pub fn new(count_max: usize, bytes_max: usize, seed: u64) -> Self {
         Fifo {
             map: HashMap::with_hasher(SeededState::new(seed)),
-            order: BTreeMap::new(),
+            order: VecDeque::new(),
             next: 0,
             bytes: 0,
             count_max: count_max.max(1),
@@ -47,9 +48,13 @@ impl<V> Fifo<V> {
         }
         let seq = self.next;
         self.next += 1;
-        self.order.insert(seq, key);
+        self.order.push_back((seq, key));
         self.bytes += size;
         self.map.insert(key, (seq, value, size));
+        if self.order.len() > 2 * self.count_max + 16 {
+            let map = &self.map;
+            self.order.retain(|(s, k)| map.get(k).is_some_and(|(live, _, _)| live == s));
+        }
     }
 
     pub fn get(&self, key: &Hash256) -> Option<&V> {
@@ -61,14 +66,25 @@ impl<V> Fifo<V> {
     }
 
     pub fn remove(&mut self, key: &Hash256) -> Option<V> {
-        let (seq, v, size) = self.map.remove(key)?;
-        self.order.remove(&seq);
+        let (_, v, size) = self.map.remove(key)?;
         self.bytes -= size;
         Some(v)
     }
 
+    /// Drop stale entries at the front of the order; the live oldest entry's key, if any.
+    fn oldest(&mut self) -> Option<Hash256> {
+        while let Some(&(seq, key)) = self.order.front() {
+            if self.map.get(&key).is_some_and(|(live, _, _)| *live == seq) {
+                return Some(key);
+            }
+            self.order.pop_front();
+        }
+        None
+    }
+
     fn pop_oldest(&mut self) -> bool {
-        let Some((_, key)) = self.order.pop_first() else { return false };
+        let Some(key) = self.oldest() else { return false };
+        self.order.pop_front();
         if let Some((_, _, size)) = self.map.remove(&key) {
             self.bytes -= size;
         }
@@ -77,8 +93,8 @@ impl<V> Fifo<V> {
 
     /// Forget the oldest entries while `old` says so (entries are visited oldest first).
     pub fn drop_oldest_while(&mut self, mut old: impl FnMut(&V) -> bool) {
-        while let Some((_, key)) = self.order.first_key_value() {
-            match self.map.get(key) {
+        while let Some(key) = self.oldest() {
+            match self.map.get(&key) {
                 Some((_, v, _)) if old(v) => {
                     self.pop_oldest();
                 }

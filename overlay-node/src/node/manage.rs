@@ -154,6 +154,7 @@ impl Node {
             }
         }
         self.authenticated.insert(id, conn);
+        self.authenticated_ids = self.authenticated.keys().copied().collect();
         let _ = self.pull.add_peer(id);
         match direction {
             Role::Initiator => self.metrics.outbound_establish += 1,

@@ -78,6 +78,8 @@ pub struct Node {
     conns: BTreeMap<ConnId, Conn>,
     next_conn: u64,
     authenticated: BTreeMap<NodeId, ConnId>,
+    /// The keys of `authenticated`, in order, kept for the Floodgate's broadcasts.
+    authenticated_ids: Vec<NodeId>,
     floodgate: Floodgate<NodeId>,
     pull: PullMode<NodeId>,
     tx_sets: ItemFetcher<NodeId, Waiter>,
@@ -169,6 +171,7 @@ impl Node {
             conns: BTreeMap::new(),
             next_conn: 1,
             authenticated: BTreeMap::new(),
+            authenticated_ids: Vec::new(),
             outputs: VecDeque::new(),
             dirty: BTreeSet::new(),
             now,
@@ -291,7 +294,15 @@ impl Node {
             live.add(&p.stats());
         }
         let (pi, po, ai, ao) = self.connection_counts();
-        self.metrics.export(live, (pi + po) as u64, (ai + ao) as u64)
+        let mut out = self.metrics.export(live, (pi + po) as u64, (ai + ao) as u64);
+        let (tx, q) = self.fetch_metrics();
+        out.push(("overlay.item-fetcher.next-peer", tx.next_peer + q.next_peer));
+        out
+    }
+
+    /// Counters of the tx-set fetcher and of the quorum-set fetcher.
+    pub fn fetch_metrics(&self) -> (overlay_flood::FetchMetrics, overlay_flood::FetchMetrics) {
+        (self.tx_sets.metrics(), self.quorum_sets.metrics())
     }
 
     /// Raw counters.
@@ -573,6 +584,7 @@ impl Node {
         if was_authenticated {
             if let Some(id) = peer_id {
                 self.authenticated.remove(&id);
+                self.authenticated_ids = self.authenticated.keys().copied().collect();
                 self.floodgate.remove_peer(&id);
                 self.pull.remove_peer(&id);
             }

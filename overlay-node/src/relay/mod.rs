@@ -8,7 +8,8 @@
 //! slot window of §8.1: the tracked slot is the highest slot it saw externalized (a
 //! [`AppInput::Ledger`] then clears the node's old records), envelopes more than
 //! `max_slots_to_remember` behind it or `slots_ahead_max` ahead are discarded. Transactions
-//! pass structural checks and are flooded once.
+//! pass structural checks and are accepted; the node delivers each once (its Floodgate and
+//! its held transactions see to that), so it is flooded once.
 //!
 //! Signature checks cost about 26 µs each: drivers run the relay off the node's loop (the
 //! tokio driver on its own task); the simulator runs it inline.
@@ -55,8 +56,6 @@ pub struct RelayConfig {
     /// A relay that knows the network's validators should name them, so that a stranger's
     /// key cannot move its window. Default empty.
     pub trusted_validators: BTreeSet<NodeId>,
-    /// Transaction hashes remembered (a second delivery is a duplicate). Default 100000.
-    pub transactions_max: usize,
     /// Item hashes (tx sets, quorum sets) remembered as held. Default 10000.
     pub items_max: usize,
     /// Envelope identities remembered as verified, so that an envelope handed back after a
@@ -73,7 +72,6 @@ impl RelayConfig {
             max_slots_to_remember: 12,
             slots_ahead_max: LEDGER_VALIDITY_BRACKET,
             trusted_validators: BTreeSet::new(),
-            transactions_max: 100_000,
             items_max: 10_000,
             verified_max: 10_000,
         }
@@ -111,9 +109,6 @@ pub struct Relay {
     latest_slot: u64,
     tx_sets: HeldItems,
     quorum_sets: HeldItems,
-    /// Bound: `transactions_max`, oldest forgotten first.
-    seen_txs: HashSet<Hash256, SeededState>,
-    seen_order: VecDeque<Hash256>,
     /// Bound: `verified_max`, oldest forgotten first.
     verified: HashSet<Hash256, SeededState>,
     verified_order: VecDeque<Hash256>,
@@ -132,8 +127,6 @@ impl Relay {
             latest_slot: 0,
             tx_sets: HeldItems::new(config.items_max, seed),
             quorum_sets: HeldItems::new(config.items_max, seed ^ 1),
-            seen_txs: HashSet::with_hasher(SeededState::new(seed ^ 2)),
-            seen_order: VecDeque::new(),
             verified: HashSet::with_hasher(SeededState::new(seed ^ 3)),
             verified_order: VecDeque::new(),
             inputs: VecDeque::new(),
@@ -244,18 +237,10 @@ impl Relay {
         self.inputs.push_back(AppInput::Ledger(self.ledger));
     }
 
-    fn judge_transaction(&mut self, hash: Hash256, env: &overlay_proto::xdr::TransactionEnvelope) -> TxVerdict {
+    fn judge_transaction(&mut self, env: &overlay_proto::xdr::TransactionEnvelope) -> TxVerdict {
         if check_transaction(env).is_err() {
             self.stats.tx_rejected += 1;
             return TxVerdict::Rejected;
-        }
-        if !self.seen_txs.insert(hash) {
-            return TxVerdict::Duplicate;
-        }
-        self.seen_order.push_back(hash);
-        while self.seen_txs.len() > self.config.transactions_max.max(1) {
-            let Some(old) = self.seen_order.pop_front() else { break };
-            self.seen_txs.remove(&old);
         }
         self.stats.tx_accepted += 1;
         TxVerdict::Accepted
@@ -266,7 +251,7 @@ impl Application for Relay {
     fn handle_delivery(&mut self, _now: Timestamp, delivery: Delivery) {
         match delivery {
             Delivery::Transaction(t) => {
-                let verdict = self.judge_transaction(t.hash, &t.envelope);
+                let verdict = self.judge_transaction(&t.envelope);
                 self.inputs.push_back(AppInput::TxVerdict { hash: t.hash, verdict });
             }
             Delivery::ScpEnvelope(d) => {
