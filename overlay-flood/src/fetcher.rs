@@ -305,6 +305,12 @@ impl<P: Copy + Eq + Ord + Hash + Debug, E> ItemFetcher<P, E> {
         self.trackers.get(hash).map_or_else(Vec::new, |e| e.tracker.waiting().collect())
     }
 
+    /// Whether the envelope with message identity `msg_id` waits for any item of this
+    /// fetcher (a pass over the trackers).
+    pub fn is_waiting(&self, msg_id: &Hash256) -> bool {
+        self.trackers.values().any(|e| e.tracker.is_waiting(msg_id))
+    }
+
     /// The tracker of `hash`.
     pub fn tracker(&self, hash: &Hash256) -> Option<&Tracker<P, E>> {
         self.trackers.get(hash).map(|e| &e.tracker)

@@ -154,6 +154,11 @@ impl<P: Copy + Eq + Ord + Hash + Debug, E> Tracker<P, E> {
         self.waiting.len()
     }
 
+    /// Whether the envelope with message identity `msg_id` waits here.
+    pub fn is_waiting(&self, msg_id: &Hash256) -> bool {
+        self.waiting.iter().any(|w| w.msg_id == *msg_id)
+    }
+
     /// Whether no envelope waits.
     pub fn is_empty(&self) -> bool {
         self.waiting.is_empty()

@@ -335,3 +335,34 @@ fn the_soft_flood_rate_limit_is_an_option_off_by_default() {
         assert!(drops(&h).is_empty(), "the sender is not punished");
     }
 }
+
+// An envelope that waits for a tx set and a quorum set is handed back once, when both are
+// held, even when they arrive in the same read.
+#[test]
+fn an_envelope_waiting_for_two_items_comes_back_once() {
+    let mut h = mute_pair(ItemLimits::default());
+    let (id0, id1) = (h.nodes[0].node_id(), h.nodes[1].node_id());
+    let set = overlay_proto::xdr::GeneralizedTransactionSet::V1(overlay_proto::xdr::TransactionSetV1 {
+        previous_ledger_hash: overlay_proto::xdr::Hash([6; 32]),
+        phases: vec![].try_into().unwrap(),
+    });
+    let (tx_set, _) = overlay_node::node::generalized_tx_set_hash(&set).unwrap();
+    let qset = overlay_proto::xdr::ScpQuorumSet { threshold: 1, ..Default::default() };
+    let qxdr = overlay_proto::xdr::WriteXdr::to_xdr(&qset, overlay_proto::xdr::Limits::none()).unwrap();
+    let quorum_set = Hash256::sha256(&qxdr);
+    h.app_input(1, AppInput::HoldTxSet(Arc::new(StellarMessage::GeneralizedTxSet(set))));
+    h.app_input(1, AppInput::HoldQuorumSet(Arc::new(qset)));
+    let now = h.now;
+    h.nodes[1].send_to(now, id0, &scp_message(id1, 3, 1)).unwrap();
+    h.run_for(secs(1));
+    let Some(Delivery::ScpEnvelope(e)) = h.deliveries[0].iter().find(|d| matches!(d, Delivery::ScpEnvelope(_))) else {
+        panic!("delivered")
+    };
+    let id = e.id;
+    let verdict = ScpVerdict::Fetch { tx_sets: vec![tx_set], quorum_set: Some(quorum_set) };
+    h.app_input(0, AppInput::ScpVerdict { id, verdict });
+    h.run_for(secs(2));
+    assert!(h.nodes[0].holds_tx_set(&tx_set) && h.nodes[0].holds_quorum_set(&quorum_set));
+    let back = h.deliveries[0].iter().filter(|d| matches!(d, Delivery::ScpEnvelope(e) if e.id == id && e.refetched));
+    assert_eq!(back.count(), 1);
+}

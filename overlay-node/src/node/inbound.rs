@@ -164,7 +164,7 @@ impl Node {
         self.items.tx_sets.insert(hash, held, size);
         let d = Delivery::TxSet { hash, from: Some(from), message: message.clone() };
         self.outputs.push_back(Output::Deliver(d));
-        self.hand_back(waiting);
+        self.hand_back(waiting, FetchKind::QuorumSet);
         true
     }
 
@@ -180,16 +180,23 @@ impl Node {
         self.items.quorum_sets.insert(hash, q.clone(), size);
         let d = Delivery::QuorumSet { hash, from: Some(from), quorum_set: q };
         self.outputs.push_back(Output::Deliver(d));
-        self.hand_back(waiting);
+        self.hand_back(waiting, FetchKind::TxSet);
         true
     }
 
     /// Envelopes that waited for an item go back to the application, most recent first
-    /// (§8.3).
-    fn hand_back(&mut self, waiting: Vec<Waiter>) {
+    /// (§8.3), except those still waiting for an item of the `other` fetcher (a tx set and a
+    /// quorum set often arrive in the same read): they go back when that one arrives.
+    fn hand_back(&mut self, waiting: Vec<Waiter>, other: FetchKind) {
         for w in waiting {
             let id = overlay_flood::identity::flood_message_id_from_xdr(&w.xdr);
-            self.hand_back_one(id, w);
+            let still = match other {
+                FetchKind::TxSet => self.tx_sets.is_waiting(&id),
+                FetchKind::QuorumSet => self.quorum_sets.is_waiting(&id),
+            };
+            if !still {
+                self.hand_back_one(id, w);
+            }
         }
     }
 
