@@ -26,7 +26,7 @@ use overlay_auth::{Handshake, HelloFacts, MacChannel, PeerPolicy, Progress, Role
 use overlay_flow::{FlowControl, LedgerLimits, OutboundMessage};
 use overlay_proto::frame::{FrameDecoder, HEADER_LEN, MAX_MESSAGE_SIZE, encode_unauthenticated};
 use overlay_proto::wire::{self, RawMessage};
-use overlay_proto::xdr::{DontHave, ErrorCode, MessageType, SError, StellarMessage, Uint256};
+use overlay_proto::xdr::{DontHave, MessageType, SError, StellarMessage, Uint256};
 use overlay_proto::{Hash256, MessageClass, PeerAddress, Timestamp};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -582,13 +582,4 @@ impl Inner {
             self.send_now(now, &StellarMessage::GetScpQuorumset(Uint256(hash)));
         }
     }
-}
-
-/// The ERROR frame for `code` and `text` (unauthenticated, §2.1), for drivers that must
-/// refuse a connection before a [`Peer`] exists.
-pub fn error_frame(code: ErrorCode, text: &str) -> Vec<u8> {
-    let msg = StellarMessage::ErrorMsg(SError { code, msg: text.as_bytes().to_vec().try_into().unwrap_or_default() });
-    let mut frame = Vec::new();
-    let _ = encode_unauthenticated(&msg, &mut frame);
-    frame
 }
