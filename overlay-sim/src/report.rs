@@ -130,9 +130,10 @@ pub struct FetchReport {
     pub completed: u64,
     /// From the fetch to the set's arrival.
     pub latency_ms: Percentiles,
+    /// Moves to the next peer (timeout or DONT_HAVE), `overlay.item-fetcher.next-peer`.
+    pub next_peer: u64,
     /// GET_TX_SET messages written by all nodes, read on the wire: a fetch asks one peer at a
-    /// time, so requests beyond one per fetch are moves to the next peer (timeout or
-    /// DONT_HAVE).
+    /// time, so requests beyond one per fetch are moves to the next peer.
     pub requests: u64,
 }
 
@@ -321,6 +322,7 @@ pub(crate) fn build(input: Input<'_>) -> Report {
             started: input.log.fetch.started,
             completed: input.log.fetch.completed,
             latency_ms: input.log.fetch.latency.percentiles(),
+            next_peer: input.metrics.get("overlay.item-fetcher.next-peer").copied().unwrap_or(0),
             requests: input.get_tx_set_sent,
         },
         consensus: input.consensus,
@@ -415,8 +417,8 @@ impl Report {
         let t = &self.tx_set_fetch;
         let _ = writeln!(
             s,
-            "\ntx-set fetches: {} started, {} completed; {} GET_TX_SET written",
-            t.started, t.completed, t.requests
+            "\ntx-set fetches: {} started, {} completed, {} moves to the next peer; {} GET_TX_SET written",
+            t.started, t.completed, t.next_peer, t.requests
         );
         let _ = writeln!(s, "  fetch latency        {}", fmt_p(&t.latency_ms));
         let b = &self.bandwidth;
