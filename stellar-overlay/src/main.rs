@@ -4,7 +4,6 @@
 //! one JSON object per line (see `events.rs`); exit codes are 0 for success, 1 for a failure
 //! the program reports, 2 for bad arguments.
 
-mod config_file;
 mod demo;
 mod events;
 mod metrics;

@@ -1,6 +1,6 @@
 //! `stellar-overlay node`.
 
-use crate::config_file::CoreConfig;
+use stellar_overlay::config_file::CoreConfig;
 use crate::events::{emit, emit_json};
 use crate::{LogFormat, NetworkArgs, identity};
 use clap::Args;
