@@ -59,6 +59,10 @@ impl Node {
     pub(super) fn fetch(&mut self, kind: FetchKind, hash: Hash256, id: Hash256, waiter: Waiter) {
         let waiting =
             overlay_flood::Waiting { msg_id: id, slot_index: waiter.envelope.statement.slot_index, envelope: waiter };
+        if self.fetch_started.len() >= super::FETCH_STARTS_MAX {
+            self.fetch_started.clear();
+        }
+        self.fetch_started.entry(hash).or_insert(self.now);
         let peers = self.fetch_peers();
         let fetcher = match kind {
             FetchKind::TxSet => &mut self.tx_sets,

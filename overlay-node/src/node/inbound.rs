@@ -83,7 +83,9 @@ impl Node {
         let Ok(hash) = overlay_flood::identity::tx_full_hash_from_message_xdr(xdr) else {
             return false;
         };
-        self.pull.handle_transaction(self.now, from, &hash);
+        if let Some(latency) = self.pull.handle_transaction(self.now, from, &hash) {
+            self.measures.pull_latency.observe(latency.since_first_demand);
+        }
         if !self.record_flood(hash, from) {
             return false;
         }
@@ -160,6 +162,7 @@ impl Node {
             return false;
         }
         self.metrics.fetch_unique_recv += 1;
+        self.note_fetched(&hash);
         let held = super::items::Held { item: message.clone(), ledger: self.ledger.tracking_ledger };
         self.items.tx_sets.insert(hash, held, size);
         let d = Delivery::TxSet { hash, from: Some(from), message: message.clone() };
@@ -176,12 +179,19 @@ impl Node {
             return false;
         }
         self.metrics.fetch_unique_recv += 1;
+        self.note_fetched(&hash);
         let q = Arc::new(q.clone());
         self.items.quorum_sets.insert(hash, q.clone(), size);
         let d = Delivery::QuorumSet { hash, from: Some(from), quorum_set: q };
         self.outputs.push_back(Output::Deliver(d));
         self.hand_back(waiting, FetchKind::TxSet);
         true
+    }
+
+    fn note_fetched(&mut self, hash: &Hash256) {
+        if let Some(start) = self.fetch_started.remove(hash) {
+            self.measures.fetch_latency.observe(self.now - start);
+        }
     }
 
     /// Envelopes that waited for an item go back to the application, most recent first

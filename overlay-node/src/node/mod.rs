@@ -36,7 +36,7 @@ pub use serve::{generalized_tx_set_hash, legacy_tx_set_hash, tx_set_hash};
 use crate::config::{Limits, NodeConfig};
 use crate::discovery::{DiscoveryConfig, JournalStore, MemoryStore, PeerManager};
 use crate::ledger::LedgerState;
-use crate::metrics::{NodeMetrics, PeerTotals};
+use crate::metrics::{ConnectionCounts, Measures, MetricsSnapshot, NodeMetrics, PeerTotals};
 use crate::peer::{DropReason, Peer, PeerConfig, PeerEvent};
 use conn::Conn;
 use items::ItemStore;
@@ -99,8 +99,15 @@ pub struct Node {
     out_of_sync_since: Option<Timestamp>,
     shutting_down: bool,
     metrics: NodeMetrics,
+    measures: Measures,
+    /// When each item being fetched was first asked for (fetch latency). Bound:
+    /// `FETCH_STARTS_MAX`; cleared whole past it (the figures of those fetches are lost).
+    fetch_started: std::collections::HashMap<overlay_proto::Hash256, Timestamp, overlay_proto::SeededState>,
     manage: manage::ManageState,
 }
+
+/// Fetch start times kept at most (far above the fetchers' own bound on trackers).
+const FETCH_STARTS_MAX: usize = 16_384;
 
 impl core::fmt::Debug for Node {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -180,6 +187,8 @@ impl Node {
             out_of_sync_since: None,
             shutting_down: false,
             metrics: NodeMetrics::default(),
+            measures: Measures::default(),
+            fetch_started: std::collections::HashMap::with_hasher(overlay_proto::SeededState::new(seed ^ 0x9e37)),
             manage: manage::ManageState::default(),
         }
     }
@@ -298,6 +307,49 @@ impl Node {
         let (tx, q) = self.fetch_metrics();
         out.push(("overlay.item-fetcher.next-peer", tx.next_peer + q.next_peer));
         out
+    }
+
+    /// Every metric at `now` (see [`MetricsSnapshot`]).
+    pub fn snapshot(&self, now: Timestamp) -> MetricsSnapshot {
+        let mut traffic = self.measures.closed_traffic;
+        let mut queue_delay = self.measures.closed_queue_delay;
+        let mut throttled = self.measures.closed_throttled;
+        let (mut queued_msgs, mut queued_bytes) = ([0u64; 4], [0u64; 4]);
+        let (mut throttled_connections, mut read_throttled_connections) = (0, 0);
+        for p in self.conns.values().filter_map(|c| c.peer.as_deref()) {
+            traffic.add(p.traffic());
+            for (a, b) in queue_delay.iter_mut().zip(p.queue_delay()) {
+                a.add(b);
+            }
+            throttled += p.throttled(now);
+            let flow = p.flow_stats();
+            for (i, q) in flow.queues.iter().enumerate() {
+                queued_msgs[i] += q.len_msgs as u64;
+                queued_bytes[i] += q.bytes;
+            }
+            throttled_connections += u64::from(flow.no_capacity_since.is_some());
+            read_throttled_connections += u64::from(flow.read_throttled);
+        }
+        let (pi, po, ai, ao) = self.connection_counts();
+        MetricsSnapshot {
+            counters: self.metrics(),
+            traffic,
+            drops: self.measures.drops.iter().map(|(k, v)| (*k, *v)).collect(),
+            queue_delay,
+            queued_msgs,
+            queued_bytes,
+            throttled_connections,
+            throttled,
+            read_throttled_connections,
+            pull_latency: self.measures.pull_latency,
+            fetch_latency: self.measures.fetch_latency,
+            connections: ConnectionCounts {
+                pending_inbound: pi as u64,
+                pending_outbound: po as u64,
+                authenticated_inbound: ai as u64,
+                authenticated_outbound: ao as u64,
+            },
+        }
     }
 
     /// Counters of the tx-set fetcher and of the quorum-set fetcher.
@@ -575,7 +627,13 @@ impl Node {
         let address = c.peer.as_ref().map(|p| p.address().clone()).unwrap_or_else(|| c.address.clone());
         if let Some(p) = c.peer.as_ref() {
             self.metrics.closed_peers.add(&p.stats());
+            self.measures.closed_traffic.add(p.traffic());
+            for (a, b) in self.measures.closed_queue_delay.iter_mut().zip(p.queue_delay()) {
+                a.add(b);
+            }
+            self.measures.closed_throttled += p.throttled(self.now);
         }
+        *self.measures.drops.entry(reason.label()).or_insert(0) += 1;
         if c.peer.is_none() {
             // A dial that never connected: nothing to flush.
             self.conns.remove(&conn);

@@ -22,6 +22,7 @@ pub use config::PeerConfig;
 pub use reason::DropReason;
 pub use stats::PeerStats;
 
+use crate::metrics::{Histogram, Traffic};
 use overlay_auth::{Handshake, HelloFacts, MacChannel, PeerPolicy, Progress, Role};
 use overlay_flow::{FlowControl, LedgerLimits, OutboundMessage};
 use overlay_proto::frame::{FrameDecoder, HEADER_LEN, MAX_MESSAGE_SIZE, encode_unauthenticated};
@@ -113,6 +114,14 @@ struct Inner {
     ping_key: u64,
     ping: Option<(Hash256, Timestamp)>,
     stats: PeerStats,
+    /// Messages and bytes per type, both ways.
+    traffic: Traffic,
+    /// How long flood messages waited in the outbound queues, per priority.
+    queue_delay: [Histogram; 4],
+    /// Time spent with flood messages queued and no outbound credit, before `throttled_since`.
+    throttled: core::time::Duration,
+    /// Since when that is the case now.
+    throttled_since: Option<Timestamp>,
 }
 
 impl core::fmt::Debug for Peer {
@@ -158,6 +167,10 @@ impl Peer {
             ping_key,
             ping: None,
             stats: PeerStats { created_at: now, ..PeerStats::default() },
+            traffic: Traffic::default(),
+            queue_delay: [Histogram::default(); 4],
+            throttled: core::time::Duration::ZERO,
+            throttled_since: None,
             config,
         };
         inner.take_handshake_output(now);
@@ -197,6 +210,22 @@ impl Peer {
     /// Counters.
     pub fn stats(&self) -> PeerStats {
         self.inner.stats
+    }
+
+    /// Messages and bytes read and written, per type.
+    pub fn traffic(&self) -> &Traffic {
+        &self.inner.traffic
+    }
+
+    /// How long flood messages waited in each outbound queue (by `Priority::index`).
+    pub fn queue_delay(&self) -> &[Histogram; 4] {
+        &self.inner.queue_delay
+    }
+
+    /// Time spent with flood messages queued and no outbound credit, up to `now`.
+    pub fn throttled(&self, now: Timestamp) -> core::time::Duration {
+        let current = self.inner.throttled_since.map_or(core::time::Duration::ZERO, |t| now - t);
+        self.inner.throttled + current
     }
 
     /// Flow-control counters.
@@ -364,6 +393,9 @@ impl Inner {
         self.last_read = now;
         self.stats.messages_read += 1;
         self.stats.bytes_read += (body.len() + HEADER_LEN) as u64;
+        if let Ok(raw) = RawMessage::parse(body) {
+            self.traffic.note_read(raw.message_type_code(), body.len() + HEADER_LEN);
+        }
         match &mut self.phase {
             Phase::Handshaking(hs) => {
                 let result = hs.handle_frame(body, now_unix, policy);
@@ -406,6 +438,9 @@ impl Inner {
     fn take_handshake_output(&mut self, now: Timestamp) {
         if let Phase::Handshaking(hs) = &mut self.phase {
             while let Some(frame) = hs.poll_transmit() {
+                if let Ok(raw) = RawMessage::parse(frame.get(HEADER_LEN..).unwrap_or_default()) {
+                    self.traffic.note_written(raw.message_type_code(), frame.len());
+                }
                 self.urgent.extend_from_slice(&frame);
                 self.urgent_frames += 1;
                 self.urgent_last_enqueued = now;
@@ -414,6 +449,9 @@ impl Inner {
     }
 
     fn push_frame(&mut self, now: Timestamp, frame: &[u8]) {
+        if let Ok(raw) = RawMessage::parse(frame.get(HEADER_LEN..).unwrap_or_default()) {
+            self.traffic.note_written(raw.message_type_code(), frame.len());
+        }
         self.urgent.extend_from_slice(frame);
         self.urgent_frames += 1;
         self.urgent_last_enqueued = now;
@@ -507,6 +545,7 @@ impl Inner {
             self.urgent.truncate(before);
             return;
         }
+        self.traffic.note_written(msg.discriminant() as i32, self.urgent.len() - before);
         self.urgent_frames += 1;
         self.urgent_last_enqueued = now;
         if self.urgent.len() > self.config.max_unsent_bytes {
@@ -539,7 +578,11 @@ impl Inner {
                 let Some(s) = self.flow.poll_send(now) else {
                     break;
                 };
+                let before = batch.len();
                 channel.seal_xdr(&s.payload, &mut batch);
+                let code = s.payload.get(..4).map_or(-1, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                self.traffic.note_written(code, batch.len() - before);
+                self.queue_delay[s.priority.index()].observe(now - s.enqueued_at);
                 frames += 1;
                 last_enqueued = Some(s.enqueued_at);
                 self.flow.handle_write_complete(now, s.ticket);
@@ -554,7 +597,20 @@ impl Inner {
         }
         self.stats.messages_written += frames as u64;
         self.stats.bytes_written += batch.len() as u64;
+        self.note_throttle(now);
         Some(batch)
+    }
+
+    /// Account the time spent with flood messages queued and no outbound credit.
+    fn note_throttle(&mut self, now: Timestamp) {
+        match (self.throttled_since, self.flow.no_capacity_since()) {
+            (None, Some(t)) => self.throttled_since = Some(t),
+            (Some(t), None) => {
+                self.throttled += now - t;
+                self.throttled_since = None;
+            }
+            _ => {}
+        }
     }
 
     fn tick(&mut self, now: Timestamp) {

@@ -107,6 +107,38 @@ impl DropReason {
         }
     }
 
+    /// A short name for metrics labels (`snake_case`, from a fixed set): the kind of reason
+    /// without its details.
+    pub fn label(&self) -> &'static str {
+        match self {
+            DropReason::Handshake(h) => handshake_label(h),
+            DropReason::Frame(_) => "frame",
+            DropReason::CorruptXdr(_) => "corrupt_xdr",
+            DropReason::Mac(_) => "bad_mac",
+            DropReason::Flow(FlowError::NoOutboundCapacityTimeout) => "no_outbound_capacity",
+            DropReason::Flow(_) => "flow_control_violation",
+            DropReason::RemoteError(_) => "remote_error",
+            DropReason::UnexpectedHello => "unexpected_hello",
+            DropReason::OutOfOrderAuth => "out_of_order_auth",
+            DropReason::ReceivedPeers => "peers_from_initiator",
+            DropReason::TooManyPeers => "too_many_peers",
+            DropReason::IdleTimeout => "idle_timeout",
+            DropReason::Straggling => "straggling",
+            DropReason::SendBufferFull => "send_buffer_full",
+            DropReason::RemoteClosed => "remote_closed",
+            DropReason::Io(_) => "io_error",
+            DropReason::Local { text, .. } => match *text {
+                "peer rejected" => "peer_rejected",
+                "shutdown" => "shutdown",
+                "dropped by user" => "dropped_by_user",
+                "preferred peer selected instead" => "preferred_peer_instead",
+                "random disconnect due to out of sync" => "out_of_sync",
+                _ => "local",
+            },
+            DropReason::LocalSilent(_) => "local_silent",
+        }
+    }
+
     /// Whether the remote ended the connection (an ERROR or a close), rather than us.
     pub fn by_remote(&self) -> bool {
         matches!(self, DropReason::RemoteError(_) | DropReason::RemoteClosed)
@@ -116,5 +148,26 @@ impl DropReason {
 impl core::fmt::Display for DropReason {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&self.text())
+    }
+}
+
+fn handshake_label(h: &HandshakeError) -> &'static str {
+    match h {
+        HandshakeError::CorruptXdr(_) => "handshake_corrupt_xdr",
+        HandshakeError::Mac(_) => "handshake_bad_mac",
+        HandshakeError::RemoteError(_) => "remote_error",
+        HandshakeError::UnexpectedHello => "unexpected_hello",
+        HandshakeError::BadCert(_) => "bad_cert",
+        HandshakeError::Banned => "banned",
+        HandshakeError::Crypto(_) => "handshake_crypto",
+        HandshakeError::WrongVersion => "wrong_version",
+        HandshakeError::ConnectingToSelf => "connecting_to_self",
+        HandshakeError::WrongNetwork => "wrong_network",
+        HandshakeError::BadAddress => "bad_address",
+        HandshakeError::AlreadyConnected(_) => "already_connected",
+        HandshakeError::OutOfOrderAuth => "out_of_order_auth",
+        HandshakeError::FlowControlBytesDisabled => "flow_control_bytes_disabled",
+        HandshakeError::BeforeHandshake(_) => "before_handshake",
+        HandshakeError::Finished => "handshake_finished",
     }
 }

@@ -1,6 +1,16 @@
-//! The node's metrics (PROTOCOL.md §14) as plain counters a driver can export.
+//! The node's metrics (PROTOCOL.md §14) as plain data a driver can export: counters named
+//! after stellar-core's ([`NodeMetrics::export`]), and a [`MetricsSnapshot`] with traffic per
+//! message type, drops per reason, queue lengths and latency histograms.
+
+mod histogram;
+mod traffic;
+
+pub use histogram::{BUCKET_BOUNDS_US, Histogram};
+pub use traffic::Traffic;
 
 use crate::peer::PeerStats;
+use core::time::Duration;
+use std::collections::BTreeMap;
 
 /// Counters of a node, named after stellar-core's metrics in [`NodeMetrics::export`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -128,4 +138,67 @@ impl NodeMetrics {
             ("overlay.flood.rate-limited", self.flood_rate_limited),
         ]
     }
+}
+
+/// What the node measures besides its counters; closed connections' shares are kept here,
+/// live ones are added in a [`MetricsSnapshot`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Measures {
+    /// Traffic of closed connections, per message type.
+    pub closed_traffic: Traffic,
+    /// Outbound queue delay of closed connections, per priority (`Priority::index`).
+    pub closed_queue_delay: [Histogram; 4],
+    /// Time closed connections spent with queued flood messages and no outbound credit.
+    pub closed_throttled: Duration,
+    /// Connections ended, per reason ([`DropReason::label`](crate::DropReason::label)).
+    /// Bound: the labels are a fixed set.
+    pub drops: BTreeMap<&'static str, u64>,
+    /// From the first demand of a transaction to its arrival (`overlay.flood.tx-pull-latency`).
+    pub pull_latency: Histogram,
+    /// From the first request for a tx set or quorum set to its arrival.
+    pub fetch_latency: Histogram,
+}
+
+/// Every metric of a node at one moment: what a driver exports (Prometheus, stellar-core's
+/// `metrics` command).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsSnapshot {
+    /// The counters with their stellar-core names ([`NodeMetrics::export`]).
+    pub counters: Vec<(&'static str, u64)>,
+    /// Messages and bytes read and written per type, all connections.
+    pub traffic: Traffic,
+    /// Connections ended, per reason.
+    pub drops: Vec<(&'static str, u64)>,
+    /// Outbound queue delay per priority (SCP, transactions, demands, adverts), all
+    /// connections.
+    pub queue_delay: [Histogram; 4],
+    /// Messages waiting in the outbound queues now, per priority, all connections.
+    pub queued_msgs: [u64; 4],
+    /// Their bytes.
+    pub queued_bytes: [u64; 4],
+    /// Connections that have flood messages queued and no outbound credit now.
+    pub throttled_connections: u64,
+    /// Time all connections spent so, since the start.
+    pub throttled: Duration,
+    /// Connections whose reading is paused for capacity now (§6.3).
+    pub read_throttled_connections: u64,
+    /// Pull latency (first demand to arrival).
+    pub pull_latency: Histogram,
+    /// Fetch latency (first request to arrival) of tx sets and quorum sets.
+    pub fetch_latency: Histogram,
+    /// Pending and authenticated connections, inbound and outbound.
+    pub connections: ConnectionCounts,
+}
+
+/// Connections by state and direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionCounts {
+    /// Pending inbound.
+    pub pending_inbound: u64,
+    /// Pending outbound.
+    pub pending_outbound: u64,
+    /// Authenticated inbound.
+    pub authenticated_inbound: u64,
+    /// Authenticated outbound.
+    pub authenticated_outbound: u64,
 }
