@@ -21,8 +21,8 @@ pub mod store;
 pub use connection::{ConnectionConfig, ConnectionError, ConnectionEvent, PeerConnection};
 pub use local::{GenerateIdentity, LocalNode, SharedAuth};
 pub use overlay::{
-    Closed, ConnectError, Deliveries, OverlayBuilder, OverlayConfig, OverlayError, OverlayEvent, OverlayManager,
-    PeerInfo, ReceivedMessage, Subscription,
+    Closed, ConnectError, Deliveries, FlowInfo, NodeInfo, OverlayBuilder, OverlayConfig, OverlayError, OverlayEvent,
+    OverlayManager, OverlaySnapshot, PeerInfo, PeersReport, PendingPeer, ReceivedMessage, Subscription,
 };
 pub use overlay_proto::PeerAddress;
 pub use store::SqliteStore;

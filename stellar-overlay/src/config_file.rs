@@ -1,9 +1,11 @@
-//! A TOML configuration file with the stellar-core key names a user already has.
+//! A stellar-core configuration file (TOML), read unchanged: a validator's or a watcher's whole
+//! file, with its `[QUORUM_SET]`, `[[VALIDATORS]]`, `[HISTORY.*]` sections and every other key.
 //!
-//! Keys this program does not use (stellar-core has many more) are ignored, so an existing
-//! stellar-core configuration file can be read as it is.
-//!
-//! (The keys are applied onto an [`OverlayConfig`]; a wrong value is an error naming its key.)
+//! The keys that concern the overlay are applied onto an [`OverlayConfig`] (a wrong value is
+//! an error naming its key); the validators of `[QUORUM_SET]` and `[[VALIDATORS]]` become the
+//! relay's trusted validators, and `[[VALIDATORS]]` addresses become known peers (preferred for
+//! our own home domain, §11.5). The other keys are listed by [`CoreConfig::ignored`], for the
+//! log.
 
 use overlay_auth::NodeIdentity;
 use overlay_proto::{NetworkId, NodeId, PeerAddress};
@@ -70,6 +72,82 @@ pub struct CoreConfig {
     pub RUN_STANDALONE: Option<bool>,
     /// `sqlite3://PATH` (stellar-core's form) or a bare path: the peer database.
     pub DATABASE: Option<String>,
+    /// The admin HTTP port (on 127.0.0.1 unless `PUBLIC_HTTP_PORT`).
+    pub HTTP_PORT: Option<u16>,
+    pub PUBLIC_HTTP_PORT: Option<bool>,
+    pub ALLOW_LOCALHOST_FOR_TESTING: Option<bool>,
+    pub ALLOW_PRIVATE_ADDRESSES_FOR_TESTING: Option<bool>,
+    pub NODE_HOME_DOMAIN: Option<String>,
+    /// `[[VALIDATORS]]` entries.
+    pub VALIDATORS: Option<Vec<Validator>>,
+    /// Every validator named anywhere in `[QUORUM_SET]` (inner sets included).
+    #[serde(skip)]
+    pub quorum_set_validators: Vec<String>,
+    /// Top-level keys and sections the overlay does not use.
+    #[serde(skip)]
+    pub ignored: Vec<String>,
+}
+
+/// One `[[VALIDATORS]]` entry (the keys the overlay uses; others are ignored).
+#[derive(Debug, Default, Deserialize)]
+#[allow(non_snake_case, missing_docs)]
+pub struct Validator {
+    pub NAME: Option<String>,
+    pub HOME_DOMAIN: Option<String>,
+    pub PUBLIC_KEY: Option<String>,
+    pub ADDRESS: Option<String>,
+}
+
+/// The top-level keys [`CoreConfig`] reads.
+const USED: &[&str] = &[
+    "NETWORK_PASSPHRASE",
+    "NODE_SEED",
+    "PEER_PORT",
+    "KNOWN_PEERS",
+    "PREFERRED_PEERS",
+    "PREFERRED_PEER_KEYS",
+    "PREFERRED_PEERS_ONLY",
+    "TARGET_PEER_CONNECTIONS",
+    "MAX_ADDITIONAL_PEER_CONNECTIONS",
+    "MAX_PENDING_CONNECTIONS",
+    "PEER_AUTHENTICATION_TIMEOUT",
+    "PEER_TIMEOUT",
+    "PEER_STRAGGLER_TIMEOUT",
+    "PEER_READING_CAPACITY",
+    "PEER_FLOOD_READING_CAPACITY",
+    "FLOW_CONTROL_SEND_MORE_BATCH_SIZE",
+    "PEER_FLOOD_READING_CAPACITY_BYTES",
+    "FLOW_CONTROL_SEND_MORE_BATCH_SIZE_BYTES",
+    "PEER_TOTAL_READING_CAPACITY_BYTES",
+    "OUTBOUND_TX_QUEUE_BYTE_LIMIT",
+    "FLOOD_OP_RATE_PER_LEDGER",
+    "FLOOD_SOROBAN_RATE_PER_LEDGER",
+    "FLOOD_ADVERT_PERIOD_MS",
+    "FLOOD_DEMAND_PERIOD_MS",
+    "FLOOD_DEMAND_BACKOFF_DELAY_MS",
+    "MAX_SLOTS_TO_REMEMBER",
+    "RUN_STANDALONE",
+    "DATABASE",
+    "HTTP_PORT",
+    "PUBLIC_HTTP_PORT",
+    "ALLOW_LOCALHOST_FOR_TESTING",
+    "ALLOW_PRIVATE_ADDRESSES_FOR_TESTING",
+    "NODE_HOME_DOMAIN",
+    "VALIDATORS",
+    "QUORUM_SET",
+];
+
+/// Every `VALIDATORS` list under a `[QUORUM_SET]` table and its inner sets.
+fn quorum_validators(t: &toml::Table, out: &mut Vec<String>) {
+    for (k, v) in t {
+        match v {
+            toml::Value::Array(a) if k == "VALIDATORS" => {
+                out.extend(a.iter().filter_map(|x| x.as_str()).map(str::to_string));
+            }
+            toml::Value::Table(inner) => quorum_validators(inner, out),
+            _ => {}
+        }
+    }
 }
 
 impl CoreConfig {
@@ -82,7 +160,45 @@ impl CoreConfig {
 
     /// Parse TOML text.
     pub fn parse(text: &str) -> Result<Self, ConfigFileError> {
-        toml::from_str(text).map_err(|e| ConfigFileError::Parse(e.to_string()))
+        let mut c: CoreConfig = toml::from_str(text).map_err(|e| ConfigFileError::Parse(e.to_string()))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| ConfigFileError::Parse(e.to_string()))?;
+        c.ignored = table.keys().filter(|k| !USED.contains(&k.as_str())).cloned().collect();
+        if let Some(toml::Value::Table(q)) = table.get("QUORUM_SET") {
+            quorum_validators(q, &mut c.quorum_set_validators);
+        }
+        Ok(c)
+    }
+
+    /// The admin HTTP address: `HTTP_PORT` on 127.0.0.1, or on every address with
+    /// `PUBLIC_HTTP_PORT = true`; `None` without `HTTP_PORT` (or with 0, stellar-core's "off").
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        let port = self.HTTP_PORT.filter(|p| *p != 0)?;
+        let ip: std::net::IpAddr =
+            if self.PUBLIC_HTTP_PORT == Some(true) { [0, 0, 0, 0].into() } else { [127, 0, 0, 1].into() };
+        Some(std::net::SocketAddr::new(ip, port))
+    }
+
+    /// The validators named by `[QUORUM_SET]` and `[[VALIDATORS]]` (a key, optionally
+    /// followed by a name; `$name` references are skipped).
+    fn trusted(&self) -> Result<Vec<NodeId>, ConfigFileError> {
+        let from_qset = self.quorum_set_validators.iter().map(|s| ("QUORUM_SET.VALIDATORS", s.as_str()));
+        let from_list = self
+            .VALIDATORS
+            .iter()
+            .flatten()
+            .filter_map(|v| v.PUBLIC_KEY.as_deref())
+            .map(|s| ("VALIDATORS.PUBLIC_KEY", s));
+        let mut out = Vec::new();
+        for (key, s) in from_qset.chain(from_list) {
+            let first = s.split_whitespace().next().unwrap_or_default();
+            if first.starts_with('$') {
+                continue;
+            }
+            let id =
+                first.parse::<NodeId>().map_err(|e| ConfigFileError::Value { key, reason: format!("{s}: {e}") })?;
+            out.push(id);
+        }
+        Ok(out)
     }
 
     /// The network id, if NETWORK_PASSPHRASE is set.
@@ -164,6 +280,15 @@ impl CoreConfig {
         }
         if let Some(p) = &self.NETWORK_PASSPHRASE {
             config.network_passphrase = p.clone();
+        }
+        set(&mut config.allow_localhost_for_testing, self.ALLOW_LOCALHOST_FOR_TESTING);
+        set(&mut config.allow_private_addresses_for_testing, self.ALLOW_PRIVATE_ADDRESSES_FOR_TESTING);
+        config.trusted_validators.extend(self.trusted()?);
+        for v in self.VALIDATORS.iter().flatten() {
+            let Some(a) = &v.ADDRESS else { continue };
+            let address = addresses("VALIDATORS.ADDRESS", std::slice::from_ref(a))?;
+            let ours = v.HOME_DOMAIN.is_some() && v.HOME_DOMAIN == self.NODE_HOME_DOMAIN;
+            if ours { config.preferred_peers.extend(address) } else { config.known_peers.extend(address) }
         }
         config
             .node_config()

@@ -1,6 +1,5 @@
 //! `stellar-overlay node`.
 
-use stellar_overlay::config_file::CoreConfig;
 use crate::events::{emit, emit_json};
 use crate::{LogFormat, NetworkArgs, identity};
 use clap::Args;
@@ -9,6 +8,7 @@ use overlay_tokio::{LocalNode, OverlayConfig, OverlayManager};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use stellar_overlay::config_file::CoreConfig;
 use tokio::sync::broadcast::error::RecvError;
 
 #[derive(Args, Debug)]
@@ -20,10 +20,11 @@ pub struct NodeArgs {
     /// A peer to dial at once and keep as a known peer (HOST:PORT); may be repeated.
     #[arg(long = "connect")]
     connect: Vec<String>,
-    /// A stellar-core style TOML file (NETWORK_PASSPHRASE, NODE_SEED, PEER_PORT, KNOWN_PEERS,
+    /// A stellar-core configuration file, a validator's or a watcher's, unchanged: its
+    /// overlay keys are used (NETWORK_PASSPHRASE, NODE_SEED, PEER_PORT, HTTP_PORT, KNOWN_PEERS,
     /// PREFERRED_PEERS, PREFERRED_PEER_KEYS, PREFERRED_PEERS_ONLY, TARGET_PEER_CONNECTIONS,
-    /// MAX_ADDITIONAL_PEER_CONNECTIONS, flow-control and flooding keys, DATABASE). Flags
-    /// override it.
+    /// MAX_ADDITIONAL_PEER_CONNECTIONS, flow-control and flooding keys, DATABASE,
+    /// [QUORUM_SET] and [[VALIDATORS]]), the others listed once in the log. Flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
     #[command(flatten)]
@@ -35,7 +36,13 @@ pub struct NodeArgs {
     /// file's DATABASE, else stellar-overlay.db].
     #[arg(long)]
     database: Option<String>,
-    /// Serve Prometheus metrics on this address (HTTP, any path).
+    /// Serve the admin commands on this address (PORT alone: 127.0.0.1:PORT): peers,
+    /// connect, droppeer, ban, unban, bans, info, metrics (Prometheus) [default: the config
+    /// file's HTTP_PORT, on 127.0.0.1 unless PUBLIC_HTTP_PORT].
+    #[arg(long)]
+    http: Option<String>,
+    /// Serve the flat counters of earlier versions in the Prometheus text format on this
+    /// address (any path); kept as it was. The admin endpoint's /metrics has the full set.
     #[arg(long)]
     metrics: Option<SocketAddr>,
     /// How events are written to stdout.
@@ -48,8 +55,15 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         Some(p) => CoreConfig::load(p).map_err(|e| e.to_string())?,
         None => CoreConfig::default(),
     };
+    if !file.ignored.is_empty() {
+        tracing::warn!(keys = %file.ignored.join(", "), "configuration keys the overlay does not use (ignored)");
+    }
     let mut config = OverlayConfig { database: Some(PathBuf::from("stellar-overlay.db")), ..OverlayConfig::default() };
     file.apply(&mut config).map_err(|e| e.to_string())?;
+    let http = match &args.http {
+        Some(a) => Some(http_addr(a)?),
+        None => file.http_addr(),
+    };
     if let Some(listen) = &args.listen {
         let addr: SocketAddr = tokio::net::lookup_host(listen)
             .await
@@ -99,6 +113,20 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         Some(a) => Some(crate::metrics::serve(a, manager.clone()).await?),
         None => None,
     };
+    let admin = match http {
+        Some(a) => {
+            let (bound, task) = overlay_admin::http::serve(a, overlay_admin::Admin::new(manager.clone()))
+                .await
+                .map_err(|e| format!("--http {a}: {e}"))?;
+            emit_json(
+                args.log_format,
+                json!({"event": "admin", "address": bound.to_string()}),
+                format!("admin        http://{bound}/"),
+            );
+            Some(task)
+        }
+        None => None,
+    };
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
@@ -109,9 +137,17 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
-    if let Some(m) = metrics {
-        m.abort();
+    for t in [metrics, admin].into_iter().flatten() {
+        t.abort();
     }
     manager.shutdown().await;
     Ok(())
+}
+
+/// `PORT` (on 127.0.0.1) or `ADDR:PORT`.
+fn http_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse::<SocketAddr>().map_err(|e| format!("--http {s}: {e} (PORT or ADDR:PORT)"))
 }

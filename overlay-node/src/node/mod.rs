@@ -200,6 +200,11 @@ impl Node {
         self.auth.node_id()
     }
 
+    /// What we advertise in HELLO.
+    pub fn hello(&self) -> &overlay_auth::HelloParams {
+        &self.auth.keys().hello
+    }
+
     /// The configuration.
     pub fn config(&self) -> &NodeConfig {
         &self.config
@@ -306,6 +311,9 @@ impl Node {
         let mut out = self.metrics.export(live, (pi + po) as u64, (ai + ao) as u64);
         let (tx, q) = self.fetch_metrics();
         out.push(("overlay.item-fetcher.next-peer", tx.next_peer + q.next_peer));
+        let d = self.pull.demand_metrics();
+        out.push(("overlay.demand.timeout", d.timeouts));
+        out.push(("overlay.flood.abandoned-demands", d.abandoned));
         out
     }
 

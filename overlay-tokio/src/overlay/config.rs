@@ -64,6 +64,10 @@ pub struct OverlayConfig {
     pub preferred_peers: Vec<PeerAddress>,
     /// `PREFERRED_PEER_KEYS`: peers preferred by NodeID.
     pub preferred_peer_keys: BTreeSet<NodeId>,
+    /// The validators whose EXTERNALIZE moves the relay's tracked slot (a stellar-core file's
+    /// `[QUORUM_SET]` and `[[VALIDATORS]]`); empty: any validly signed node. Only the relay
+    /// application uses it.
+    pub trusted_validators: BTreeSet<NodeId>,
     /// `PREFERRED_PEERS_ONLY`. Default false.
     pub preferred_peers_only: bool,
     /// `MAX_PENDING_CONNECTIONS`. Default 500.
@@ -128,6 +132,7 @@ impl Default for OverlayConfig {
             known_peers: Vec::new(),
             preferred_peers: Vec::new(),
             preferred_peer_keys: BTreeSet::new(),
+            trusted_validators: BTreeSet::new(),
             preferred_peers_only: false,
             max_pending_connections: node.max_pending_connections,
             run_standalone: false,

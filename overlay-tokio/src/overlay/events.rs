@@ -73,6 +73,7 @@ pub enum OverlayEvent {
 /// An authenticated peer, as [`OverlayManager::peer_infos`](super::OverlayManager::peer_infos)
 /// reports it.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PeerInfo {
     /// Its NodeID.
     pub peer_id: NodeId,
@@ -84,7 +85,11 @@ pub struct PeerInfo {
     pub version_string: String,
     /// Its overlay version.
     pub overlay_version: u32,
-    /// Messages read and written.
+    /// Its minimum overlay version.
+    pub overlay_min_version: u32,
+    /// The ledger protocol of its HELLO.
+    pub ledger_version: u32,
+    /// Messages read.
     pub messages_read: u64,
     /// Messages written.
     pub messages_written: u64,
@@ -94,4 +99,82 @@ pub struct PeerInfo {
     pub bytes_written: u64,
     /// Last ping round trip, if measured.
     pub latency_ms: Option<u64>,
+    /// Seconds since it authenticated.
+    pub elapsed_secs: u64,
+    /// Flow control both ways.
+    pub flow: FlowInfo,
+}
+
+/// A connection's flow-control state (stellar-core's `peers` command, `flow_control`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowInfo {
+    /// Flood messages the peer may still send us (`local_capacity.flood`).
+    pub local_flood_msgs: u64,
+    /// Messages of any kind it may still send (`local_capacity.reading`).
+    pub local_reading_msgs: u64,
+    /// Flood bytes it may still send (`local_capacity_bytes.flood`).
+    pub local_flood_bytes: u64,
+    /// Flood messages we may still send it (`peer_capacity`).
+    pub peer_msgs: u64,
+    /// Flood bytes we may still send it (`peer_capacity_bytes`).
+    pub peer_bytes: u64,
+    /// Flood messages waiting in our outbound queues for it.
+    pub queued_msgs: u64,
+    /// Their bytes.
+    pub queued_bytes: u64,
+}
+
+/// A connection not yet authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingPeer {
+    /// The address dialed, or the remote socket address.
+    pub address: PeerAddress,
+    /// `Initiator` if we dialed.
+    pub direction: Role,
+}
+
+/// Every connection: what stellar-core's `peers` command lists.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeersReport {
+    /// Authenticated peers.
+    pub authenticated: Vec<PeerInfo>,
+    /// Connections dialing or in their handshake.
+    pub pending: Vec<PendingPeer>,
+}
+
+/// The overlay part of stellar-core's `info` command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeInfo {
+    /// Our NodeID.
+    pub node_id: NodeId,
+    /// Our HELLO's version string.
+    pub version_str: String,
+    /// Our overlay versions (min, current).
+    pub overlay_versions: (u32, u32),
+    /// The ledger the node works from.
+    pub ledger: overlay_node::LedgerState,
+    /// Authenticated connections.
+    pub authenticated_count: usize,
+    /// Pending connections.
+    pub pending_count: usize,
+    /// When the node started, in Unix seconds.
+    pub started_unix: u64,
+    /// Whether the node is shutting down.
+    pub shutting_down: bool,
+}
+
+/// Every measurement of a running overlay: the node's, and the driver's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverlaySnapshot {
+    /// The node's counters, traffic, drops, queues and latencies.
+    pub node: overlay_node::metrics::MetricsSnapshot,
+    /// Time the node took to process what it read, per message type: each read's time is
+    /// shared evenly among the messages it carried (the node handles a read as a whole).
+    pub processing: Vec<(MessageType, overlay_node::metrics::Histogram)>,
+    /// Deliveries the application could not take.
+    pub deliveries_missed: u64,
+    /// Peer-database writes that failed or were dropped.
+    pub store_failures: u64,
+    /// Seconds since start.
+    pub uptime_secs: u64,
 }

@@ -73,7 +73,9 @@ pub use app::Deliveries;
 pub use config::OverlayConfig;
 pub use dns::{resolve, resolve_all};
 pub use error::{ConnectError, OverlayError};
-pub use events::{OverlayEvent, PeerInfo, ReceivedMessage};
+pub use events::{
+    FlowInfo, NodeInfo, OverlayEvent, OverlaySnapshot, PeerInfo, PeersReport, PendingPeer, ReceivedMessage,
+};
 pub use subscribe::{Closed, Subscription};
 
 use crate::clock::{now, random_bytes, unix_now};
@@ -131,6 +133,8 @@ struct Inner {
     events: broadcast::Sender<OverlayEvent>,
     peers: Arc<Mutex<Vec<PeerInfo>>>,
     state: Mutex<State>,
+    /// Peer-database writes that failed or were dropped.
+    store_failures: Arc<std::sync::atomic::AtomicU64>,
     /// Cached after start, so that commands need no lock on `state` for long.
     commands: Mutex<Option<mpsc::Sender<Command>>>,
     local_addr: Mutex<Option<SocketAddr>>,
@@ -179,6 +183,7 @@ impl OverlayBuilder {
             let mut relay = RelayConfig::new(network_id);
             relay.ledger = self.config.ledger;
             relay.max_slots_to_remember = self.config.max_slots_to_remember();
+            relay.trusted_validators = self.config.trusted_validators.clone();
             Box::new(Relay::new(relay))
         });
         OverlayManager::assemble(self.config, self.local, AppSide::Thread(app), None, self.store)
@@ -250,6 +255,7 @@ impl OverlayManager {
             events,
             peers: Arc::new(Mutex::new(Vec::new())),
             state: Mutex::new(State::Ready(Parts { app, deliveries, store })),
+            store_failures: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             commands: Mutex::new(None),
             local_addr: Mutex::new(None),
             config,
@@ -314,8 +320,12 @@ impl OverlayManager {
         }
         tasks.push(tokio::spawn(resolve_loop(config.clone(), inputs_tx.clone())));
         let ch = Channels { inputs_tx, inputs, commands, app_inputs, deliveries };
-        let shared =
-            Shared { hub: self.inner.hub.clone(), events: self.inner.events.clone(), peers: self.inner.peers.clone() };
+        let shared = Shared {
+            hub: self.inner.hub.clone(),
+            events: self.inner.events.clone(),
+            peers: self.inner.peers.clone(),
+            store_failures: self.inner.store_failures.clone(),
+        };
         let settings = Settings {
             connect_timeout: std::time::Duration::from_secs(config.connect_timeout_secs),
             read_chunk_bytes: config.read_chunk_bytes,
@@ -346,8 +356,10 @@ impl OverlayManager {
         let (store, view) = loaded;
         let view = view?;
         let events = self.inner.events.clone();
+        let failures = self.inner.store_failures.clone();
         let max = 2 * (view.max_records() + view.max_bans()) as usize;
         let writer = persist::StoreWriter::start(store, max, move |r| {
+            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let error = match r {
                 persist::WriterReport::Failed(e) => e,
                 persist::WriterReport::Dropped => "a change was not written".into(),
@@ -453,6 +465,23 @@ impl OverlayManager {
     /// The node's metrics with their stellar-core names.
     pub async fn metrics(&self) -> Result<Vec<(&'static str, u64)>, OverlayError> {
         self.call(Command::Metrics).await
+    }
+
+    /// Every connection, pending and authenticated, with its flow-control state (what
+    /// stellar-core's `peers` command lists).
+    pub async fn peers_report(&self) -> Result<PeersReport, OverlayError> {
+        self.call(Command::Peers).await
+    }
+
+    /// The overlay part of stellar-core's `info` command.
+    pub async fn info(&self) -> Result<NodeInfo, OverlayError> {
+        self.call(Command::Info).await
+    }
+
+    /// Every measurement: the node's counters, traffic per type, drops per reason, queues,
+    /// latencies, and the driver's processing times (what exporters publish).
+    pub async fn snapshot(&self) -> Result<OverlaySnapshot, OverlayError> {
+        self.call(Command::Snapshot).await
     }
 
     /// What the node holds and what waits for the application.

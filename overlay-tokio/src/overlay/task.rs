@@ -5,13 +5,16 @@
 //! made here.
 
 use super::error::ConnectError;
-use super::events::{OverlayEvent, PeerInfo, ReceivedMessage};
+use super::events::{
+    FlowInfo, NodeInfo, OverlayEvent, OverlaySnapshot, PeerInfo, PeersReport, PendingPeer, ReceivedMessage,
+};
 use super::io::{self, DialError};
 use super::persist::{StoreWriter, WriterReport};
 use super::subscribe::Hub;
 use crate::clock::{instant_of, now, unix_now};
 use overlay_node::app::{AppInput, Delivery};
 use overlay_node::discovery::StoreError;
+use overlay_node::metrics::Histogram;
 use overlay_node::{ConnId, DropReason, LedgerState, Node, NodeError, NodeEvent, NodeSizes, Output};
 use overlay_proto::xdr::{MessageType, StellarMessage};
 use overlay_proto::{Host, MessageClass, NodeId, PeerAddress};
@@ -53,6 +56,9 @@ pub(crate) enum Command {
     SetSynced(bool),
     Ledger(Reply<LedgerState>),
     Sizes(Reply<NodeSizes>),
+    Peers(Reply<PeersReport>),
+    Info(Reply<NodeInfo>),
+    Snapshot(Reply<OverlaySnapshot>),
     Shutdown(Reply<()>),
 }
 
@@ -76,6 +82,8 @@ pub(crate) struct Shared {
     pub events: broadcast::Sender<OverlayEvent>,
     /// Refreshed on every connect and drop, and at most a second old otherwise.
     pub peers: Arc<Mutex<Vec<PeerInfo>>>,
+    /// Peer-database writes that failed or were dropped (counted by the writer's report).
+    pub store_failures: Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub(crate) struct Channels {
@@ -117,6 +125,10 @@ pub(crate) struct NodeTask {
     shutdown_reply: Option<Reply<()>>,
     deliveries_missed: u64,
     peers_refreshed: Instant,
+    /// Time to process reads, per message type code (see `OverlaySnapshot::processing`).
+    processing: [Histogram; 32],
+    started: Instant,
+    started_unix: u64,
 }
 
 impl NodeTask {
@@ -140,6 +152,9 @@ impl NodeTask {
             shutdown_reply: None,
             deliveries_missed: 0,
             peers_refreshed: Instant::now(),
+            processing: [Histogram::default(); 32],
+            started: Instant::now(),
+            started_unix: unix_now(),
         }
     }
 
@@ -249,7 +264,7 @@ impl NodeTask {
                 }
                 self.node.handle_connect_failed(t, unix, conn, &e.to_string());
             }
-            Input::Bytes(conn, bytes) => self.node.handle_bytes(t, unix, conn, &bytes),
+            Input::Bytes(conn, bytes) => self.handle_bytes_timed(t, unix, conn, &bytes),
             Input::Closed(conn, reason) => self.node.handle_socket_closed(t, unix, conn, reason),
             Input::Writable(conn) => {
                 self.flush_pending(conn);
@@ -259,6 +274,28 @@ impl NodeTask {
                 }
             }
             Input::Resolved { known, preferred } => self.node.set_config_peers(known, preferred),
+        }
+    }
+
+    /// Hand a read to the node and share the time it took evenly among the messages it
+    /// carried, per type.
+    fn handle_bytes_timed(&mut self, t: overlay_proto::Timestamp, unix: u64, conn: ConnId, bytes: &[u8]) {
+        let before = self.node.peer(conn).map(|p| *p.traffic());
+        let start = Instant::now();
+        self.node.handle_bytes(t, unix, conn, bytes);
+        let elapsed = start.elapsed();
+        let (Some(before), Some(after)) = (before, self.node.peer(conn).map(|p| *p.traffic())) else { return };
+        let read: Vec<(MessageType, u64)> =
+            after.read().into_iter().map(|(ty, m, _)| (ty, m - before.read_of(ty))).filter(|(_, n)| *n > 0).collect();
+        let total: u64 = read.iter().map(|(_, n)| n).sum();
+        if total == 0 {
+            return;
+        }
+        let each = elapsed / u32::try_from(total).unwrap_or(u32::MAX);
+        for (ty, n) in read {
+            if let Some(h) = self.processing.get_mut(ty as usize) {
+                h.observe_n(each, n);
+            }
         }
     }
 
@@ -308,6 +345,47 @@ impl NodeTask {
             Command::Sizes(r) => {
                 let _ = r.send(self.node.sizes());
             }
+            Command::Peers(r) => {
+                let pending = self
+                    .node
+                    .connections()
+                    .filter(|(id, _, p)| {
+                        !self.node.authenticated_peers().any(|(_, c)| c == *id) && p.is_none_or(|p| !p.is_closed())
+                    })
+                    .map(|(_, role, p)| PendingPeer {
+                        address: p.map(|p| p.address().clone()).unwrap_or_else(|| PeerAddress::new("0.0.0.0", 1)),
+                        direction: role,
+                    })
+                    .collect();
+                let _ = r.send(PeersReport { authenticated: self.peer_infos_now(), pending });
+            }
+            Command::Info(r) => {
+                let (pi, po, ai, ao) = self.node.connection_counts();
+                let hello = self.node.hello();
+                let _ = r.send(NodeInfo {
+                    node_id: self.node.node_id(),
+                    version_str: hello.version_str.clone(),
+                    overlay_versions: (hello.overlay_min_version, hello.overlay_version),
+                    ledger: *self.node.ledger(),
+                    authenticated_count: ai + ao,
+                    pending_count: pi + po,
+                    started_unix: self.started_unix,
+                    shutting_down: self.shutdown_reply.is_some(),
+                });
+            }
+            Command::Snapshot(r) => {
+                let processing = MessageType::VARIANTS
+                    .iter()
+                    .filter_map(|ty| self.processing.get(*ty as usize).filter(|h| h.count() > 0).map(|h| (*ty, *h)))
+                    .collect();
+                let _ = r.send(OverlaySnapshot {
+                    node: self.node.snapshot(t),
+                    processing,
+                    deliveries_missed: self.deliveries_missed,
+                    store_failures: self.shared.store_failures.load(Ordering::Relaxed),
+                    uptime_secs: self.started.elapsed().as_secs(),
+                });
+            }
             Command::Shutdown(r) => {
                 self.node.shutdown(t);
                 self.shutdown_reply = Some(r);
@@ -317,28 +395,46 @@ impl NodeTask {
 
     fn refresh_peers(&mut self) {
         self.peers_refreshed = Instant::now();
-        let infos: Vec<PeerInfo> = self
-            .node
+        let infos = self.peer_infos_now();
+        *self.shared.peers.lock().unwrap_or_else(|p| p.into_inner()) = infos;
+    }
+
+    fn peer_infos_now(&self) -> Vec<PeerInfo> {
+        let now = now();
+        self.node
             .authenticated_peers()
             .filter_map(|(id, conn)| {
                 let p = self.node.peer(conn)?;
                 let remote = p.remote()?;
                 let s = p.stats();
+                let f = p.flow_stats();
+                let queued = |m: fn(&overlay_flow::QueueStats) -> u64| f.queues.iter().map(m).sum::<u64>();
                 Some(PeerInfo {
                     peer_id: id,
                     address: p.address().clone(),
                     direction: p.role(),
                     version_string: remote.version_str.clone(),
                     overlay_version: remote.overlay_version,
+                    overlay_min_version: remote.overlay_min_version,
+                    ledger_version: remote.ledger_version,
                     messages_read: s.messages_read,
                     messages_written: s.messages_written,
                     bytes_read: s.bytes_read,
                     bytes_written: s.bytes_written,
                     latency_ms: s.latency_ms,
+                    elapsed_secs: s.authenticated_at.map_or(0, |a| (now - a).as_secs()),
+                    flow: FlowInfo {
+                        local_flood_msgs: f.local.flood_available_msgs,
+                        local_reading_msgs: f.local.total_available_msgs,
+                        local_flood_bytes: f.local.flood_available_bytes,
+                        peer_msgs: f.outbound.capacity_msgs,
+                        peer_bytes: f.outbound.capacity_bytes,
+                        queued_msgs: queued(|q| q.len_msgs as u64),
+                        queued_bytes: queued(|q| q.bytes),
+                    },
                 })
             })
-            .collect();
-        *self.shared.peers.lock().unwrap_or_else(|p| p.into_inner()) = infos;
+            .collect()
     }
 
     fn drain_outputs(&mut self) {

@@ -1,0 +1,28 @@
+//! stellar-core's admin commands and Prometheus metrics for an
+//! [`OverlayManager`](overlay_tokio::OverlayManager).
+//!
+//! The commands keep stellar-core's names, parameters and answers (JSON, or text where
+//! stellar-core answers in text): `peers[?fullkeys=true]`, `connect?peer=HOST&port=N`,
+//! `droppeer?node=G...[&ban=1]`, `ban?node=G...`, `unban?node=G...`, `bans`, `info`,
+//! `metrics` (Prometheus text; `?format=json` for stellar-core's medida shape). Errors are
+//! JSON (`{"status": "error", "error": ...}`) with 400, 404 or 503.
+//!
+//! [`Admin`] runs them on plain data, for any server; [`http::router`] mounts them on axum;
+//! [`http::serve`] serves them (`stellar-overlay node --http ADDR`).
+//!
+//! ```no_run
+//! # async fn run(manager: overlay_tokio::OverlayManager) -> std::io::Result<()> {
+//! let (addr, _task) = overlay_admin::http::serve("127.0.0.1:11626".parse().unwrap(), overlay_admin::Admin::new(manager)).await?;
+//! println!("admin commands on http://{addr}/peers");
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod commands;
+pub mod http;
+pub mod medida;
+pub mod prometheus;
+pub mod shapes;
+
+pub use commands::{Admin, Body, COMMANDS, Reply};
