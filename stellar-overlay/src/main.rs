@@ -34,7 +34,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Read base64 TransactionEnvelopes from stdin, one per line, and flood them.
     SubmitTx(submit::SubmitArgs),
-    /// List the peer records and bans stored in a peer database.
+    /// List the peer records and bans stored in a peer database. (A running node's
+    /// connections are its admin endpoint's `peers` command: `node --http PORT`, then
+    /// `curl 127.0.0.1:PORT/peers`.)
     Peers(peers::PeersArgs),
 }
 
