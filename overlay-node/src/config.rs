@@ -53,6 +53,8 @@ pub struct NodeConfig {
     pub ledger: LedgerState,
     /// Bounds of what the node serves and of what waits for the application.
     pub items: ItemLimits,
+    /// Time-sliced surveys: `SURVEYOR_KEYS`, `NODE_IS_VALIDATOR`, the phase durations.
+    pub survey: crate::survey::SurveyConfig,
     /// A soft limit on flood messages (TRANSACTION, SCP_MESSAGE, FLOOD_ADVERT, FLOOD_DEMAND)
     /// taken from all peers together, per second; the excess is read, counted and dropped.
     /// Default `None`: stellar-core has no such limit (flow control already bounds what each
@@ -123,6 +125,7 @@ impl Default for NodeConfig {
             flood: FloodConfig::default(),
             ledger: LedgerState::GENESIS,
             items: ItemLimits::default(),
+            survey: crate::survey::SurveyConfig::default(),
             flood_rate_limit_per_sec: None,
         }
     }

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod node;
 pub mod peer;
 pub mod relay;
+pub mod survey;
 
 pub use app::{AppInput, Application, Delivery, MemoryApp, ScpVerdict, TxVerdict};
 pub use config::{ItemLimits, NodeConfig};

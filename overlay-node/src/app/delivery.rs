@@ -146,4 +146,7 @@ pub enum AppInput {
     /// Include this envelope in the SCP state served for GET_SCP_STATE (§8.5), as the
     /// latest of its node for its slot.
     HoldScpEnvelope(Arc<ScpEnvelope>),
+    /// The validators of the node's transitive quorum: the surveyors it hears when
+    /// `SURVEYOR_KEYS` is empty (§12.3).
+    TransitiveQuorum(Vec<overlay_proto::NodeId>),
 }

@@ -173,6 +173,10 @@ impl Node {
                 self.items.hold_envelope(env);
                 Ok(())
             }
+            AppInput::TransitiveQuorum(nodes) => {
+                self.survey.transitive = nodes.into_iter().collect();
+                Ok(())
+            }
         };
         self.drain_pull();
         self.drain_fetch_requests();
@@ -249,7 +253,11 @@ impl Node {
     /// envelopes for slots outside `[min, tracking + LEDGER_VALIDITY_BRACKET]`).
     fn apply_ledger(&mut self, l: LedgerState) {
         let close_time_changed = l.ledger_close_time_ms != self.ledger.ledger_close_time_ms;
+        if self.ledger.synced && !l.synced {
+            self.survey.data.sync_lost();
+        }
         self.ledger = l;
+        self.survey.limiter.clear_old_ledgers(l.tracking_ledger);
         let remember = self.remember();
         let flow = l.flow_limits(remember);
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();

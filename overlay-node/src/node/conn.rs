@@ -26,11 +26,22 @@ pub(crate) struct Conn {
     pub writable: bool,
     pub closed: bool,
     pub limiter: QueryLimiter,
+    /// Flood and fetch traffic per first-seen or duplicate, for surveys (§12.4).
+    pub survey_counts: crate::survey::PeerCounters,
 }
 
 impl Conn {
     pub fn new(direction: Role, address: PeerAddress, peer: Option<Box<Peer>>) -> Self {
-        Conn { direction, address, peer, node_id: None, writable: true, closed: false, limiter: QueryLimiter::new() }
+        Conn {
+            direction,
+            address,
+            peer,
+            node_id: None,
+            writable: true,
+            closed: false,
+            limiter: QueryLimiter::new(),
+            survey_counts: crate::survey::PeerCounters::default(),
+        }
     }
 
     /// Pending: not closed, not admitted (connecting or handshaking).

@@ -38,6 +38,7 @@ impl Node {
                 (Received::Other(other), first)
             }
         };
+        self.count_for_survey(conn, received.message_type(), size, first_seen);
         self.drain_pull();
         self.drain_fetch_requests();
         let ev = NodeEvent::Message { conn, peer: from, message: received, size, first_seen };
@@ -66,7 +67,10 @@ impl Node {
             StellarMessage::ScpQuorumset(q) => return self.on_quorum_set_item(from, q),
             StellarMessage::DontHave(d) => self.on_dont_have(from, d),
             StellarMessage::Peers(list) => self.on_peers(conn, list.as_slice()),
-            // Surveys are delivered as events, not yet relayed or answered.
+            StellarMessage::TimeSlicedSurveyStartCollecting(_)
+            | StellarMessage::TimeSlicedSurveyStopCollecting(_)
+            | StellarMessage::TimeSlicedSurveyRequest(_)
+            | StellarMessage::TimeSlicedSurveyResponse(_) => return self.on_survey(conn, from, message),
             _ => {}
         }
         true

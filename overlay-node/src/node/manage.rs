@@ -154,6 +154,7 @@ impl Node {
             }
         }
         self.authenticated.insert(id, conn);
+        self.survey.data.peer_added();
         self.authenticated_ids = self.authenticated.keys().copied().collect();
         let _ = self.pull.add_peer(id);
         match direction {

@@ -28,10 +28,12 @@ mod manage;
 mod output;
 mod pending;
 mod serve;
+mod survey;
 
 pub use conn::ConnId;
 pub use output::{NodeError, NodeEvent, Output, Received};
 pub use serve::{generalized_tx_set_hash, legacy_tx_set_hash, tx_set_hash};
+pub use survey::SURVEY_BAD_SIGNATURE;
 
 use crate::config::{Limits, NodeConfig};
 use crate::discovery::{DiscoveryConfig, JournalStore, MemoryStore, PeerManager};
@@ -100,6 +102,7 @@ pub struct Node {
     shutting_down: bool,
     metrics: NodeMetrics,
     measures: Measures,
+    survey: crate::survey::SurveyState,
     /// When each item being fetched was first asked for (fetch latency). Bound:
     /// `FETCH_STARTS_MAX`; cleared whole past it (the figures of those fetches are lost).
     fetch_started: std::collections::HashMap<overlay_proto::Hash256, Timestamp, overlay_proto::SeededState>,
@@ -153,6 +156,7 @@ impl Node {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let ledger = config.ledger;
         let flood_cfg = config.flood.clone();
+        let survey = crate::survey::SurveyState::new(config.survey.clone());
         let discovery_config = DiscoveryConfig {
             peer_port: config.peer_port,
             allow_localhost: config.allow_localhost_for_testing,
@@ -188,6 +192,7 @@ impl Node {
             shutting_down: false,
             metrics: NodeMetrics::default(),
             measures: Measures::default(),
+            survey,
             fetch_started: std::collections::HashMap::with_hasher(overlay_proto::SeededState::new(seed ^ 0x9e37)),
             manage: manage::ManageState::default(),
         }
@@ -388,6 +393,7 @@ impl Node {
             self.quorum_sets.poll_timeout(),
             self.pending_txs.next_expiry(timeout),
             self.pending_scp.next_expiry(timeout),
+            self.survey_deadline(),
         ];
         peers.chain(others.into_iter().flatten()).min()
     }
@@ -512,6 +518,7 @@ impl Node {
         self.run_pull_timers();
         self.run_fetch_timers();
         self.expire_verdicts();
+        self.survey_timers();
         self.flush();
     }
 
@@ -650,6 +657,7 @@ impl Node {
         if was_authenticated {
             if let Some(id) = peer_id {
                 self.authenticated.remove(&id);
+                self.survey.data.peer_dropped(&id);
                 self.authenticated_ids = self.authenticated.keys().copied().collect();
                 self.floodgate.remove_peer(&id);
                 self.pull.remove_peer(&id);
