@@ -27,6 +27,6 @@ pub mod survey;
 pub use app::{AppInput, Application, Delivery, MemoryApp, ScpVerdict, TxVerdict};
 pub use config::{ItemLimits, NodeConfig};
 pub use ledger::LedgerState;
-pub use node::{ConnId, Node, NodeError, NodeEvent, NodeSizes, Output, Received};
+pub use node::{ConnId, Node, NodeError, NodeEvent, NodeSizes, Output, Received, SURVEY_BAD_SIGNATURE};
 pub use peer::{DropReason, Peer, PeerConfig, PeerEvent, PeerStats, SendError};
 pub use relay::{Relay, RelayConfig};

@@ -252,7 +252,8 @@ impl Node {
     }
 
     /// Queue `node` for a topology request from the given page indices
-    /// (`surveytopologytimesliced`); requests go out every 15 s, 10 at a time.
+    /// (`surveytopologytimesliced`); requests go out in batches of 10 at most, 15 s apart (the
+    /// first batch at once).
     pub fn survey_topology(
         &mut self,
         now: Timestamp,
@@ -319,24 +320,31 @@ impl Node {
             return;
         }
         let key = crate::survey::seal::public_key(&secret);
+        let mut later = Vec::new();
         for _ in 0..self.survey.config.requests_per_period {
             let Some((node, inbound, outbound)) = self.survey.surveyor.backlog.pop_front() else { break };
             let ledger = self.ledger.tracking_ledger;
             let m = messages::request(&self.auth.keys().identity, node, ledger, key, nonce, inbound, outbound);
-            let reporting = self.survey.data.reporting(nonce);
-            if self.survey.limiter.add_and_validate_request(me, node, ledger, ledger, me, || reporting) {
+            if self.survey.limiter.add_and_validate_request(me, node, ledger, ledger, me, || true) {
                 self.flood_survey(None, &StellarMessage::TimeSlicedSurveyRequest(m));
+            } else {
+                // Asked already at this ledger (another page of the same node): every node
+                // on the way would refuse it too, so it waits for a later ledger.
+                later.push((node, inbound, outbound));
             }
         }
+        self.survey.surveyor.backlog.extend(later);
     }
 
     /// Survey timers: requests of our backlog every `request_period`, phase timeouts and
     /// latency samples every tick period while a survey is active.
     pub(super) fn survey_timers(&mut self) {
         if self.survey.surveyor.next_request.is_some_and(|t| t <= self.now) {
+            // A batch, then the next no sooner than a period later; with nothing to send,
+            // the timer stops until a node is queued.
+            let queued = self.survey.surveyor.backlog.len();
             self.send_survey_requests();
-            self.survey.surveyor.next_request =
-                (!self.survey.surveyor.backlog.is_empty()).then(|| self.now + self.survey.config.request_period);
+            self.survey.surveyor.next_request = (queued > 0).then(|| self.now + self.survey.config.request_period);
         }
         if self.survey.next_check.is_some_and(|t| t <= self.now) {
             let (peers, facts) = (self.survey_peers(), self.node_facts());

@@ -351,3 +351,188 @@ impl SurveyData {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    fn id(n: u8) -> NodeId {
+        NodeId([n; 32])
+    }
+
+    fn peer(n: u8, inbound: bool, read: u64) -> PeerView {
+        PeerView {
+            id: id(n),
+            inbound,
+            version: format!("v{n}"),
+            connected_since: Timestamp::from_secs(0),
+            counters: PeerCounters { messages_read: read, bytes_read: read * 100, ..PeerCounters::default() },
+            latency_ms: Some(u64::from(n)),
+        }
+    }
+
+    fn data() -> SurveyData {
+        SurveyData::new(30 * MIN, 180 * MIN)
+    }
+
+    fn facts() -> NodeFacts {
+        NodeFacts { inbound: 1, outbound: 2, is_validator: true, max_inbound: 64, max_outbound: 8 }
+    }
+
+    #[test]
+    fn reports_deltas_of_peers_present_at_start_and_still_connected() {
+        let mut d = data();
+        let t0 = Timestamp::from_secs(100);
+        assert!(d.start(t0, 7, id(9), &[peer(1, true, 10), peer(2, false, 5), peer(3, false, 0)], true));
+        assert!(!d.start(t0, 8, id(9), &[], true), "one survey at a time");
+        d.peer_dropped(&id(3));
+        d.peer_added();
+        d.sync_lost();
+        let later = [peer(1, true, 25), peer(2, false, 6), peer(4, true, 1)];
+        assert!(!d.stop(t0 + MIN, 8, id(9), &later, facts()), "another nonce");
+        assert!(!d.stop(t0 + MIN, 7, id(8), &later, facts()), "another surveyor");
+        assert!(d.stop(t0 + MIN, 7, id(9), &later, facts()));
+        assert!(d.reporting(7) && !d.reporting(8));
+        let r = d.response(7, 0, 0).unwrap();
+        assert_eq!(r.inbound_peers.len(), 1, "peer 4 joined late: not reported");
+        assert_eq!(r.inbound_peers[0].peer_stats.messages_read, 15);
+        assert_eq!(r.inbound_peers[0].peer_stats.bytes_read, 1500);
+        assert_eq!(r.inbound_peers[0].peer_stats.seconds_connected, 160);
+        assert_eq!(r.inbound_peers[0].average_latency_ms, 1);
+        assert_eq!(r.outbound_peers.len(), 1, "peer 3 dropped: not reported");
+        let n = &r.node_data;
+        assert_eq!((n.added_authenticated_peers, n.dropped_authenticated_peers, n.lost_sync_count), (1, 1, 1));
+        assert_eq!((n.total_inbound_peer_count, n.total_outbound_peer_count), (1, 2));
+        assert!(n.is_validator);
+        assert!(d.response(8, 0, 0).is_none(), "another survey's request");
+    }
+
+    #[test]
+    fn a_node_out_of_sync_at_start_counts_one_lost_sync() {
+        let mut d = data();
+        d.start(Timestamp::ZERO, 1, id(9), &[], false);
+        d.stop(Timestamp::ZERO, 1, id(9), &[], facts());
+        assert_eq!(d.response(1, 0, 0).unwrap().node_data.lost_sync_count, 1);
+    }
+
+    #[test]
+    fn median_latency_over_the_samples() {
+        let mut d = data();
+        d.start(Timestamp::ZERO, 1, id(9), &[peer(1, true, 0)], true);
+        for ms in [50, 10, 30, 20] {
+            d.sample_latencies(&[PeerView { latency_ms: Some(ms), ..peer(1, true, 0) }]);
+        }
+        d.stop(Timestamp::ZERO, 1, id(9), &[peer(1, true, 0)], facts());
+        // Samples 1 (at start), 50, 10, 30, 20: the median is 20.
+        assert_eq!(d.response(1, 0, 0).unwrap().inbound_peers[0].average_latency_ms, 20);
+    }
+
+    #[test]
+    fn phases_time_out() {
+        let mut d = data();
+        let t0 = Timestamp::from_secs(10);
+        d.start(t0, 1, id(9), &[], true);
+        d.update(t0 + 29 * MIN, &[], facts());
+        assert!(matches!(d.phase(), Phase::Collecting { .. }));
+        d.update(t0 + 30 * MIN, &[], facts());
+        assert!(d.reporting(1), "collecting becomes reporting after 30 min");
+        let t1 = t0 + 30 * MIN;
+        d.update(t1 + 179 * MIN, &[], facts());
+        assert!(d.reporting(1));
+        d.update(t1 + 180 * MIN, &[], facts());
+        assert_eq!(d.phase(), Phase::Inactive, "reporting ends after 3 h");
+        assert!(d.response(1, 0, 0).is_none(), "the data is wiped");
+    }
+
+    #[test]
+    fn pages_of_25() {
+        let mut d = data();
+        let peers: Vec<PeerView> = (0..60).map(|n| peer(n, n % 2 == 0, 0)).collect();
+        d.start(Timestamp::ZERO, 1, id(200), &peers, true);
+        d.stop(Timestamp::ZERO, 1, id(200), &peers, facts());
+        let len = |i, o| {
+            let r = d.response(1, i, o).unwrap();
+            (r.inbound_peers.len(), r.outbound_peers.len())
+        };
+        assert_eq!(len(0, 0), (25, 25));
+        assert_eq!(len(25, 25), (5, 5));
+        assert_eq!(len(30, 29), (0, 1));
+        assert_eq!(len(u32::MAX, 0), (0, 25));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Start(u32, u8, Vec<(u8, bool, u16)>),
+        Stop(u32, u8, Vec<(u8, bool, u16)>),
+        Wait(u16),
+        Drop(u8),
+        Add,
+        Request(u32, u32, u32),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let peers = proptest::collection::vec((0u8..40, any::<bool>(), any::<u16>()), 0..40);
+        prop_oneof![
+            (0u32..3, 0u8..2, peers.clone()).prop_map(|(n, s, p)| Op::Start(n, s, p)),
+            (0u32..3, 0u8..2, peers).prop_map(|(n, s, p)| Op::Stop(n, s, p)),
+            any::<u16>().prop_map(Op::Wait),
+            (0u8..40).prop_map(Op::Drop),
+            Just(Op::Add),
+            (0u32..3, 0u32..60, 0u32..60).prop_map(|(n, i, o)| Op::Request(n, i, o)),
+        ]
+    }
+
+    proptest! {
+        /// Phases move Inactive → Collecting → Reporting → Inactive only; a response only
+        /// while reporting its nonce, with at most 25 peers per list, each one a peer
+        /// present at the start.
+        #[test]
+        fn phases_and_responses(ops in proptest::collection::vec(op(), 0..60)) {
+            let mut d = data();
+            let mut now = Timestamp::ZERO;
+            let mut started = std::collections::BTreeSet::new();
+            let views = |p: &[(u8, bool, u16)]| -> Vec<PeerView> {
+                p.iter().map(|(n, i, r)| peer(*n, *i, u64::from(*r))).collect()
+            };
+            for op in ops {
+                let before = d.phase();
+                match op {
+                    Op::Start(n, s, p) => {
+                        if d.start(now, n, id(s), &views(&p), true) {
+                            started = p.iter().map(|x| id(x.0)).collect();
+                        }
+                    }
+                    Op::Stop(n, s, p) => { d.stop(now, n, id(s), &views(&p), facts()); }
+                    Op::Wait(secs) => {
+                        now += Duration::from_secs(u64::from(secs) * 60);
+                        d.update(now, &[], facts());
+                    }
+                    Op::Drop(n) => { started.remove(&id(n)); d.peer_dropped(&id(n)); }
+                    Op::Add => d.peer_added(),
+                    Op::Request(n, i, o) => {
+                        let r = d.response(n, i, o);
+                        prop_assert_eq!(r.is_some(), d.reporting(n));
+                        if let Some(r) = r {
+                            prop_assert!(r.inbound_peers.len() <= PEERS_PER_RESPONSE);
+                            prop_assert!(r.outbound_peers.len() <= PEERS_PER_RESPONSE);
+                            for p in r.inbound_peers.iter().chain(r.outbound_peers.iter()) {
+                                prop_assert!(started.contains(&NodeId::from_xdr(&p.peer_stats.id)));
+                            }
+                        }
+                    }
+                }
+                let ok = match (before, d.phase()) {
+                    (a, b) if a == b => true,
+                    (Phase::Inactive, Phase::Collecting { .. }) => true,
+                    (Phase::Collecting { nonce: a, surveyor: s }, Phase::Reporting { nonce: b, surveyor: t }) => a == b && s == t,
+                    (Phase::Reporting { .. }, Phase::Inactive) => true,
+                    _ => false,
+                };
+                prop_assert!(ok, "{:?} -> {:?}", before, d.phase());
+            }
+        }
+    }
+}

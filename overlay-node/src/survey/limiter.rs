@@ -133,3 +133,152 @@ impl SurveyLimiter {
         self.records.is_empty()
     }
 }
+
+/// stellar-core's `SurveyMessageLimiterTests.cpp`, case **messagelimiter**: window 0,
+/// limit 2. Each test names its section.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEDGER: u32 = 10;
+
+    fn id(n: u8) -> NodeId {
+        NodeId([n; 32])
+    }
+
+    /// The case's common start: a limiter with the first request (surveyor 1 → surveyed 2)
+    /// recorded, and the same request refused again.
+    fn limiter() -> SurveyLimiter {
+        let mut rm = SurveyLimiter::new(0, 2);
+        assert!(rm.add_and_validate_request(id(1), id(2), LEDGER, LEDGER, id(0), || true));
+        assert!(!rm.add_and_validate_request(id(1), id(2), LEDGER, LEDGER, id(0), || true), "duplicate");
+        rm
+    }
+
+    #[test]
+    fn survey_request_limits_are_enforced() {
+        let mut rm = limiter();
+        assert!(rm.add_and_validate_request(id(1), id(3), LEDGER, LEDGER, id(0), || true));
+        assert!(!rm.add_and_validate_request(id(1), id(4), LEDGER, LEDGER, id(0), || true), "2 surveyed per surveyor");
+        // Surveyors per ledger: a second is fine, a third is not.
+        assert!(rm.add_and_validate_request(id(5), id(2), LEDGER, LEDGER, id(0), || true));
+        assert!(!rm.add_and_validate_request(id(6), id(2), LEDGER, LEDGER, id(0), || true), "2 surveyors per ledger");
+    }
+
+    #[test]
+    fn allow_self_to_start_survey_when_at_capacity() {
+        let mut rm = limiter();
+        assert!(rm.add_and_validate_request(id(5), id(2), LEDGER, LEDGER, id(0), || true));
+        assert!(!rm.add_and_validate_request(id(6), id(2), LEDGER, LEDGER, id(0), || true));
+        // We (id 0) may survey at capacity, and survey more than the limit.
+        for n in 10..15 {
+            assert!(rm.add_and_validate_request(id(0), id(n), LEDGER, LEDGER, id(0), || true));
+        }
+        assert!(!rm.add_and_validate_request(id(0), id(10), LEDGER, LEDGER, id(0), || true), "still no duplicates");
+    }
+
+    #[test]
+    fn receive_corresponding_response() {
+        let mut rm = limiter();
+        assert!(rm.record_and_validate_response(id(1), id(2), LEDGER, LEDGER, || true));
+        assert!(!rm.record_and_validate_response(id(1), id(2), LEDGER, LEDGER, || true), "seen already");
+    }
+
+    #[test]
+    fn corresponding_response_ledgernum_too_high() {
+        let mut rm = limiter();
+        assert!(!rm.record_and_validate_response(id(1), id(2), LEDGER + 1, LEDGER, || true));
+    }
+
+    #[test]
+    fn corresponding_response_ledgernum_too_low() {
+        let mut rm = limiter();
+        assert!(!rm.record_and_validate_response(id(1), id(2), LEDGER - 1, LEDGER, || true));
+    }
+
+    #[test]
+    fn surveyor_receives_response() {
+        // Our own request (we are the surveyor), then its response.
+        let mut rm = limiter();
+        assert!(rm.add_and_validate_request(id(0), id(7), LEDGER, LEDGER, id(0), || true));
+        assert!(rm.record_and_validate_response(id(0), id(7), LEDGER, LEDGER, || true));
+        // A response that fails validation is not marked seen: a valid copy still passes.
+        assert!(rm.add_and_validate_request(id(0), id(8), LEDGER, LEDGER, id(0), || true));
+        assert!(!rm.record_and_validate_response(id(0), id(8), LEDGER, LEDGER, || false));
+        assert!(rm.record_and_validate_response(id(0), id(8), LEDGER, LEDGER, || true));
+    }
+
+    #[test]
+    fn receive_unknown_response() {
+        let mut rm = limiter();
+        assert!(!rm.record_and_validate_response(id(1), id(9), LEDGER, LEDGER, || true), "unknown surveyed");
+        assert!(!rm.record_and_validate_response(id(9), id(2), LEDGER, LEDGER, || true), "unknown surveyor");
+    }
+
+    #[test]
+    fn request_ledgernum_too_high() {
+        let mut rm = limiter();
+        assert!(!rm.add_and_validate_request(id(1), id(3), LEDGER + 1, LEDGER, id(0), || true));
+    }
+
+    #[test]
+    fn request_ledgernum_too_low() {
+        let mut rm = limiter();
+        assert!(!rm.add_and_validate_request(id(1), id(3), LEDGER - 1, LEDGER, id(0), || true));
+    }
+
+    #[test]
+    fn hit_request_limit_clear_old_ledgers_and_send_new_request() {
+        let mut rm = limiter();
+        assert!(rm.add_and_validate_request(id(1), id(3), LEDGER, LEDGER, id(0), || true));
+        assert!(!rm.add_and_validate_request(id(1), id(4), LEDGER, LEDGER, id(0), || true));
+        // The next ledger closes: the old records go and the request is accepted there.
+        rm.clear_old_ledgers(LEDGER + 1);
+        assert!(rm.is_empty());
+        assert!(rm.add_and_validate_request(id(1), id(4), LEDGER + 1, LEDGER + 1, id(0), || true));
+    }
+
+    #[test]
+    fn validation_runs_only_after_the_cheap_checks_and_a_failure_records_nothing() {
+        let mut rm = limiter();
+        let mut ran = false;
+        assert!(!rm.add_and_validate_request(id(1), id(2), LEDGER, LEDGER, id(0), || {
+            ran = true;
+            true
+        }));
+        assert!(!ran, "a duplicate is refused before the signature check");
+        assert!(!rm.add_and_validate_request(id(1), id(3), LEDGER, LEDGER, id(0), || false));
+        assert!(rm.add_and_validate_request(id(1), id(3), LEDGER, LEDGER, id(0), || true), "not recorded");
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever arrives: at most `limit` other surveyors per ledger and `limit`
+            /// surveyed per other surveyor, only ledgers within the window, no duplicates.
+            #[test]
+            fn bounds_hold(ops in proptest::collection::vec((0u8..6, 0u8..8, 0u32..12, 0u32..12, any::<bool>()), 0..200)) {
+                let mut rm = SurveyLimiter::new(2, 3);
+                for (surveyor, surveyed, ledger, local, ok) in ops {
+                    let before = rm.len();
+                    let accepted = rm.add_and_validate_request(id(surveyor), id(surveyed), ledger, local, id(0), || ok);
+                    prop_assert_eq!(rm.len(), before + usize::from(accepted));
+                    if accepted {
+                        prop_assert!(ok && rm.ledger_valid(ledger, local));
+                    }
+                    rm.record_and_validate_response(id(surveyor), id(surveyed), ledger, local, || true);
+                    for by_surveyor in rm.records.values() {
+                        prop_assert!(by_surveyor.keys().filter(|s| **s != id(0)).count() <= 3);
+                        for (s, surveyed) in by_surveyor {
+                            prop_assert!(*s == id(0) || surveyed.len() <= 3);
+                        }
+                    }
+                    rm.clear_old_ledgers(local);
+                    prop_assert!(rm.records.keys().all(|l| l + 2 >= local));
+                }
+            }
+        }
+    }
+}
