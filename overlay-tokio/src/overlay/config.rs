@@ -4,6 +4,7 @@
 
 use super::error::OverlayError;
 use overlay_flood::FloodConfig;
+use overlay_node::survey::SurveyConfig;
 use overlay_node::{ItemLimits, LedgerState, NodeConfig, PeerConfig};
 use overlay_proto::{NetworkId, NodeId, PeerAddress};
 use std::collections::BTreeSet;
@@ -114,6 +115,20 @@ pub struct OverlayConfig {
     pub input_queue_len: usize,
     /// Delay from start to the first tick. Default 2 s.
     pub first_tick_delay: Duration,
+    /// `SURVEYOR_KEYS`: the surveyors whose time-sliced surveys the node takes part in
+    /// (§12.3). Empty (the default): those of `transitive_quorum`.
+    pub surveyor_keys: BTreeSet<NodeId>,
+    /// `NODE_IS_VALIDATOR`: reported in the node's survey responses. Default false.
+    pub node_is_validator: bool,
+    /// The node's transitive quorum (a stellar-core file's `[QUORUM_SET]` validators): the
+    /// surveyors heard while `surveyor_keys` is empty. Handed to the node at start
+    /// ([`AppInput::TransitiveQuorum`](overlay_node::app::AppInput)); an application that
+    /// tracks its quorum sends that input again when it changes. Default empty: no surveyor
+    /// is heard unless `surveyor_keys` names it.
+    pub transitive_quorum: BTreeSet<NodeId>,
+    /// How often a survey of ours sends up to 10 queued requests (stellar-core: three
+    /// ledgers, 15 s; the first batch goes at once). Default 15 s; tests shorten it.
+    pub survey_request_period: Duration,
 }
 
 impl Default for OverlayConfig {
@@ -151,6 +166,10 @@ impl Default for OverlayConfig {
             subscriber_capacity: 16 * 1024,
             input_queue_len: 4096,
             first_tick_delay: node.first_tick_delay,
+            surveyor_keys: BTreeSet::new(),
+            node_is_validator: false,
+            transitive_quorum: BTreeSet::new(),
+            survey_request_period: node.survey.request_period,
         }
     }
 }
@@ -214,6 +233,9 @@ impl OverlayConfig {
         if self.max_pending_connections == 0 {
             return Err(invalid("max_pending_connections (MAX_PENDING_CONNECTIONS)", "must be at least 1"));
         }
+        if self.survey_request_period.is_zero() {
+            return Err(invalid("survey_request_period", "must be more than zero"));
+        }
         let mut peer = self.peer.clone();
         peer.authentication_timeout = Duration::from_secs(self.auth_timeout_secs);
         peer.flow.validate(self.ledger.max_tx_size_bytes).map_err(|e| invalid("flow control", e.to_string()))?;
@@ -242,6 +264,12 @@ impl OverlayConfig {
             ledger: self.ledger,
             items: self.items.clone(),
             flood_rate_limit_per_sec: self.flood_rate_limit_per_sec,
+            survey: SurveyConfig {
+                surveyor_keys: self.surveyor_keys.clone(),
+                is_validator: self.node_is_validator,
+                request_period: self.survey_request_period,
+                ..defaults.survey
+            },
         })
     }
 }
@@ -270,6 +298,25 @@ mod tests {
         assert_eq!(n.peer_port, 11700);
         assert_eq!(n.flood.max_slots_to_remember, 60, "300 s of 5 s ledgers");
         assert_eq!(OverlayConfig::default().node_config().unwrap().flood.max_slots_to_remember, 12);
+    }
+
+    #[test]
+    fn survey_settings_reach_the_node() {
+        let surveyor = overlay_auth::NodeIdentity::from_seed([3; 32]).node_id();
+        let c = OverlayConfig {
+            surveyor_keys: [surveyor].into(),
+            node_is_validator: true,
+            survey_request_period: Duration::from_millis(200),
+            ..OverlayConfig::default()
+        };
+        let s = c.node_config().unwrap().survey;
+        assert_eq!(s.surveyor_keys, [surveyor].into());
+        assert!(s.is_validator);
+        assert_eq!(s.request_period, Duration::from_millis(200));
+        assert_eq!(s.requests_per_period, 10);
+        assert_eq!(OverlayConfig::default().node_config().unwrap().survey, SurveyConfig::default());
+        let bad = OverlayConfig { survey_request_period: Duration::ZERO, ..OverlayConfig::default() };
+        assert!(bad.node_config().unwrap_err().to_string().contains("survey_request_period"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! [`connect`](super::OverlayManager::connect).
 
 use overlay_node::discovery::StoreError;
+use overlay_node::survey::SurveyError;
 use overlay_node::{DropReason, NodeError};
 use overlay_proto::xdr::ErrorCode;
 
@@ -17,6 +18,10 @@ pub enum OverlayError {
     /// The node refused the command.
     #[error("{0}")]
     Node(#[from] NodeError),
+    /// The node refused a survey command (one survey at a time, not in that phase, self,
+    /// already queued, backlog full).
+    #[error("survey: {0}")]
+    Survey(#[from] SurveyError),
     /// `start` was not called, or the manager was shut down.
     #[error("the overlay is not running")]
     NotRunning,

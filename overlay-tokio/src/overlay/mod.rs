@@ -67,6 +67,7 @@ mod events;
 mod io;
 mod persist;
 mod subscribe;
+mod survey;
 mod task;
 
 pub use app::Deliveries;
@@ -300,6 +301,10 @@ impl OverlayManager {
         let seed = u64::from_le_bytes(random_bytes());
         let mut node = Node::new(node_config, auth, view, seed, now());
         node.start(now(), unix_now());
+        if !config.transitive_quorum.is_empty() {
+            let quorum = config.transitive_quorum.iter().copied().collect();
+            node.handle_app(now(), AppInput::TransitiveQuorum(quorum))?;
+        }
 
         let (inputs_tx, inputs) = mpsc::channel(config.input_queue_len.max(16));
         let (cmd_tx, commands) = mpsc::channel(1024);

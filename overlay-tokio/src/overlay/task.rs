@@ -59,6 +59,7 @@ pub(crate) enum Command {
     Peers(Reply<PeersReport>),
     Info(Reply<NodeInfo>),
     Snapshot(Reply<OverlaySnapshot>),
+    Survey(super::survey::SurveyCommand),
     Shutdown(Reply<()>),
 }
 
@@ -386,6 +387,7 @@ impl NodeTask {
                     uptime_secs: self.started.elapsed().as_secs(),
                 });
             }
+            Command::Survey(c) => c.run(&mut self.node, t),
             Command::Shutdown(r) => {
                 self.node.shutdown(t);
                 self.shutdown_reply = Some(r);
