@@ -269,7 +269,8 @@ impl Crawler {
         self.advance(now, now_unix);
         if let Some(ip) = local_ip {
             let own = PeerAddress { host: Host::Ip(ip), port: self.listening_port };
-            if self.own.insert(own.clone()) {
+            // If it was given as a seed or advertised already, it is not dialed.
+            if self.own.insert(own.clone()) && self.frontier.get(&own).is_some() {
                 self.frontier.settle(&own, AddressStatus::Own, Source::Seed, self.config.max_addresses);
             }
         }

@@ -4,6 +4,7 @@
 //! one JSON object per line (see `events.rs`); exit codes are 0 for success, 1 for a failure
 //! the program reports, 2 for bad arguments.
 
+mod crawl;
 mod demo;
 mod events;
 mod metrics;
@@ -38,6 +39,9 @@ enum Command {
     /// connections are its admin endpoint's `peers` command: `node --http PORT`, then
     /// `curl 127.0.0.1:PORT/peers`.)
     Peers(peers::PeersArgs),
+    /// Map a network from seed peers: handshake with every node reachable through PEERS,
+    /// write the nodes, addresses, edges and failures as JSON and a Graphviz picture.
+    Crawl(crawl::CrawlArgs),
 }
 
 /// The network to join.
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
             Command::Demo(a) => demo::run(a).await,
             Command::SubmitTx(a) => submit::run(a).await,
             Command::Peers(a) => peers::run(a),
+            Command::Crawl(a) => crawl::run(a).await,
         }
     });
     match result {
