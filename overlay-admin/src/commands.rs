@@ -1,6 +1,7 @@
 //! [`Admin`]: stellar-core's admin commands over an [`OverlayManager`], as plain requests and
 //! replies, so that any HTTP server (or none) can carry them.
 
+use crate::survey::{self, SurveySession};
 use crate::{medida, prometheus, shapes};
 use overlay_proto::{NodeId, PeerAddress};
 use overlay_tokio::{ConnectError, OverlayError, OverlayManager};
@@ -12,7 +13,8 @@ use std::collections::BTreeMap;
 pub enum Body {
     /// JSON (`application/json`).
     Json(Value),
-    /// Plain text, where stellar-core answers in text (`connect`, `droppeer`, `ban`, `unban`).
+    /// Plain text, where stellar-core answers in text (`connect`, `droppeer`, `ban`, `unban`,
+    /// the survey commands but `getsurveyresult`).
     Text(String),
     /// The Prometheus (OpenMetrics) text exposition.
     OpenMetrics(String),
@@ -21,8 +23,9 @@ pub enum Body {
 /// A command's answer: an HTTP status and a body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
-    /// 200, or 400 for a bad parameter, 404 for an unknown peer or command, 503 when the
-    /// overlay is not running.
+    /// 200, or 400 for a bad parameter, 404 for an unknown peer or command, 409 for a survey
+    /// command in the wrong phase, 429 for a full survey backlog, 503 when the overlay is not
+    /// running.
     pub status: u16,
     /// The body.
     pub body: Body,
@@ -52,7 +55,20 @@ impl From<OverlayError> for Reply {
 }
 
 /// The commands, by stellar-core's names.
-pub const COMMANDS: [&str; 8] = ["peers", "connect", "droppeer", "ban", "unban", "bans", "info", "metrics"];
+pub const COMMANDS: [&str; 12] = [
+    "peers",
+    "connect",
+    "droppeer",
+    "ban",
+    "unban",
+    "bans",
+    "info",
+    "metrics",
+    "startsurveycollecting",
+    "stopsurveycollecting",
+    "surveytopologytimesliced",
+    "getsurveyresult",
+];
 
 /// stellar-core's admin commands for one overlay.
 ///
@@ -68,6 +84,7 @@ pub const COMMANDS: [&str; 8] = ["peers", "connect", "droppeer", "ban", "unban",
 #[derive(Debug, Clone)]
 pub struct Admin {
     manager: OverlayManager,
+    survey: SurveySession,
 }
 
 fn param<'a>(params: &'a BTreeMap<String, String>, key: &str) -> Result<&'a str, Reply> {
@@ -79,6 +96,11 @@ fn node_param(params: &BTreeMap<String, String>) -> Result<NodeId, Reply> {
     s.parse::<NodeId>().map_err(|_| Reply::error(404, format!("Peer {s} not found")))
 }
 
+/// A required `u32` parameter.
+fn u32_param(params: &BTreeMap<String, String>, key: &str) -> Result<u32, Reply> {
+    param(params, key)?.parse().map_err(|_| Reply::error(400, format!("'{key}' must be a number from 0 to 4294967295")))
+}
+
 fn flag(params: &BTreeMap<String, String>, key: &str) -> bool {
     params.get(key).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
 }
@@ -86,7 +108,7 @@ fn flag(params: &BTreeMap<String, String>, key: &str) -> bool {
 impl Admin {
     /// Commands for `manager`.
     pub fn new(manager: OverlayManager) -> Self {
-        Admin { manager }
+        Admin { manager, survey: SurveySession::default() }
     }
 
     /// Run `command` with its query parameters.
@@ -100,6 +122,10 @@ impl Admin {
             "bans" => self.bans().await,
             "info" => self.info().await,
             "metrics" => self.metrics(params.get("format").map(String::as_str)).await,
+            "startsurveycollecting" => self.start_survey_collecting(params).await,
+            "stopsurveycollecting" => self.stop_survey_collecting().await,
+            "surveytopologytimesliced" => self.survey_topology_time_sliced(params).await,
+            "getsurveyresult" => self.get_survey_result().await,
             other => Err(Reply::error(404, format!("unknown command '{other}'; commands: {}", COMMANDS.join(", ")))),
         };
         r.unwrap_or_else(|e| e)
@@ -190,5 +216,37 @@ impl Admin {
             Some("json") => Body::Json(medida::json(&snapshot)),
             _ => Body::OpenMetrics(prometheus::encode(&snapshot)),
         }))
+    }
+
+    /// `startsurveycollecting?nonce=N`: start a survey of ours; the network collects.
+    pub async fn start_survey_collecting(&self, params: &BTreeMap<String, String>) -> Result<Reply, Reply> {
+        let nonce = u32_param(params, "nonce")?;
+        self.manager.start_survey_collecting(nonce).await.map_err(|e| survey::error("startsurveycollecting", e))?;
+        Ok(Reply::ok(Body::Text(survey::STARTED.into())))
+    }
+
+    /// `stopsurveycollecting`: stop collecting our survey; the reporting phase begins.
+    pub async fn stop_survey_collecting(&self) -> Result<Reply, Reply> {
+        self.manager.stop_survey_collecting().await.map_err(|e| survey::error("stopsurveycollecting", e))?;
+        Ok(Reply::ok(Body::Text(survey::STOPPED.into())))
+    }
+
+    /// `surveytopologytimesliced?node=G...&inboundpeerindex=I&outboundpeerindex=O`: queue a
+    /// node to ask for its peers from those indices (25 per list and answer).
+    pub async fn survey_topology_time_sliced(&self, params: &BTreeMap<String, String>) -> Result<Reply, Reply> {
+        let s = param(params, "node")?;
+        let node: NodeId = s.parse().map_err(|_| Reply::error(400, format!("'node': {s} is not a node ID (G...)")))?;
+        let inbound = u32_param(params, "inboundpeerindex")?;
+        let outbound = u32_param(params, "outboundpeerindex")?;
+        let command = "surveytopologytimesliced";
+        self.manager.survey_topology(node, inbound, outbound).await.map_err(|e| survey::error(command, e))?;
+        let nonce = self.manager.survey_results().await?.nonce;
+        Ok(survey::adding(self.survey.queued(nonce, node)))
+    }
+
+    /// `getsurveyresult`: what our survey learned, in stellar-core's JSON.
+    pub async fn get_survey_result(&self) -> Result<Reply, Reply> {
+        let results = self.manager.survey_results().await?;
+        Ok(Reply::ok(Body::Json(survey::results(&results, self.manager.node_id(), &self.survey))))
     }
 }

@@ -4,8 +4,11 @@
 //! The commands keep stellar-core's names, parameters and answers (JSON, or text where
 //! stellar-core answers in text): `peers[?fullkeys=true]`, `connect?peer=HOST&port=N`,
 //! `droppeer?node=G...[&ban=1]`, `ban?node=G...`, `unban?node=G...`, `bans`, `info`,
-//! `metrics` (Prometheus text; `?format=json` for stellar-core's medida shape). Errors are
-//! JSON (`{"status": "error", "error": ...}`) with 400, 404 or 503.
+//! `metrics` (Prometheus text; `?format=json` for stellar-core's medida shape), and the
+//! time-sliced survey commands `startsurveycollecting?nonce=N`, `stopsurveycollecting`,
+//! `surveytopologytimesliced?node=G...&inboundpeerindex=I&outboundpeerindex=O`,
+//! `getsurveyresult`. Errors are JSON (`{"status": "error", "error": ...}`) with 400, 404,
+//! 409, 429 or 503.
 //!
 //! [`Admin`] runs them on plain data, for any server; [`http::router`] mounts them on axum;
 //! [`http::serve`] serves them (`stellar-overlay node --http ADDR`).
@@ -24,5 +27,6 @@ pub mod http;
 pub mod medida;
 pub mod prometheus;
 pub mod shapes;
+pub mod survey;
 
 pub use commands::{Admin, Body, COMMANDS, Reply};
