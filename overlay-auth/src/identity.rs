@@ -20,7 +20,13 @@ pub struct NodeIdentity {
 
 impl NodeIdentity {
     /// From the 32-byte Ed25519 seed.
+    #[allow(unexpected_cfgs)]
     pub fn from_seed(seed: [u8; 32]) -> Self {
+        #[cfg(fuzzing)]
+        if crate::fuzz_build::fuzzing::memoize() {
+            let signing = crate::fuzz_build::fuzzing::SIGNING_KEYS.get_or(seed, || SigningKey::from_bytes(&seed));
+            return NodeIdentity { node_id: NodeId(signing.verifying_key().to_bytes()), signing };
+        }
         let signing = SigningKey::from_bytes(&seed);
         let node_id = NodeId(signing.verifying_key().to_bytes());
         NodeIdentity { signing, node_id }
@@ -44,7 +50,13 @@ impl NodeIdentity {
     }
 
     /// An Ed25519 signature of `message`.
+    #[allow(unexpected_cfgs)]
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        #[cfg(fuzzing)]
+        if crate::fuzz_build::fuzzing::memoize() {
+            let key = (*self.node_id.as_bytes(), message.to_vec());
+            return crate::fuzz_build::fuzzing::SIGNATURES.get_or(key, || self.signing.sign(message).to_bytes());
+        }
         self.signing.sign(message).to_bytes()
     }
 }
@@ -59,8 +71,17 @@ impl NodeIdentity {
 /// assert!(verify_signature(&id.node_id(), b"statement", &sig));
 /// assert!(!verify_signature(&id.node_id(), b"another", &sig));
 /// ```
+#[allow(unexpected_cfgs)]
 pub fn verify_signature(node: &NodeId, message: &[u8], signature: &[u8]) -> bool {
     let Ok(sig) = <[u8; 64]>::try_from(signature) else { return false };
+    #[cfg(fuzzing)]
+    if crate::fuzz_build::fuzzing::memoize() {
+        let key = (*node.as_bytes(), message.to_vec(), sig);
+        return crate::fuzz_build::fuzzing::VERIFIED.get_or(key, || {
+            VerifyingKey::from_bytes(node.as_bytes())
+                .is_ok_and(|k| k.verify_strict(message, &Signature::from_bytes(&sig)).is_ok())
+        });
+    }
     let Ok(key) = VerifyingKey::from_bytes(node.as_bytes()) else { return false };
     key.verify_strict(message, &Signature::from_bytes(&sig)).is_ok()
 }

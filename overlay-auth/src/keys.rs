@@ -24,7 +24,14 @@ pub struct EcdhKeypair {
 
 impl EcdhKeypair {
     /// From 32 secret bytes (clamped by X25519 as RFC 7748 says).
+    #[allow(unexpected_cfgs)]
     pub fn from_secret(secret: [u8; 32]) -> Self {
+        #[cfg(fuzzing)]
+        if crate::fuzz_build::fuzzing::memoize() {
+            let public = crate::fuzz_build::fuzzing::ECDH_PUBLIC
+                .get_or(secret, || PublicKey::from(&StaticSecret::from(secret)).to_bytes());
+            return EcdhKeypair { secret: StaticSecret::from(secret), public };
+        }
         let secret = StaticSecret::from(secret);
         let public = PublicKey::from(&secret).to_bytes();
         EcdhKeypair { secret, public }
@@ -36,7 +43,16 @@ impl EcdhKeypair {
     }
 
     /// `q = X25519(e, remote)`; an all-zero result (a small-order remote key) is an error.
+    #[allow(unexpected_cfgs)]
     pub fn shared_secret(&self, remote: &[u8; 32]) -> Result<[u8; 32], CryptoError> {
+        #[cfg(fuzzing)]
+        if crate::fuzz_build::fuzzing::memoize() {
+            let key = (self.public, *remote);
+            return crate::fuzz_build::fuzzing::AGREEMENTS.get_or(key, || {
+                let q = self.secret.diffie_hellman(&PublicKey::from(*remote));
+                if q.was_contributory() { Ok(q.to_bytes()) } else { Err(CryptoError::NonContributory) }
+            });
+        }
         let q = self.secret.diffie_hellman(&PublicKey::from(*remote));
         if !q.was_contributory() {
             return Err(CryptoError::NonContributory);
@@ -87,6 +103,7 @@ pub fn expand(k: &[u8; 32], info: &[u8]) -> [u8; 32] {
 /// Both MAC keys for our `role`, from the shared secret, both ECDH public keys and both
 /// nonces, as in §3.4: `K_AB = expand(K, 0x00 ‖ N_A ‖ N_B)` protects initiator → acceptor,
 /// `K_BA = expand(K, 0x01 ‖ N_B ‖ N_A)` protects acceptor → initiator.
+#[allow(unexpected_cfgs)]
 pub fn derive_mac_keys(
     role: Role,
     q: &[u8; 32],
@@ -95,6 +112,15 @@ pub fn derive_mac_keys(
     local_nonce: &[u8; 32],
     remote_nonce: &[u8; 32],
 ) -> MacKeys {
+    #[cfg(fuzzing)]
+    if crate::fuzz_build::fuzzing::memoize() {
+        let key = (role == Role::Initiator, *q, *local_public, *remote_public, *local_nonce, *remote_nonce);
+        return crate::fuzz_build::fuzzing::MAC_KEYS.get_or(key, || {
+            crate::fuzz_build::fuzzing::unmemoized(|| {
+                derive_mac_keys(role, q, local_public, remote_public, local_nonce, remote_nonce)
+            })
+        });
+    }
     let (e_a, e_b, n_a, n_b) = match role {
         Role::Initiator => (local_public, remote_public, local_nonce, remote_nonce),
         Role::Acceptor => (remote_public, local_public, remote_nonce, local_nonce),

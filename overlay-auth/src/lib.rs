@@ -19,6 +19,15 @@ pub mod identity;
 pub mod keys;
 pub mod mac;
 
+/// Fuzz builds only (`--cfg fuzzing`, which cargo-fuzz sets): memoized public-key crypto
+/// (`fuzz_build/fuzzing.rs`). Empty in every other build.
+#[doc(hidden)]
+#[allow(unexpected_cfgs)]
+pub mod fuzz_build {
+    #[cfg(fuzzing)]
+    pub mod fuzzing;
+}
+
 pub use error::{CertError, CryptoError, HandshakeError, IdentityError, MacError};
 pub use handshake::{Established, Handshake, LocalAuth, LocalKeys, OpenPolicy, PeerPolicy, Progress};
 pub use hello::{HelloFacts, HelloParams};
