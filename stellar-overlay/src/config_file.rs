@@ -3,9 +3,10 @@
 //!
 //! The keys that concern the overlay are applied onto an [`OverlayConfig`] (a wrong value is
 //! an error naming its key); the validators of `[QUORUM_SET]` and `[[VALIDATORS]]` become the
-//! relay's trusted validators, and `[[VALIDATORS]]` addresses become known peers (preferred for
-//! our own home domain, §11.5). The other keys are listed by [`CoreConfig::ignored`], for the
-//! log.
+//! relay's trusted validators and the node's quorum for surveys (the surveyors it hears while
+//! `SURVEYOR_KEYS` is empty, §12.3), and `[[VALIDATORS]]` addresses become known peers
+//! (preferred for our own home domain, §11.5). The other keys are listed by
+//! [`CoreConfig::ignored`], for the log.
 
 use overlay_auth::NodeIdentity;
 use overlay_proto::{NetworkId, NodeId, PeerAddress};
@@ -78,6 +79,12 @@ pub struct CoreConfig {
     pub ALLOW_LOCALHOST_FOR_TESTING: Option<bool>,
     pub ALLOW_PRIVATE_ADDRESSES_FOR_TESTING: Option<bool>,
     pub NODE_HOME_DOMAIN: Option<String>,
+    /// Reported in survey responses.
+    pub NODE_IS_VALIDATOR: Option<bool>,
+    /// The surveyors whose surveys the node takes part in: `G...` keys (optionally followed
+    /// by a name) or `$name` of a validator named in the file; empty or absent: the validators
+    /// of the quorum set.
+    pub SURVEYOR_KEYS: Option<Vec<String>>,
     /// `[[VALIDATORS]]` entries.
     pub VALIDATORS: Option<Vec<Validator>>,
     /// Every validator named anywhere in `[QUORUM_SET]` (inner sets included).
@@ -133,6 +140,8 @@ const USED: &[&str] = &[
     "ALLOW_LOCALHOST_FOR_TESTING",
     "ALLOW_PRIVATE_ADDRESSES_FOR_TESTING",
     "NODE_HOME_DOMAIN",
+    "NODE_IS_VALIDATOR",
+    "SURVEYOR_KEYS",
     "VALIDATORS",
     "QUORUM_SET",
 ];
@@ -197,6 +206,33 @@ impl CoreConfig {
             let id =
                 first.parse::<NodeId>().map_err(|e| ConfigFileError::Value { key, reason: format!("{s}: {e}") })?;
             out.push(id);
+        }
+        Ok(out)
+    }
+
+    /// `SURVEYOR_KEYS`: `G...` keys, or `$name` of a validator the file names (in
+    /// `[[VALIDATORS]]` or `[QUORUM_SET]` as `"G... name"`).
+    fn surveyors(&self) -> Result<Vec<NodeId>, ConfigFileError> {
+        let invalid = |reason: String| ConfigFileError::Value { key: "SURVEYOR_KEYS", reason };
+        let named = |name: &str| -> Option<&str> {
+            let listed = self.VALIDATORS.iter().flatten().find(|v| v.NAME.as_deref() == Some(name));
+            listed.and_then(|v| v.PUBLIC_KEY.as_deref()).or_else(|| {
+                self.quorum_set_validators.iter().find_map(|s| {
+                    let mut words = s.split_whitespace();
+                    let key = words.next()?;
+                    (words.next() == Some(name)).then_some(key)
+                })
+            })
+        };
+        let mut out = Vec::new();
+        for s in self.SURVEYOR_KEYS.iter().flatten() {
+            let first = s.split_whitespace().next().unwrap_or_default();
+            let key = match first.strip_prefix('$') {
+                Some(name) => named(name).ok_or_else(|| invalid(format!("{s}: no validator is named {name}")))?,
+                None => first,
+            };
+            let key = key.split_whitespace().next().unwrap_or_default();
+            out.push(key.parse::<NodeId>().map_err(|e| invalid(format!("{s}: {e}")))?);
         }
         Ok(out)
     }
@@ -283,7 +319,11 @@ impl CoreConfig {
         }
         set(&mut config.allow_localhost_for_testing, self.ALLOW_LOCALHOST_FOR_TESTING);
         set(&mut config.allow_private_addresses_for_testing, self.ALLOW_PRIVATE_ADDRESSES_FOR_TESTING);
-        config.trusted_validators.extend(self.trusted()?);
+        let trusted = self.trusted()?;
+        config.trusted_validators.extend(trusted.iter().copied());
+        config.transitive_quorum.extend(trusted);
+        config.surveyor_keys.extend(self.surveyors()?);
+        set(&mut config.node_is_validator, self.NODE_IS_VALIDATOR);
         for v in self.VALIDATORS.iter().flatten() {
             let Some(a) = &v.ADDRESS else { continue };
             let address = addresses("VALIDATORS.ADDRESS", std::slice::from_ref(a))?;
@@ -370,5 +410,67 @@ mod tests {
         assert!(bad.apply(&mut OverlayConfig::default()).is_err());
         assert!(CoreConfig::parse("PEER_PORT = \"x\"").is_err());
         assert!(CoreConfig::parse("NODE_SEED = \"nope\"").unwrap().identity().is_err());
+    }
+
+    const V1: &str = "GBLWFZHDNDJQU4FFIQF5ECTRHCV3XODZOVHAYDX6EIZTMV2RUL5O6HZL";
+    const V2: &str = "GAZBBE4HEL6BG6YHJE22VWEFTHQIRUJI3RCFMMX34JRDUE7G2KDNH4XT";
+    const V3: &str = "GDGVV7ANRSYMKJT7W3RXYI6JS6RFCSZMRIQSOEPOADPPSKA5DNRF3LW5";
+
+    fn applied(text: &str) -> Result<OverlayConfig, ConfigFileError> {
+        let mut c = OverlayConfig::default();
+        CoreConfig::parse(text)?.apply(&mut c)?;
+        Ok(c)
+    }
+
+    fn ids(keys: &[&str]) -> std::collections::BTreeSet<NodeId> {
+        keys.iter().map(|k| k.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn survey_keys_apply_and_the_quorum_set_is_heard_without_them() {
+        // SURVEYOR_KEYS by key and by the name of a validator the file names.
+        let c = applied(&format!(
+            r#"
+            NODE_IS_VALIDATOR = true
+            SURVEYOR_KEYS = ["{V1}", "$v2"]
+            [QUORUM_SET]
+            THRESHOLD_PERCENT = 100
+            VALIDATORS = ["{V2} v2", "{V3} v3"]
+            "#
+        ))
+        .unwrap();
+        assert!(c.node_is_validator);
+        assert_eq!(c.surveyor_keys, ids(&[V1, V2]));
+        let node = c.node_config().unwrap();
+        assert_eq!(node.survey.surveyor_keys, ids(&[V1, V2]));
+        assert!(node.survey.is_validator);
+
+        // No SURVEYOR_KEYS: the quorum set's validators (inner sets too) are the surveyors the
+        // node hears.
+        let c = applied(&format!(
+            r#"
+            [QUORUM_SET]
+            THRESHOLD_PERCENT = 67
+            VALIDATORS = ["{V1} v1"]
+            [QUORUM_SET.inner]
+            THRESHOLD_PERCENT = 100
+            VALIDATORS = ["{V2} v2", "{V3} v3"]
+            "#
+        ))
+        .unwrap();
+        assert!(c.surveyor_keys.is_empty());
+        assert!(!c.node_is_validator);
+        assert_eq!(c.transitive_quorum, ids(&[V1, V2, V3]));
+        // [[VALIDATORS]] make the quorum set too (stellar-core generates it from them).
+        let c =
+            applied(&format!("[[VALIDATORS]]\nNAME = \"v1\"\nHOME_DOMAIN = \"x\"\nPUBLIC_KEY = \"{V1}\"\n")).unwrap();
+        assert_eq!(c.transitive_quorum, ids(&[V1]));
+        assert!(CoreConfig::parse("NODE_IS_VALIDATOR = true").unwrap().ignored.is_empty());
+
+        // A bad key, an unknown name: errors naming SURVEYOR_KEYS.
+        for bad in ["SURVEYOR_KEYS = [\"GNOPE\"]", "SURVEYOR_KEYS = [\"$nobody\"]"] {
+            let e = applied(bad).unwrap_err();
+            assert!(e.to_string().contains("SURVEYOR_KEYS"), "{bad}: {e}");
+        }
     }
 }

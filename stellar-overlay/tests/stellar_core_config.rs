@@ -71,10 +71,10 @@ fn a_stellar_core_validator_configuration_starts_our_node_unchanged() {
     // The keys the overlay does not use are listed, once.
     let ignored: Vec<&str> = stderr.lines().filter(|l| l.contains("does not use")).collect();
     assert_eq!(ignored.len(), 1, "{stderr}");
-    for key in ["NODE_IS_VALIDATOR", "HISTORY", "BUCKET_DIR_PATH", "UNSAFE_QUORUM"] {
+    for key in ["HISTORY", "BUCKET_DIR_PATH", "UNSAFE_QUORUM", "MANUAL_CLOSE"] {
         assert!(ignored[0].contains(key), "{key} not listed: {}", ignored[0]);
     }
-    for used in ["PEER_PORT", "QUORUM_SET", "DATABASE", "KNOWN_PEERS"] {
+    for used in ["PEER_PORT", "QUORUM_SET", "DATABASE", "KNOWN_PEERS", "NODE_IS_VALIDATOR"] {
         assert!(!ignored[0].contains(&format!("{used},")), "{used} is used");
     }
 }
@@ -89,6 +89,8 @@ fn a_wrong_value_names_its_key() {
         ("KNOWN_PEERS=[\"1.2.3.4:0\"]", "KNOWN_PEERS"),
         ("MAX_ADDITIONAL_PEER_CONNECTIONS=-5", "MAX_ADDITIONAL_PEER_CONNECTIONS"),
         ("[QUORUM_SET]\nTHRESHOLD_PERCENT=100\nVALIDATORS=[\"GNOTAKEY v1\"]", "QUORUM_SET.VALIDATORS"),
+        ("SURVEYOR_KEYS=[\"GNOTAKEY\"]", "SURVEYOR_KEYS"),
+        ("NODE_IS_VALIDATOR=\"yes\"", "NODE_IS_VALIDATOR"),
     ] {
         let path = dir.join("bad.cfg");
         std::fs::write(&path, format!("NETWORK_PASSPHRASE=\"Standalone Network ; February 2017\"\n{line}\n")).unwrap();
