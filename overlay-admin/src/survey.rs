@@ -6,7 +6,7 @@
 use crate::commands::{Body, Reply};
 use overlay_node::survey::{NodeReport, Phase, SurveyError, SurveyResults};
 use overlay_proto::NodeId;
-use overlay_proto::xdr::TimeSlicedPeerData;
+use overlay_proto::xdr::{TimeSlicedNodeData, TimeSlicedPeerData};
 use overlay_tokio::OverlayError;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
@@ -99,7 +99,8 @@ fn list(items: Vec<Value>) -> Value {
     if items.is_empty() { Value::Null } else { Value::Array(items) }
 }
 
-fn peer(p: &TimeSlicedPeerData) -> Value {
+/// One link as a node reports it (an entry of its `inboundPeers` or `outboundPeers`).
+pub fn peer(p: &TimeSlicedPeerData) -> Value {
     let s = &p.peer_stats;
     json!({
         "nodeId": NodeId::from_xdr(&s.id).to_string(),
@@ -121,12 +122,9 @@ fn peer(p: &TimeSlicedPeerData) -> Value {
     })
 }
 
-/// One answering node: its node data and its peers over every page received.
-pub fn node(r: &NodeReport) -> Value {
-    let n = &r.node;
-    json!({
-        "inboundPeers": list(r.inbound.iter().map(peer).collect()),
-        "outboundPeers": list(r.outbound.iter().map(peer).collect()),
+/// A node's own data (the `TimeSlicedNodeData` of its answer), under stellar-core's names.
+pub fn node_data(n: &TimeSlicedNodeData) -> Map<String, Value> {
+    let v = json!({
         "numTotalInboundPeers": n.total_inbound_peer_count,
         "numTotalOutboundPeers": n.total_outbound_peer_count,
         "maxInboundPeerCount": n.max_inbound_peer_count,
@@ -137,7 +135,20 @@ pub fn node(r: &NodeReport) -> Value {
         "p75SCPSelfToOtherLatencyMs": n.p75_scp_self_to_other_latency_ms,
         "lostSyncCount": n.lost_sync_count,
         "isValidator": n.is_validator,
-    })
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// One answering node in `getsurveyresult`: its node data and its peers over every page
+/// received.
+pub fn node(r: &NodeReport) -> Value {
+    let mut m = node_data(&r.node);
+    m.insert("inboundPeers".into(), list(r.inbound.iter().map(peer).collect()));
+    m.insert("outboundPeers".into(), list(r.outbound.iter().map(peer).collect()));
+    Value::Object(m)
 }
 
 fn phase_name(p: Option<Phase>) -> &'static str {

@@ -12,6 +12,7 @@ mod node;
 mod peer_info;
 mod peers;
 mod submit;
+mod survey;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use overlay_auth::NodeIdentity;
@@ -42,6 +43,9 @@ enum Command {
     /// Map a network from seed peers: handshake with every node reachable through PEERS,
     /// write the nodes, addresses, edges and failures as JSON and a Graphviz picture.
     Crawl(crawl::CrawlArgs),
+    /// Run a node and survey the network it reaches (time-sliced survey): collect, then ask
+    /// every node breadth-first for its peers; write the map as JSON, DOT and SVG.
+    Survey(survey::SurveyArgs),
 }
 
 /// The network to join.
@@ -110,6 +114,7 @@ fn main() -> ExitCode {
             Command::SubmitTx(a) => submit::run(a).await,
             Command::Peers(a) => peers::run(a),
             Command::Crawl(a) => crawl::run(a).await,
+            Command::Survey(a) => survey::run(a).await,
         }
     });
     match result {

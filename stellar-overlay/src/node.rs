@@ -11,10 +11,11 @@ use std::path::PathBuf;
 use stellar_overlay::config_file::CoreConfig;
 use tokio::sync::broadcast::error::RecvError;
 
+/// The options a node runs with: the `node` command's, and the `survey` command's node.
 #[derive(Args, Debug)]
-pub struct NodeArgs {
+pub struct NodeOptions {
     /// Address to listen on, e.g. 0.0.0.0:11625 (port 0 picks a free port) [default:
-    /// 0.0.0.0 and the config file's PEER_PORT, else 11625].
+    /// 0.0.0.0 and the config file's PEER_PORT, else 11625; `survey` listens only with it].
     #[arg(long)]
     listen: Option<String>,
     /// A peer to dial at once and keep as a known peer (HOST:PORT); may be repeated.
@@ -24,7 +25,8 @@ pub struct NodeArgs {
     /// overlay keys are used (NETWORK_PASSPHRASE, NODE_SEED, PEER_PORT, HTTP_PORT, KNOWN_PEERS,
     /// PREFERRED_PEERS, PREFERRED_PEER_KEYS, PREFERRED_PEERS_ONLY, TARGET_PEER_CONNECTIONS,
     /// MAX_ADDITIONAL_PEER_CONNECTIONS, flow-control and flooding keys, DATABASE,
-    /// [QUORUM_SET] and [[VALIDATORS]]), the others listed once in the log. Flags override it.
+    /// SURVEYOR_KEYS, NODE_IS_VALIDATOR, [QUORUM_SET] and [[VALIDATORS]]), the others listed
+    /// once in the log. Flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
     #[command(flatten)]
@@ -33,12 +35,18 @@ pub struct NodeArgs {
     #[arg(long)]
     secret_key: Option<String>,
     /// The peer database (SQLite); ":memory:" keeps it in memory [default: the config
-    /// file's DATABASE, else stellar-overlay.db].
+    /// file's DATABASE, else stellar-overlay.db for `node` and memory for `survey`].
     #[arg(long)]
     database: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct NodeArgs {
+    #[command(flatten)]
+    node: NodeOptions,
     /// Serve the admin commands on this address (PORT alone: 127.0.0.1:PORT): peers,
-    /// connect, droppeer, ban, unban, bans, info, metrics (Prometheus) [default: the config
-    /// file's HTTP_PORT, on 127.0.0.1 unless PUBLIC_HTTP_PORT].
+    /// connect, droppeer, ban, unban, bans, info, metrics (Prometheus), the survey commands
+    /// [default: the config file's HTTP_PORT, on 127.0.0.1 unless PUBLIC_HTTP_PORT].
     #[arg(long)]
     http: Option<String>,
     /// Serve the flat counters of earlier versions in the Prometheus text format on this
@@ -50,45 +58,84 @@ pub struct NodeArgs {
     log_format: LogFormat,
 }
 
-pub async fn run(args: NodeArgs) -> Result<(), String> {
-    let file = match &args.config {
-        Some(p) => CoreConfig::load(p).map_err(|e| e.to_string())?,
-        None => CoreConfig::default(),
-    };
-    if !file.ignored.is_empty() {
-        tracing::warn!(keys = %file.ignored.join(", "), "configuration keys the overlay does not use (ignored)");
+/// A node ready to start.
+pub struct Prepared {
+    /// Its configuration: the file's, then the flags.
+    pub config: OverlayConfig,
+    /// Its identity and network.
+    pub local: LocalNode,
+    /// The peers to dial at once (`--connect`; they are known peers too).
+    pub connect: Vec<PeerAddress>,
+    /// The configuration file (empty without `--config`).
+    pub file: CoreConfig,
+}
+
+impl NodeOptions {
+    /// Whether `--listen` was given.
+    pub fn listens(&self) -> bool {
+        self.listen.is_some()
     }
-    let mut config = OverlayConfig { database: Some(PathBuf::from("stellar-overlay.db")), ..OverlayConfig::default() };
-    file.apply(&mut config).map_err(|e| e.to_string())?;
+
+    /// Read the configuration file and apply the flags over it; `database` is the peer
+    /// database when neither names one.
+    pub async fn prepare(&self, database: Option<PathBuf>) -> Result<Prepared, String> {
+        let file = match &self.config {
+            Some(p) => CoreConfig::load(p).map_err(|e| e.to_string())?,
+            None => CoreConfig::default(),
+        };
+        if !file.ignored.is_empty() {
+            tracing::warn!(keys = %file.ignored.join(", "), "configuration keys the overlay does not use (ignored)");
+        }
+        let mut config = OverlayConfig { database, ..OverlayConfig::default() };
+        file.apply(&mut config).map_err(|e| e.to_string())?;
+        if let Some(listen) = &self.listen {
+            let addr: SocketAddr = tokio::net::lookup_host(listen)
+                .await
+                .map_err(|e| format!("--listen {listen}: {e}"))?
+                .find(SocketAddr::is_ipv4)
+                .ok_or_else(|| format!("--listen {listen}: no IPv4 address"))?;
+            config.listen_ip = addr.ip();
+            config.listen_port = addr.port();
+        }
+        let connect = self
+            .connect
+            .iter()
+            .map(|c| PeerAddress::parse_with_default_port(c, 11625).map_err(|e| format!("--connect {c}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        config.known_peers.extend(connect.iter().cloned());
+        if let Some(db) = &self.database {
+            config.database = (db != ":memory:").then(|| PathBuf::from(db));
+        }
+        let network_id = self.network.network_id_or(file.network_id())?;
+        let identity = match (&self.secret_key, file.identity().map_err(|e| e.to_string())?) {
+            (Some(s), _) => identity(Some(s))?,
+            (None, Some(id)) => id,
+            (None, None) => identity(None)?,
+        };
+        Ok(Prepared { config, local: LocalNode::new(identity, network_id), connect, file })
+    }
+}
+
+/// Dial `peers` in the background: the event log shows the outcome, and the tick loop
+/// retries known peers.
+pub fn dial(manager: &OverlayManager, peers: Vec<PeerAddress>) {
+    for addr in peers {
+        let m = manager.clone();
+        tokio::spawn(async move {
+            if let Err(e) = m.connect(&addr).await {
+                tracing::warn!(peer = %addr, error = %e, "cannot connect now; the tick loop will retry");
+            }
+        });
+    }
+}
+
+pub async fn run(args: NodeArgs) -> Result<(), String> {
+    let Prepared { config, local, connect, file } =
+        args.node.prepare(Some(PathBuf::from("stellar-overlay.db"))).await?;
     let http = match &args.http {
         Some(a) => Some(http_addr(a)?),
         None => file.http_addr(),
     };
-    if let Some(listen) = &args.listen {
-        let addr: SocketAddr = tokio::net::lookup_host(listen)
-            .await
-            .map_err(|e| format!("--listen {listen}: {e}"))?
-            .find(SocketAddr::is_ipv4)
-            .ok_or_else(|| format!("--listen {listen}: no IPv4 address"))?;
-        config.listen_ip = addr.ip();
-        config.listen_port = addr.port();
-    }
-    let connect = args
-        .connect
-        .iter()
-        .map(|c| PeerAddress::parse_with_default_port(c, 11625).map_err(|e| format!("--connect {c}: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    config.known_peers.extend(connect.iter().cloned());
-    if let Some(db) = &args.database {
-        config.database = (db != ":memory:").then(|| PathBuf::from(db));
-    }
-    let network_id = args.network.network_id_or(file.network_id())?;
-    let identity = match (&args.secret_key, file.identity().map_err(|e| e.to_string())?) {
-        (Some(s), _) => identity(Some(s))?,
-        (None, Some(id)) => id,
-        (None, None) => identity(None)?,
-    };
-    let local = LocalNode::new(identity, network_id);
     let node_id = local.node_id();
     let manager = OverlayManager::new(config, local).map_err(|e| e.to_string())?;
     let mut events = manager.events();
@@ -99,16 +146,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         json!({"event": "listening", "node": node_id.to_string(), "address": address}),
         format!("listening    {node_id} {address}"),
     );
-    for addr in connect {
-        // Dialed in the background: the event log shows the outcome, and the tick loop
-        // retries known peers.
-        let m = manager.clone();
-        tokio::spawn(async move {
-            if let Err(e) = m.connect(&addr).await {
-                tracing::warn!(peer = %addr, error = %e, "cannot connect now; the tick loop will retry");
-            }
-        });
-    }
+    dial(&manager, connect);
     let metrics = match args.metrics {
         Some(a) => Some(crate::metrics::serve(a, manager.clone()).await?),
         None => None,
