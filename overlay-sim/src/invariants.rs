@@ -36,6 +36,10 @@
 //!   writes to a relay for an item of an envelope the relay has flooded is answered with the
 //!   item within 3 s, and a relay never answers DONT_HAVE for such an item.
 //!
+//! In the crawl scenario (see [`crate::crawl`]), also: every node reachable from the crawl's
+//! seeds that stayed up throughout is found, and no node drops the crawler for a protocol
+//! error.
+//!
 //! Checked on every node every `check_interval_ms` and at the end ([`check_node`]): flow
 //! control's own invariants, used credit within granted credit, and every queue and map
 //! within its bound (Floodgate, pull-mode queues and histories, demand history, fetch
@@ -269,6 +273,24 @@ pub enum Violation {
         node: NodeIndex,
         /// How many times.
         fires: u32,
+    },
+    /// The crawl scenario: a node reachable from the crawl's seeds, up for the whole crawl,
+    /// was not found (see [`crate::crawl`]).
+    #[error("the crawl did not find node {node}, reachable from its seeds and up throughout: {why}")]
+    CrawlMissed {
+        /// The node.
+        node: NodeIndex,
+        /// What became of its address.
+        why: String,
+    },
+    /// The crawl scenario: a node dropped the crawler for a protocol error (its links carry
+    /// no damage, so the crawler broke the protocol).
+    #[error("node {node} dropped the crawler for a protocol error: {reason}")]
+    CrawlerBlamed {
+        /// The node.
+        node: NodeIndex,
+        /// The reason it gave.
+        reason: String,
     },
 }
 

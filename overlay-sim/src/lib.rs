@@ -45,6 +45,7 @@
 //! | [`scenario`] | every knob of a run |
 //! | [`world`] | the event loop |
 //! | [`consensus`] | the consensus-relay scenario's validators and planted relay bug |
+//! | [`crawl`] | the crawl scenario: overlay-crawl's crawler maps the network from seeds |
 //! | [`invariants`] | what every run checks |
 //! | [`histogram`] | bounded latency histograms |
 //! | [`report`] | the report, as text and JSON |
@@ -57,6 +58,7 @@
 pub mod cli;
 pub mod clock;
 pub mod consensus;
+pub mod crawl;
 pub mod error;
 pub mod fault;
 pub mod histogram;

@@ -5,6 +5,7 @@
 //! second) are printed with the text only.
 
 use crate::consensus::report::ConsensusReport;
+use crate::crawl::CrawlOutcome;
 use crate::histogram::Percentiles;
 use crate::link::LinkStats;
 use crate::network::NodeIndex;
@@ -89,6 +90,8 @@ pub(crate) struct Input<'a> {
     pub checks: BTreeMap<&'static str, u64>,
     /// The consensus-relay scenario's measurements.
     pub consensus: Option<ConsensusReport>,
+    /// The crawl scenario's outcome.
+    pub crawl: Option<CrawlOutcome>,
 }
 
 /// Delivery of one kind of flooded message.
@@ -248,6 +251,10 @@ pub struct Report {
     /// Validators reaching each other through relays (the consensus-relay scenario only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consensus: Option<ConsensusReport>,
+    /// Which nodes a crawl from seed nodes found, and why any were not (the crawl scenario
+    /// only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crawl: Option<CrawlOutcome>,
     /// Bandwidth.
     pub bandwidth: BandwidthReport,
     /// Duplicates, demands and retries.
@@ -326,6 +333,7 @@ pub(crate) fn build(input: Input<'_>) -> Report {
             requests: input.get_tx_set_sent,
         },
         consensus: input.consensus,
+        crawl: input.crawl,
         bandwidth: BandwidthReport {
             sent_bytes_per_node_per_s: per_class_sum.into_iter().map(|(k, v)| (k, mean(v))).collect(),
             sent_total_mean_bytes_per_s: mean(total_sum),
@@ -480,6 +488,9 @@ impl Report {
             );
         }
         if let Some(c) = &self.consensus {
+            s.push_str(&c.to_text());
+        }
+        if let Some(c) = &self.crawl {
             s.push_str(&c.to_text());
         }
         let _ = writeln!(s, "\ninvariants: all held");

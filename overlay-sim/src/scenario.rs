@@ -7,6 +7,7 @@
 //! (`settle_ms`: no new load, faults optionally healed) so that every message broadcast
 //! during the load gets its delivery checked.
 
+use crate::crawl::CrawlSpec;
 use crate::fault::MisbehaviourKind;
 use crate::link::LinkProfile;
 use crate::network::NodeIndex;
@@ -201,6 +202,10 @@ pub struct Scenario {
     /// synthetic SCP rounds; `None` in the flooding scenarios.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consensus: Option<ConsensusSpec>,
+    /// A crawl of the network by overlay-crawl's crawler (the crawl scenario); `None`
+    /// elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crawl: Option<CrawlSpec>,
 }
 
 impl Default for Scenario {
@@ -255,6 +260,7 @@ impl Default for Scenario {
             check_interval_ms: 1_000,
             heal_at_settle: true,
             consensus: None,
+            crawl: None,
         }
     }
 }
@@ -303,6 +309,7 @@ impl Scenario {
             check_interval_ms: 1_000,
             heal_at_settle: true,
             consensus: None,
+            crawl: None,
         }
     }
 
@@ -349,6 +356,7 @@ impl Scenario {
             check_interval_ms: 5_000,
             heal_at_settle: false,
             consensus: None,
+            crawl: None,
         }
     }
 
@@ -394,6 +402,31 @@ impl Scenario {
             check_interval_ms: 1_000,
             heal_at_settle: true,
             consensus: Some(ConsensusSpec::default()),
+            crawl: None,
+        }
+    }
+
+    /// The crawl scenario: the survey scenario's pubnet-like network of 50 nodes (5
+    /// organisations of 3 validators, 35 watchers, each knowing 3 peers) under light load,
+    /// over 20–120 ms links with 0.2 % segment loss and no churn; 15 s after the start, when
+    /// the network has formed and exchanged PEERS, overlay-crawl's crawler maps it from
+    /// validator 0, with `stellar-overlay crawl`'s defaults and a 30 s deadline, while the
+    /// load goes on for 20 s. Every node reachable from the seed must be found (see
+    /// [`crate::crawl`]).
+    pub fn crawl(seed: u64) -> Self {
+        let base = Scenario::default();
+        Scenario {
+            seed,
+            topology: Topology::Pubnet { orgs: 5, validators_per_org: 3, watchers: 35, watcher_known_peers: 3 },
+            warmup_ms: 15_000,
+            load_ms: 20_000,
+            settle_ms: 20_000,
+            tx_rate_per_s: 5.0,
+            partitions: Vec::new(),
+            cuts: CutSpec::default(),
+            churn: ChurnSpec { interval_ms: 0, joins: 0, ..ChurnSpec::default() },
+            crawl: Some(CrawlSpec::default()),
+            ..base
         }
     }
 
@@ -450,6 +483,9 @@ impl Scenario {
                 return Err(format!("quorum threshold {} over {validators} validators", c.quorum_threshold));
             }
         }
+        if let Some(c) = &self.crawl {
+            c.validate(self.topology.node_count(), self.load_ms, self.settle_ms)?;
+        }
         if self.target_connections == 0 {
             return Err("target connections must be at least 1".into());
         }
@@ -473,6 +509,7 @@ mod tests {
         Scenario::small_faulty(3).validate().unwrap();
         Scenario::bench(1_000, 10_000).validate().unwrap();
         Scenario::consensus_relay(1).validate().unwrap();
+        Scenario::crawl(1).validate().unwrap();
     }
 
     #[test]

@@ -51,6 +51,7 @@ impl Args {
             Preset::Default => Scenario::default(),
             Preset::SmallFaulty => Scenario::small_faulty(1),
             Preset::ConsensusRelay => Scenario::consensus_relay(1),
+            Preset::Crawl => Scenario::crawl(1),
         };
         if let Some(v) = self.seed {
             s.seed = v;
@@ -119,6 +120,7 @@ impl Args {
             Some(PlantedBug::UnfetchedRelay) | None => {}
         }
         self.apply_consensus(&mut s)?;
+        self.apply_crawl(&mut s);
         if self.no_heal_at_settle {
             s.heal_at_settle = false;
         }
@@ -167,6 +169,33 @@ impl Args {
             c.planted_unfetched_relays = true;
         }
         Ok(())
+    }
+
+    fn apply_crawl(&self, s: &mut Scenario) {
+        let given = !self.crawl_seeds.is_empty()
+            || self.crawl_start_ms.is_some()
+            || self.crawl_deadline_ms.is_some()
+            || self.crawl_max_nodes.is_some()
+            || self.crawl_concurrency.is_some();
+        if s.crawl.is_none() && given {
+            s.crawl = Some(crate::crawl::CrawlSpec::default());
+        }
+        let Some(c) = s.crawl.as_mut() else { return };
+        if !self.crawl_seeds.is_empty() {
+            c.seeds = self.crawl_seeds.clone();
+        }
+        if let Some(v) = self.crawl_start_ms {
+            c.start_ms = v;
+        }
+        if let Some(v) = self.crawl_deadline_ms {
+            c.deadline_ms = v;
+        }
+        if let Some(v) = self.crawl_max_nodes {
+            c.max_nodes = v;
+        }
+        if let Some(v) = self.crawl_concurrency {
+            c.max_in_flight = v;
+        }
     }
 
     fn apply_topology(&self, s: &mut Scenario) {

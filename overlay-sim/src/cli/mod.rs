@@ -23,6 +23,8 @@ pub enum Preset {
     /// 5 validators signing SCP statements, reaching each other only through a line of 3
     /// watcher-like relays.
     ConsensusRelay,
+    /// 50 pubnet-like nodes mapped by overlay-crawl's crawler from validator 0.
+    Crawl,
 }
 
 /// Topology kinds.
@@ -198,6 +200,24 @@ pub struct Args {
     /// (to see the planted relay bug caught by the request check alone).
     #[arg(long, help_heading = "Consensus")]
     pub no_relay_hold_check: bool,
+
+    // ---- crawl
+    /// A node the crawl starts from (repeatable; replaces the preset's seeds). With any
+    /// preset, runs a crawl.
+    #[arg(long = "crawl-seed", value_name = "NODE", help_heading = "Crawl")]
+    pub crawl_seeds: Vec<u32>,
+    /// The crawl starts this long after the load phase begins (ms).
+    #[arg(long, help_heading = "Crawl")]
+    pub crawl_start_ms: Option<u64>,
+    /// The whole crawl's deadline (ms).
+    #[arg(long, help_heading = "Crawl")]
+    pub crawl_deadline_ms: Option<u64>,
+    /// Addresses the crawl dials at most.
+    #[arg(long, help_heading = "Crawl")]
+    pub crawl_max_nodes: Option<usize>,
+    /// Crawler connections open at once.
+    #[arg(long, help_heading = "Crawl")]
+    pub crawl_concurrency: Option<usize>,
 
     // ---- links
     /// One-way latency of every link (ms).

@@ -17,11 +17,13 @@
 //! | `checks` | state sweeps and delivery, fetch and punishment checks |
 //! | `scenario_events` | the scenario's load and faults over time |
 //! | `consensus` | the consensus-relay scenario: slots, ballots, its observations and invariants |
+//! | `crawl` | the crawl scenario: the crawler's connections, what nodes did with them, reachability |
 //! | `report_input` | what the report is built from |
 //! | `graph`, `log` | who is linked to whom; what was broadcast and received |
 
 mod checks;
 mod consensus;
+mod crawl;
 mod graph;
 pub(crate) mod log;
 mod nodes;
@@ -106,6 +108,7 @@ enum Event {
     Ballot { validator: NodeIndex, slot: u64, statement: Statement, tries: u32 },
     CheckEnvelope(u32),
     CheckRequest { conn: u64, hash: Hash256 },
+    Crawl(crawl::CrawlStep),
 }
 
 /// What is being handled, for error messages.
@@ -152,6 +155,10 @@ impl Label {
             Event::CheckRequest { conn, .. } => l("answer check of a request on connection", *conn, 0),
             Event::CheckPunished { conn, side } => {
                 l("look whether an overrunning peer was dropped", *conn, *side as u64)
+            }
+            Event::Crawl(step) => {
+                let (kind, conn) = step.code();
+                l("crawl step", kind, conn)
             }
         }
     }
@@ -235,6 +242,8 @@ pub struct World {
     label: Label,
     /// The consensus-relay scenario's state, if it runs.
     consensus: Option<Box<consensus::Consensus>>,
+    /// The crawl scenario's state, if it runs.
+    crawl: Option<Box<crawl::CrawlRun>>,
 }
 
 impl core::fmt::Debug for World {
@@ -293,6 +302,7 @@ impl World {
             trace: 0,
             label: Label::default(),
             consensus: None,
+            crawl: None,
         };
         if let Some(spec) = world.sc.consensus {
             let c = consensus::Consensus::new(spec, world.validators.clone(), world.nodes.len());
@@ -301,6 +311,8 @@ impl World {
         world.assign_misbehaviour();
         world.schedule_scenario()?;
         world.schedule_consensus()?;
+        world.crawl = world.sc.crawl.clone().map(|spec| Box::new(crawl::CrawlRun::new(spec)));
+        world.schedule_crawl()?;
         Ok(world)
     }
 
@@ -426,6 +438,7 @@ impl World {
             Event::Ballot { validator, slot, statement, tries } => self.ballot(validator, slot, statement, tries),
             Event::CheckEnvelope(n) => self.check_envelope(n),
             Event::CheckRequest { conn, hash } => self.check_request(conn, hash),
+            Event::Crawl(step) => self.crawl_step(step),
         }
     }
 }

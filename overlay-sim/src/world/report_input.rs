@@ -81,6 +81,7 @@ impl World {
             overruns: self.stats.overruns,
             checks: self.checks_made(),
             consensus: self.consensus_report(),
+            crawl: self.crawl_outcome(),
         }
     }
 }

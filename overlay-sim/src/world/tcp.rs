@@ -222,6 +222,9 @@ impl World {
         let Some(sim) = self.nodes[n as usize].live.as_deref().and_then(|l| l.conns.get(&conn).copied()) else {
             return Err(self.fail(Violation::TransmitAfterClose { node: n, conn_id: conn.0 }));
         };
+        if super::crawl::is_crawl(sim) {
+            return self.crawl_node_transmit(n, sim, conn, bytes);
+        }
         let Some(side) = self.conns.get(&sim).and_then(|c| c.side_of(n, conn)) else {
             return Err(self.fail(Violation::TransmitAfterClose { node: n, conn_id: conn.0 }));
         };
@@ -365,6 +368,9 @@ impl World {
         let Some(sim) = self.nodes[n as usize].live.as_deref_mut().and_then(|l| l.conns.remove(&conn)) else {
             return Ok(());
         };
+        if super::crawl::is_crawl(sim) {
+            return self.crawl_node_closed(sim, false);
+        }
         let Some(c) = self.conns.get_mut(&sim) else { return Ok(()) };
         let Some(side) = c.side_of(n, conn) else { return Ok(()) };
         c.ends[side].state = EndState::Closed;
@@ -435,6 +441,9 @@ impl World {
     pub(super) fn on_authenticated(&mut self, n: NodeIndex, conn: ConnId) -> Res {
         let now = self.q.now();
         let Some(sim) = self.sim_of(n, conn) else { return Ok(()) };
+        if super::crawl::is_crawl(sim) {
+            return self.crawl_node_admitted(n);
+        }
         let c = self.conns.get_mut(&sim).expect("present");
         let Some(side) = c.side_of(n, conn) else { return Ok(()) };
         c.ends[side].authenticated = true;
@@ -454,6 +463,9 @@ impl World {
     pub(super) fn on_disconnected(&mut self, n: NodeIndex, conn: ConnId, reason: DropReason) -> Res {
         *self.stats.drop_reasons.entry(super::report_input::reason_name(&reason)).or_insert(0) += 1;
         let Some(sim) = self.sim_of(n, conn) else { return Ok(()) };
+        if super::crawl::is_crawl(sim) {
+            return self.crawl_node_disconnected(n, reason);
+        }
         let c = self.conns.get_mut(&sim).expect("present");
         let Some(side) = c.side_of(n, conn) else { return Ok(()) };
         let peer = c.ends[1 - side].node;
@@ -477,6 +489,9 @@ impl World {
     /// The end of `sim` on node `n` is gone without the node closing it (the node died):
     /// the other side sees a reset.
     pub(super) fn end_dies(&mut self, sim: u64, n: NodeIndex, reset: bool) -> Res {
+        if super::crawl::is_crawl(sim) {
+            return self.crawl_node_closed(sim, reset);
+        }
         let now = self.q.now();
         let Some(c) = self.conns.get_mut(&sim) else { return Ok(()) };
         let Some(side) = (0..2).find(|&s| c.ends[s].node == n && c.ends[s].state != EndState::Closed) else {
