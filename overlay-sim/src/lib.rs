@@ -70,6 +70,7 @@ pub mod progress;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod survey;
 pub mod tap;
 pub mod topology;
 pub mod world;

@@ -10,6 +10,7 @@ use crate::histogram::Percentiles;
 use crate::link::LinkStats;
 use crate::network::NodeIndex;
 use crate::scenario::Scenario;
+use crate::survey::SurveyReport;
 use crate::tap::{ClassCounters, TrafficClass};
 use crate::world::log::{KindStats, MessageLog};
 use serde::Serialize;
@@ -92,6 +93,8 @@ pub(crate) struct Input<'a> {
     pub consensus: Option<ConsensusReport>,
     /// The crawl scenario's outcome.
     pub crawl: Option<CrawlOutcome>,
+    /// The survey scenario's outcome.
+    pub survey: Option<SurveyReport>,
 }
 
 /// Delivery of one kind of flooded message.
@@ -255,6 +258,9 @@ pub struct Report {
     /// only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crawl: Option<CrawlOutcome>,
+    /// Who answered a survey of the whole network (the survey scenario only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub survey: Option<SurveyReport>,
     /// Bandwidth.
     pub bandwidth: BandwidthReport,
     /// Duplicates, demands and retries.
@@ -334,6 +340,7 @@ pub(crate) fn build(input: Input<'_>) -> Report {
         },
         consensus: input.consensus,
         crawl: input.crawl,
+        survey: input.survey,
         bandwidth: BandwidthReport {
             sent_bytes_per_node_per_s: per_class_sum.into_iter().map(|(k, v)| (k, mean(v))).collect(),
             sent_total_mean_bytes_per_s: mean(total_sum),
@@ -492,6 +499,9 @@ impl Report {
         }
         if let Some(c) = &self.crawl {
             s.push_str(&c.to_text());
+        }
+        if let Some(v) = &self.survey {
+            s.push_str(&v.to_text());
         }
         let _ = writeln!(s, "\ninvariants: all held");
         for (k, v) in &self.invariant_checks {

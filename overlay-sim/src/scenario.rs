@@ -11,6 +11,7 @@ use crate::crawl::CrawlSpec;
 use crate::fault::MisbehaviourKind;
 use crate::link::LinkProfile;
 use crate::network::NodeIndex;
+use crate::survey::SurveySpec;
 use crate::topology::{RelayShape, Topology};
 use serde::Serialize;
 
@@ -206,6 +207,10 @@ pub struct Scenario {
     /// elsewhere.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crawl: Option<CrawlSpec>,
+    /// A time-sliced survey of the whole network by one node (the survey scenario); `None`
+    /// elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub survey: Option<SurveySpec>,
 }
 
 impl Default for Scenario {
@@ -261,6 +266,7 @@ impl Default for Scenario {
             heal_at_settle: true,
             consensus: None,
             crawl: None,
+            survey: None,
         }
     }
 }
@@ -310,6 +316,7 @@ impl Scenario {
             heal_at_settle: true,
             consensus: None,
             crawl: None,
+            survey: None,
         }
     }
 
@@ -357,6 +364,7 @@ impl Scenario {
             heal_at_settle: false,
             consensus: None,
             crawl: None,
+            survey: None,
         }
     }
 
@@ -403,6 +411,31 @@ impl Scenario {
             heal_at_settle: true,
             consensus: Some(ConsensusSpec::default()),
             crawl: None,
+            survey: None,
+        }
+    }
+
+    /// The survey scenario: a pubnet-like network of 50 nodes (5 organisations of 3
+    /// validators, 35 watchers) under light load (a transaction per second, SCP rounds and a
+    /// ledger every 5 s), over 20–120 ms links with 0.2 % segment loss, no churn. Validator
+    /// 0 surveys the whole network: it collects for 20 s from 15 s in, then requests every
+    /// node the responses name, page by page, 10 requests per 15 s, for the rest of the run
+    /// (140 s).
+    pub fn survey(seed: u64) -> Self {
+        let base = Scenario::default();
+        Scenario {
+            seed,
+            topology: Topology::Pubnet { orgs: 5, validators_per_org: 3, watchers: 35, watcher_known_peers: 3 },
+            warmup_ms: 10_000,
+            load_ms: 110_000,
+            settle_ms: 20_000,
+            tx_rate_per_s: 1.0,
+            scp_interval_ms: 5_000,
+            partitions: Vec::new(),
+            cuts: CutSpec::default(),
+            churn: ChurnSpec { interval_ms: 0, joins: 0, ..ChurnSpec::default() },
+            survey: Some(SurveySpec::default()),
+            ..base
         }
     }
 
@@ -483,6 +516,14 @@ impl Scenario {
                 return Err(format!("quorum threshold {} over {validators} validators", c.quorum_threshold));
             }
         }
+        if let Some(s) = &self.survey {
+            if s.surveyor >= self.topology.node_count() {
+                return Err(format!("the surveyor {} is not a node", s.surveyor));
+            }
+            if s.collect_ms == 0 || s.poll_ms == 0 {
+                return Err("survey collect and poll times must be positive".into());
+            }
+        }
         if let Some(c) = &self.crawl {
             c.validate(self.topology.node_count(), self.load_ms, self.settle_ms)?;
         }
@@ -510,6 +551,8 @@ mod tests {
         Scenario::bench(1_000, 10_000).validate().unwrap();
         Scenario::consensus_relay(1).validate().unwrap();
         Scenario::crawl(1).validate().unwrap();
+        Scenario::survey(1).validate().unwrap();
+        assert_eq!(Scenario::survey(1).topology.node_count(), 50);
     }
 
     #[test]

@@ -52,6 +52,7 @@ impl Args {
             Preset::SmallFaulty => Scenario::small_faulty(1),
             Preset::ConsensusRelay => Scenario::consensus_relay(1),
             Preset::Crawl => Scenario::crawl(1),
+            Preset::Survey => Scenario::survey(1),
         };
         if let Some(v) = self.seed {
             s.seed = v;

@@ -25,6 +25,8 @@ pub enum Preset {
     ConsensusRelay,
     /// 50 pubnet-like nodes mapped by overlay-crawl's crawler from validator 0.
     Crawl,
+    /// 50 pubnet-like nodes; validator 0 runs a time-sliced survey of the whole network.
+    Survey,
 }
 
 /// Topology kinds.

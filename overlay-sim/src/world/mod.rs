@@ -18,6 +18,7 @@
 //! | `scenario_events` | the scenario's load and faults over time |
 //! | `consensus` | the consensus-relay scenario: slots, ballots, its observations and invariants |
 //! | `crawl` | the crawl scenario: the crawler's connections, what nodes did with them, reachability |
+//! | `survey` | the survey scenario: the surveyor's steps and who answered |
 //! | `report_input` | what the report is built from |
 //! | `graph`, `log` | who is linked to whom; what was broadcast and received |
 
@@ -30,6 +31,7 @@ mod nodes;
 mod report_input;
 mod reseal;
 mod scenario_events;
+mod survey;
 mod tcp;
 mod wire;
 
@@ -109,6 +111,7 @@ enum Event {
     CheckEnvelope(u32),
     CheckRequest { conn: u64, hash: Hash256 },
     Crawl(crawl::CrawlStep),
+    Survey(survey::SurveyStep),
 }
 
 /// What is being handled, for error messages.
@@ -160,6 +163,7 @@ impl Label {
                 let (kind, conn) = step.code();
                 l("crawl step", kind, conn)
             }
+            Event::Survey(step) => l("survey step", *step as u64, 0),
         }
     }
 
@@ -244,6 +248,8 @@ pub struct World {
     consensus: Option<Box<consensus::Consensus>>,
     /// The crawl scenario's state, if it runs.
     crawl: Option<Box<crawl::CrawlRun>>,
+    /// The survey scenario's state, if it runs.
+    survey: Option<Box<survey::SurveyRun>>,
 }
 
 impl core::fmt::Debug for World {
@@ -303,6 +309,7 @@ impl World {
             label: Label::default(),
             consensus: None,
             crawl: None,
+            survey: None,
         };
         if let Some(spec) = world.sc.consensus {
             let c = consensus::Consensus::new(spec, world.validators.clone(), world.nodes.len());
@@ -313,6 +320,8 @@ impl World {
         world.schedule_consensus()?;
         world.crawl = world.sc.crawl.clone().map(|spec| Box::new(crawl::CrawlRun::new(spec)));
         world.schedule_crawl()?;
+        world.survey = world.sc.survey.map(|spec| Box::new(survey::SurveyRun::new(spec)));
+        world.schedule_survey()?;
         Ok(world)
     }
 
@@ -439,6 +448,7 @@ impl World {
             Event::CheckEnvelope(n) => self.check_envelope(n),
             Event::CheckRequest { conn, hash } => self.check_request(conn, hash),
             Event::Crawl(step) => self.crawl_step(step),
+            Event::Survey(step) => self.survey_step(step),
         }
     }
 }

@@ -220,6 +220,10 @@ impl World {
             // application remembers (the scenario's bound on both).
             items: ItemLimits { transactions_max: self.sc.app_transactions_max, ..ItemLimits::default() },
             allow_private_addresses_for_testing: true,
+            survey: overlay_node::survey::SurveyConfig {
+                surveyor_keys: self.sc.survey.iter().map(|s| node_id(s.surveyor)).collect(),
+                ..Default::default()
+            },
             ..NodeConfig::default()
         };
         let seed = crate::rng::derive_seed(

@@ -82,6 +82,7 @@ impl World {
             checks: self.checks_made(),
             consensus: self.consensus_report(),
             crawl: self.crawl_outcome(),
+            survey: self.survey_report(),
         }
     }
 }

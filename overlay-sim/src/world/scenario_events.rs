@@ -305,7 +305,9 @@ impl World {
 
     pub(super) fn churn(&mut self) -> Res {
         let now = self.q.now();
-        if let Some(n) = self.random_steady_node(false) {
+        // The surveyor of the survey scenario stays up: its restart would end the survey.
+        let surveyor = self.sc.survey.map(|s| s.surveyor);
+        if let Some(n) = self.random_steady_node(false).filter(|n| Some(*n) != surveyor) {
             let crash = self.rng.chance(self.sc.churn.crash_prob);
             self.stats.stops += 1;
             if crash {
