@@ -87,10 +87,11 @@ impl CrawlSpec {
 pub struct Missed {
     /// The node.
     pub node: NodeIndex,
-    /// Why: `down during the crawl`, `restarted during the crawl`, `refused the crawler's
-    /// TCP connection (no pending inbound slot)`, `in no peer database`, `known only to nodes
-    /// that did not admit the crawler (...)`, `not advertised to the crawler (...)`, `not
-    /// dialed: ...` (the crawl stopped first), or the crawler's failure at its address.
+    /// Why: `not running during the crawl`, `started`, `stopped` or `restarted during the
+    /// crawl`, `refused the crawler's TCP connection (no pending inbound slot)`, `in no
+    /// running node's peer database`, `known only to nodes that did not admit the crawler
+    /// (...)`, `not advertised to the crawler (...)`, `not dialed: ...` (the crawl stopped
+    /// first), or, for a reachable node, the crawler's failure at its address.
     pub why: String,
     /// Whether it was reachable from the seeds (see the [module docs](self)).
     pub reachable: bool,

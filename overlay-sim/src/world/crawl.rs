@@ -583,8 +583,12 @@ impl World {
             let start = run.at_start.get(i as usize).copied().flatten();
             let seen = run.seen.get(&i).cloned().unwrap_or_default();
             let is_reachable = reachable.contains(&i);
-            let (why, exempt) = if sn.live.is_none() || start.is_none() {
-                ("down during the crawl".to_string(), true)
+            let (why, exempt) = if start.is_none() && sn.live.is_none() {
+                ("not running during the crawl".to_string(), true)
+            } else if start.is_none() {
+                ("started during the crawl".to_string(), true)
+            } else if sn.live.is_none() {
+                ("stopped during the crawl".to_string(), true)
             } else if start != Some(sn.incarnation) {
                 ("restarted during the crawl".to_string(), true)
             } else if seen.refused_tcp {
