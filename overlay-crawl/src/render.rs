@@ -42,7 +42,7 @@ impl CrawlReport {
         let mut out = String::new();
         let seeds: Vec<String> = self.seeds.iter().map(|s| s.to_string()).collect();
         let title = format!(
-            "crawl from {}: {} nodes ({} accepted), {} edges, {} failures",
+            "crawl from {}: {} nodes ({} accepted us), {} edges, {} failed",
             seeds.join(" "),
             self.totals.nodes,
             self.totals.accepted,
@@ -94,6 +94,19 @@ impl CrawlReport {
                 }
             }
         }
+        // Failed addresses no node advertised (seeds): alone, with their reason.
+        for f in self.failures.iter().filter(|f| f.node_id.is_none()) {
+            let to = f.address.to_string();
+            if drawn.insert(to.clone()) {
+                let label = format!("{to}\n{}", f.kind.name());
+                let _ = writeln!(
+                    out,
+                    "  {} [label={}, shape=ellipse, style=dashed, color=gray50, fontcolor=gray30];",
+                    quoted(&to),
+                    quoted(&label)
+                );
+            }
+        }
         let _ = writeln!(out, "}}");
         out
     }
@@ -105,7 +118,7 @@ impl CrawlReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "crawl: {} nodes ({} accepted us) at {} of {} addresses dialed ({} learned); {} edges; {} failures; {:.1} s{}",
+            "crawl: {} nodes ({} accepted us) at {} of {} addresses dialed ({} learned); {} edges; {} failed; {:.1} s{}",
             t.nodes,
             t.accepted,
             self.addresses.iter().filter(|a| a.status == "node" && a.dialed).count(),
