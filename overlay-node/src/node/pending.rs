@@ -10,7 +10,8 @@ pub(crate) struct Pending<V> {
     /// Bound: `max` entries.
     map: HashMap<Hash256, (Timestamp, V), SeededState>,
     /// Arrival order, for expiry and eviction. Entries whose key was answered are skipped
-    /// lazily; bound: 2 × `max` (compacted past it).
+    /// lazily, except at the front, which is kept live (so the next expiry is read in O(1));
+    /// bound: 2 × `max` (compacted past it).
     order: VecDeque<(Timestamp, Hash256)>,
     max: usize,
 }
@@ -27,18 +28,33 @@ impl<V> Pending<V> {
     /// Start waiting; returns the oldest entry if it had to make room.
     pub fn insert(&mut self, now: Timestamp, key: Hash256, value: V) -> Option<(Hash256, V)> {
         let evicted = if self.is_full() { self.pop_oldest() } else { None };
-        if self.map.insert(key, (now, value)).is_none() {
+        // A key waiting again from another time gets a new place in the order (its old one
+        // goes stale).
+        if self.map.insert(key, (now, value)).is_none_or(|(t, _)| t != now) {
             self.order.push_back((now, key));
         }
         if self.order.len() > 2 * self.max {
             let map = &self.map;
             self.order.retain(|(t, k)| map.get(k).is_some_and(|(s, _)| s == t));
         }
+        self.trim_front();
         evicted
     }
 
     pub fn remove(&mut self, key: &Hash256) -> Option<V> {
-        self.map.remove(key).map(|(_, v)| v)
+        let v = self.map.remove(key).map(|(_, v)| v);
+        self.trim_front();
+        v
+    }
+
+    /// Drop answered entries from the front of the order.
+    fn trim_front(&mut self) {
+        while let Some((t, k)) = self.order.front() {
+            if self.map.get(k).is_some_and(|(s, _)| s == t) {
+                break;
+            }
+            self.order.pop_front();
+        }
     }
 
     pub fn contains(&self, key: &Hash256) -> bool {
@@ -48,7 +64,9 @@ impl<V> Pending<V> {
     fn pop_oldest(&mut self) -> Option<(Hash256, V)> {
         while let Some((t, k)) = self.order.pop_front() {
             if self.map.get(&k).is_some_and(|(s, _)| *s == t) {
-                return self.map.remove(&k).map(|(_, v)| (k, v));
+                let entry = self.map.remove(&k).map(|(_, v)| (k, v));
+                self.trim_front();
+                return entry;
             }
         }
         None
@@ -68,9 +86,10 @@ impl<V> Pending<V> {
         out
     }
 
-    /// When the oldest entry expires.
+    /// When the oldest entry expires (the front of the order is live).
     pub fn next_expiry(&self, timeout: Duration) -> Option<Timestamp> {
-        self.order.iter().find(|(t, k)| self.map.get(k).is_some_and(|(s, _)| s == t)).map(|(t, _)| *t + timeout)
+        debug_assert!(self.order.front().is_none_or(|(t, k)| self.map.get(k).is_some_and(|(s, _)| s == t)));
+        self.order.front().map(|(t, _)| *t + timeout)
     }
 
     pub fn len(&self) -> usize {
@@ -94,5 +113,32 @@ mod tests {
         assert_eq!(p.next_expiry(Duration::from_secs(5)), Some(later));
         assert_eq!(p.expire(later, Duration::from_secs(5)), vec![(Hash256([3; 32]), 3)]);
         assert_eq!(p.len(), 0);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// The next expiry is always that of the oldest waiting entry, whatever the
+            /// order of inserts, verdicts and expiries.
+            #[test]
+            fn next_expiry_is_the_oldest_live_entry(ops in proptest::collection::vec((0u8..3, 0u8..12, 0u64..5), 0..200)) {
+                let timeout = Duration::from_secs(10);
+                let mut p = Pending::new(6, 1);
+                let mut now = Timestamp::from_secs(1);
+                for (op, key, dt) in ops {
+                    now += Duration::from_secs(dt);
+                    match op {
+                        0 => { p.insert(now, Hash256([key; 32]), ()); }
+                        1 => { p.remove(&Hash256([key; 32])); }
+                        _ => { p.expire(now, timeout); }
+                    }
+                    let oldest = p.map.values().map(|(t, _)| *t).min();
+                    prop_assert_eq!(p.next_expiry(timeout), oldest.map(|t| t + timeout));
+                    prop_assert!(p.len() <= 6 && p.order.len() <= 13);
+                }
+            }
+        }
     }
 }
