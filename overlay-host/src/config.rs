@@ -1,8 +1,8 @@
 //! [`OverlayConfig`]: one validated tree of everything an
-//! [`OverlayManager`](super::OverlayManager) runs with, under the names of the original crate
+//! overlay manager (of either driver) runs with, under the names of the original crate
 //! description, each mapped onto the stellar-core key it stands for.
 
-use super::error::OverlayError;
+use crate::error::OverlayError;
 use overlay_flood::FloodConfig;
 use overlay_node::survey::SurveyConfig;
 use overlay_node::{ItemLimits, LedgerState, NodeConfig, PeerConfig};
@@ -15,7 +15,7 @@ use std::time::Duration;
 /// Settings of an overlay manager. `Default` is stellar-core's defaults with no peers.
 ///
 /// ```
-/// use overlay_tokio::OverlayConfig;
+/// use overlay_host::OverlayConfig;
 /// use overlay_proto::PeerAddress;
 ///
 /// let mut config = OverlayConfig::testnet();
@@ -35,7 +35,7 @@ pub struct OverlayConfig {
     /// `TARGET_PEER_CONNECTIONS`); a value above the target lets [`connect`] go past it.
     /// Default 8.
     ///
-    /// [`connect`]: super::OverlayManager::connect
+    /// [`connect`]: crate::Overlay::connect
     pub max_outbound_peers: usize,
     /// `TARGET_PEER_CONNECTIONS`: authenticated outbound peers the node keeps dialing for
     /// (3 while no inbound peer is connected, §11.1). Default 8.
@@ -107,7 +107,7 @@ pub struct OverlayConfig {
     /// Default 4.
     pub write_queue_batches: usize,
     /// Messages kept for each subscriber that falls behind; past it the subscriber misses
-    /// messages and an [`OverlayEvent::SubscriberLagged`](super::OverlayEvent) says so.
+    /// messages and an [`OverlayEvent::SubscriberLagged`](crate::OverlayEvent) says so.
     /// Default 16384.
     pub subscriber_capacity: usize,
     /// Inputs (socket bytes, connects, closes) buffered for the node task; readers wait

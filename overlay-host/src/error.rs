@@ -1,5 +1,5 @@
 //! Errors of the overlay manager: [`OverlayError`] for every operation, [`ConnectError`] for
-//! [`connect`](super::OverlayManager::connect).
+//! an overlay manager's `connect`.
 
 use overlay_node::discovery::StoreError;
 use overlay_node::survey::SurveyError;
@@ -38,7 +38,7 @@ pub enum OverlayError {
     },
 }
 
-/// Why [`connect`](super::OverlayManager::connect) did not end with an authenticated peer.
+/// Why an overlay manager's `connect` did not end with an authenticated peer.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The host name did not resolve to an IPv4 address.
@@ -72,7 +72,7 @@ pub enum ConnectError {
 
 impl ConnectError {
     /// The error for a connection that ended before it was admitted.
-    pub(crate) fn from_drop(reason: &DropReason) -> Self {
+    pub fn from_drop(reason: &DropReason) -> Self {
         match reason {
             DropReason::RemoteError(e) => {
                 ConnectError::Rejected { code: e.code, message: e.msg.to_utf8_string_lossy() }

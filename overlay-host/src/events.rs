@@ -70,7 +70,7 @@ pub enum OverlayEvent {
     },
 }
 
-/// An authenticated peer, as [`OverlayManager::peer_infos`](super::OverlayManager::peer_infos)
+/// An authenticated peer, as an overlay manager's `peer_infos`
 /// reports it.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -177,4 +177,49 @@ pub struct OverlaySnapshot {
     pub store_failures: u64,
     /// Seconds since start.
     pub uptime_secs: u64,
+}
+
+impl OverlayEvent {
+    /// The event a node event becomes for the log; `socket` is the connection's remote
+    /// socket address (see [`fallback_socket`] for a connection without one).
+    pub fn from_node(event: &overlay_node::NodeEvent, socket: SocketAddr) -> OverlayEvent {
+        use overlay_node::NodeEvent;
+        match event {
+            NodeEvent::Connected { role, remote, .. } => {
+                OverlayEvent::Connected { address: socket, direction: *role, remote: remote.clone() }
+            }
+            NodeEvent::Message { peer, message, size, first_seen, .. } => OverlayEvent::Message {
+                peer: *peer,
+                message_type: message.message_type(),
+                bytes: *size,
+                first_seen: *first_seen,
+            },
+            NodeEvent::Control { peer, message_type, size, .. } => {
+                OverlayEvent::Message { peer: *peer, message_type: *message_type, bytes: *size, first_seen: true }
+            }
+            NodeEvent::Disconnected { peer, reason, .. } => {
+                OverlayEvent::Disconnected { peer: *peer, address: socket, reason: reason.text().into_owned() }
+            }
+        }
+    }
+}
+
+impl ReceivedMessage {
+    /// What subscribers get of a received message.
+    pub fn new(from_peer: NodeId, message: overlay_node::Received, first_seen: bool) -> Self {
+        let message = match message {
+            overlay_node::Received::Other(m) => m,
+            other => Arc::new(other.to_message()),
+        };
+        ReceivedMessage { from_peer, message, first_seen }
+    }
+}
+
+/// The socket address of a connection the driver has no socket for (a dial that never
+/// connected): the dialed IP, or 0.0.0.0 for a host name, with the port.
+pub fn fallback_socket(address: &PeerAddress) -> SocketAddr {
+    match address.host {
+        overlay_proto::Host::Ip(ip) => SocketAddr::new(ip, address.port),
+        overlay_proto::Host::Name(_) => SocketAddr::from(([0, 0, 0, 0], address.port)),
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 /// Our identity, network and HELLO parameters.
 ///
 /// ```
-/// use overlay_tokio::LocalNode;
+/// use overlay_host::LocalNode;
 /// use overlay_auth::NodeIdentity;
 ///
 /// let node = LocalNode::new_testnet(NodeIdentity::from_seed([7; 32]));
@@ -56,7 +56,7 @@ impl LocalNode {
 ///
 /// ```
 /// use overlay_auth::NodeIdentity;
-/// use overlay_tokio::GenerateIdentity;
+/// use overlay_host::GenerateIdentity;
 /// let a = NodeIdentity::generate();
 /// assert_ne!(a.node_id(), NodeIdentity::generate().node_id());
 /// ```

@@ -18,7 +18,7 @@ struct Queue {
 }
 
 /// What the writer reports.
-pub(crate) enum WriterReport {
+pub enum WriterReport {
     /// A change could not be written.
     Failed(String),
     /// The queue was full and a change was dropped.
@@ -26,7 +26,7 @@ pub(crate) enum WriterReport {
 }
 
 /// The writer thread and its queue.
-pub(crate) struct StoreWriter {
+pub struct StoreWriter {
     shared: Arc<(Mutex<Queue>, Condvar)>,
     thread: Option<JoinHandle<()>>,
 }

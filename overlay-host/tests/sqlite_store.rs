@@ -1,12 +1,12 @@
 //! [`SqliteStore`] against [`MemoryStore`]: the same answers for the same calls, plus what only
 //! a file can do (persist, be corrupt, read-only or locked).
 
+use overlay_host::SqliteStore;
+use overlay_host::store::{Access, SCHEMA_VERSION, SqliteStoreOptions};
 use overlay_node::discovery::{
     MemoryStore, PeerQuery, PeerRecord, PeerStore, PeerType, PeerTypeFilter, StoreError, node_id_to_db,
 };
 use overlay_proto::{NodeId, PeerAddress, Timestamp};
-use overlay_tokio::SqliteStore;
-use overlay_tokio::store::{Access, SCHEMA_VERSION, SqliteStoreOptions};
 use proptest::prelude::*;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};

@@ -6,17 +6,18 @@
 //! authenticated connection on its own, for tools that talk to a single peer
 //! (`stellar-overlay peer-info`).
 //!
-//! The library carries no program dependencies; the `stellar-overlay` program is its own
-//! crate.
+//! What does not depend on tokio (the configuration, the SQLite peer store and its writer,
+//! events and reports, clocks, identity) lives in `overlay-host`, shared with the mio driver;
+//! it is re-exported here under the paths it always had. The library carries no program
+//! dependencies; the `stellar-overlay` program is its own crate.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod clock;
 pub mod connection;
 pub mod guide;
-pub mod local;
 pub mod overlay;
-pub mod store;
+
+pub use overlay_host::{Overlay, clock, local, store};
 
 pub use connection::{ConnectionConfig, ConnectionError, ConnectionEvent, PeerConnection};
 pub use local::{GenerateIdentity, LocalNode, SharedAuth};

@@ -91,7 +91,7 @@ impl SqliteStoreOptions {
 /// ```
 /// use overlay_node::discovery::{PeerRecord, PeerStore};
 /// use overlay_proto::Timestamp;
-/// use overlay_tokio::SqliteStore;
+/// use overlay_host::SqliteStore;
 /// let mut store = SqliteStore::in_memory().unwrap();
 /// let r = PeerRecord::new("1.2.3.4:11625".parse().unwrap(), Timestamp::from_secs(5)).unwrap();
 /// store.insert(&r).unwrap();

@@ -1,7 +1,6 @@
 //! The application beside the node: an in-process [`Application`] on a thread of its own,
 //! or an embedder reading [`Deliveries`] and answering through the manager.
 
-use crate::clock::now;
 use overlay_node::app::{AppInput, Application, Delivery};
 use tokio::sync::mpsc;
 
@@ -43,18 +42,9 @@ impl Deliveries {
 /// Run `app` on a thread of its own until the node stops delivering: signature checks and
 /// other slow work stay off the node's loop.
 pub(crate) fn spawn_app_thread(
-    mut app: Box<dyn Application + Send>,
+    app: Box<dyn Application + Send>,
     mut deliveries: mpsc::Receiver<Delivery>,
     inputs: mpsc::Sender<AppInput>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new().name("overlay-app".into()).spawn(move || {
-        while let Some(d) = deliveries.blocking_recv() {
-            app.handle_delivery(now(), d);
-            while let Some(input) = app.poll_input() {
-                if inputs.blocking_send(input).is_err() {
-                    return;
-                }
-            }
-        }
-    })
+    overlay_host::app::spawn_thread(app, move || deliveries.blocking_recv(), move |i| inputs.blocking_send(i).is_ok())
 }

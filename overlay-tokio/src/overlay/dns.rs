@@ -1,32 +1,22 @@
-//! Resolution of configured peer host names (§11.5): the first IPv4 address of each;
-//! unresolvable entries are skipped (and logged).
+//! Resolution of configured peer host names (§11.5), off the runtime's workers: the
+//! blocking resolution of [`overlay_host::dns`] on tokio's blocking pool (where tokio's own
+//! `lookup_host` runs it too).
 
-use overlay_proto::version::DEFAULT_PEER_PORT;
-use overlay_proto::{Host, PeerAddress};
-use std::net::SocketAddr;
+use overlay_proto::PeerAddress;
 
 /// Resolve addresses whose host may be a name; entries that do not resolve are skipped.
 pub async fn resolve_all(entries: &[PeerAddress]) -> Vec<PeerAddress> {
-    let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
-        match resolve(&e.to_string()).await {
-            Some(a) => out.push(a),
-            None => tracing::warn!(peer = %e, "cannot resolve peer address; skipped"),
-        }
+    if !entries.iter().any(overlay_host::dns::needs_lookup) {
+        return entries.to_vec();
     }
-    out
+    let entries = entries.to_vec();
+    tokio::task::spawn_blocking(move || overlay_host::dns::resolve_all(&entries)).await.unwrap_or_default()
 }
 
 /// Resolve one `host[:port]` to an IPv4 address.
 pub async fn resolve(entry: &str) -> Option<PeerAddress> {
-    let parsed = PeerAddress::parse_with_default_port(entry, DEFAULT_PEER_PORT).ok()?;
-    match &parsed.host {
-        Host::Ip(_) => Some(parsed),
-        Host::Name(name) => {
-            let found = tokio::net::lookup_host((name.as_str(), parsed.port)).await.ok()?;
-            found.filter(SocketAddr::is_ipv4).map(PeerAddress::from).next()
-        }
-    }
+    let entry = entry.to_string();
+    tokio::task::spawn_blocking(move || overlay_host::dns::resolve(&entry)).await.ok().flatten()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! bytes and report; no protocol decision is made here.
 
 use super::task::Input;
+use overlay_host::connect::DialError;
 use overlay_node::{ConnId, DropReason};
 use overlay_proto::PeerAddress;
 use std::sync::Arc;
@@ -11,24 +12,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-
-/// Why a dial failed.
-#[derive(Debug)]
-pub(crate) enum DialError {
-    Refused,
-    TimedOut,
-    Other(String),
-}
-
-impl core::fmt::Display for DialError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            DialError::Refused => f.write_str("connection refused"),
-            DialError::TimedOut => f.write_str("timed out"),
-            DialError::Other(s) => f.write_str(s),
-        }
-    }
-}
 
 /// Dial `address` for `conn` and report the outcome.
 pub(crate) async fn dial(conn: ConnId, address: PeerAddress, timeout: Duration, inputs: mpsc::Sender<Input>) {

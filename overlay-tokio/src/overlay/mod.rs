@@ -60,31 +60,27 @@
 //! `examples/validator.rs` runs a complete one on loopback.
 
 mod app;
-mod config;
 mod dns;
-mod error;
-mod events;
+mod handle;
 mod io;
-mod persist;
 mod subscribe;
 mod survey;
 mod task;
 
 pub use app::Deliveries;
-pub use config::OverlayConfig;
 pub use dns::{resolve, resolve_all};
-pub use error::{ConnectError, OverlayError};
-pub use events::{
-    FlowInfo, NodeInfo, OverlayEvent, OverlaySnapshot, PeerInfo, PeersReport, PendingPeer, ReceivedMessage,
+pub use overlay_host::{
+    ConnectError, FlowInfo, NodeInfo, OverlayConfig, OverlayError, OverlayEvent, OverlaySnapshot, PeerInfo,
+    PeersReport, PendingPeer, ReceivedMessage,
 };
 pub use subscribe::{Closed, Subscription};
 
-use crate::clock::{now, random_bytes, unix_now};
 use crate::local::LocalNode;
-use overlay_auth::LocalAuth;
+use overlay_host::app::delivery_capacity;
+use overlay_host::{persist, setup};
 use overlay_node::app::{AppInput, Application, Delivery, ScpVerdict, TxVerdict};
 use overlay_node::discovery::{MemoryStore, PeerStore};
-use overlay_node::{LedgerState, Node, NodeSizes, Relay, RelayConfig};
+use overlay_node::{LedgerState, NodeSizes};
 use overlay_proto::xdr::{ScpEnvelope, ScpQuorumSet, StellarMessage};
 use overlay_proto::{Hash256, NodeId, PeerAddress};
 use std::net::SocketAddr;
@@ -179,14 +175,7 @@ impl OverlayBuilder {
 
     /// The manager, with the relay (or the given application) behind the node.
     pub fn build(self) -> Result<OverlayManager, OverlayError> {
-        let network_id = self.local.network_id;
-        let app = self.app.unwrap_or_else(|| {
-            let mut relay = RelayConfig::new(network_id);
-            relay.ledger = self.config.ledger;
-            relay.max_slots_to_remember = self.config.max_slots_to_remember();
-            relay.trusted_validators = self.config.trusted_validators.clone();
-            Box::new(Relay::new(relay))
-        });
+        let app = self.app.unwrap_or_else(|| overlay_host::app::relay(&self.config, self.local.network_id));
         OverlayManager::assemble(self.config, self.local, AppSide::Thread(app), None, self.store)
     }
 
@@ -198,12 +187,6 @@ impl OverlayBuilder {
         let m = OverlayManager::assemble(self.config, self.local, AppSide::External(tx), None, self.store)?;
         Ok((m, Deliveries::new(rx)))
     }
-}
-
-/// Deliveries that may wait at once: every pending verdict and an item for each fetch.
-fn delivery_capacity(config: &OverlayConfig) -> usize {
-    let i = &config.items;
-    i.pending_transactions_max + i.pending_envelopes_max + 2 * config.flood.fetch_trackers_max + 1024
 }
 
 impl OverlayManager {
@@ -236,20 +219,8 @@ impl OverlayManager {
         deliveries: Option<mpsc::Receiver<Delivery>>,
         store: Option<Box<dyn PeerStore + Send>>,
     ) -> Result<Self, OverlayError> {
-        config.node_config()?;
-        if let Some(n) = config.network_id() {
-            if n != local.network_id {
-                return Err(OverlayError::Config {
-                    key: "network_passphrase (NETWORK_PASSPHRASE)",
-                    reason: "names another network than the local node's".into(),
-                });
-            }
-        }
-        let store: Option<Box<dyn PeerStore + Send>> = match (store, &config.database) {
-            (Some(s), _) => Some(s),
-            (None, Some(path)) => Some(Box::new(crate::store::SqliteStore::open(path)?)),
-            (None, None) => None,
-        };
+        setup::validate(&config, &local)?;
+        let store = setup::store_for(&config, store)?;
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let inner = Inner {
             hub: Arc::new(Hub::new(config.subscriber_capacity)),
@@ -294,17 +265,7 @@ impl OverlayManager {
         node_config.known_peers = resolve_all(&config.known_peers).await;
         node_config.preferred_peers = resolve_all(&config.preferred_peers).await;
         let (view, writer) = self.open_store(parts.store).await?;
-        let mut hello = self.inner.local.hello.clone();
-        hello.listening_port = node_config.peer_port;
-        let auth =
-            LocalAuth::new(self.inner.local.identity.clone(), self.inner.local.network_id, random_bytes(), hello);
-        let seed = u64::from_le_bytes(random_bytes());
-        let mut node = Node::new(node_config, auth, view, seed, now());
-        node.start(now(), unix_now());
-        if !config.transitive_quorum.is_empty() {
-            let quorum = config.transitive_quorum.iter().copied().collect();
-            node.handle_app(now(), AppInput::TransitiveQuorum(quorum))?;
-        }
+        let node = setup::start_node(config, &self.inner.local, node_config, view)?;
 
         let (inputs_tx, inputs) = mpsc::channel(config.input_queue_len.max(16));
         let (cmd_tx, commands) = mpsc::channel(1024);
@@ -351,29 +312,15 @@ impl OverlayManager {
         &self,
         store: Option<Box<dyn PeerStore + Send>>,
     ) -> Result<(MemoryStore, Option<persist::StoreWriter>), OverlayError> {
-        let Some(store) = store else { return Ok((MemoryStore::new(), None)) };
-        let loaded = tokio::task::spawn_blocking(move || {
-            let view = overlay_node::discovery::load_view(&store);
-            (store, view)
-        })
-        .await
-        .map_err(|e| OverlayError::Config { key: "peer database", reason: e.to_string() })?;
-        let (store, view) = loaded;
-        let view = view?;
         let events = self.inner.events.clone();
         let failures = self.inner.store_failures.clone();
-        let max = 2 * (view.max_records() + view.max_bans()) as usize;
-        let writer = persist::StoreWriter::start(store, max, move |r| {
-            failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let error = match r {
-                persist::WriterReport::Failed(e) => e,
-                persist::WriterReport::Dropped => "a change was not written".into(),
-            };
-            tracing::warn!(%error, "peer database");
-            let _ = events.send(OverlayEvent::StoreFailed { error });
+        tokio::task::spawn_blocking(move || {
+            setup::load_store(store, failures, move |e| {
+                let _ = events.send(e);
+            })
         })
-        .map_err(|e| OverlayError::Config { key: "peer database", reason: e.to_string() })?;
-        Ok((view, Some(writer)))
+        .await
+        .map_err(|e| OverlayError::Config { key: "peer database", reason: e.to_string() })?
     }
 
     /// The address the listener is bound to, once started.

@@ -1,7 +1,7 @@
 //! [`Subscription`]: every message received from authenticated peers, for as many
 //! subscribers as ask, each with its own bounded queue.
 
-use super::events::ReceivedMessage;
+use overlay_host::ReceivedMessage;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;

@@ -27,8 +27,8 @@
 //! ```
 
 use super::OverlayManager;
-use super::error::OverlayError;
 use super::task::Command;
+use overlay_host::OverlayError;
 use overlay_node::Node;
 use overlay_node::survey::{SurveyError, SurveyResults};
 use overlay_proto::{NodeId, Timestamp};

@@ -4,20 +4,20 @@
 //! writer; all of them talk to this task through bounded channels. No protocol decision is
 //! made here.
 
-use super::error::ConnectError;
-use super::events::{
-    FlowInfo, NodeInfo, OverlayEvent, OverlaySnapshot, PeerInfo, PeersReport, PendingPeer, ReceivedMessage,
-};
-use super::io::{self, DialError};
-use super::persist::{StoreWriter, WriterReport};
+use super::io;
 use super::subscribe::Hub;
 use crate::clock::{instant_of, now, unix_now};
+use overlay_host::connect::{ConnectWaiters, DialError};
+use overlay_host::persist::{StoreWriter, WriterReport};
+use overlay_host::report::{self, ProcessingTimes};
+use overlay_host::{
+    ConnectError, NodeInfo, OverlayEvent, OverlaySnapshot, PeerInfo, PeersReport, ReceivedMessage, fallback_socket,
+};
 use overlay_node::app::{AppInput, Delivery};
 use overlay_node::discovery::StoreError;
-use overlay_node::metrics::Histogram;
 use overlay_node::{ConnId, DropReason, LedgerState, Node, NodeError, NodeEvent, NodeSizes, Output};
-use overlay_proto::xdr::{MessageType, StellarMessage};
-use overlay_proto::{Host, MessageClass, NodeId, PeerAddress};
+use overlay_proto::xdr::StellarMessage;
+use overlay_proto::{MessageClass, NodeId, PeerAddress};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,9 +38,6 @@ pub(crate) enum Input {
 }
 
 type Reply<T> = oneshot::Sender<T>;
-
-/// A `connect` call waiting: its reply, and the peer once authenticated.
-type Connecting = (Reply<Result<NodeId, ConnectError>>, Option<NodeId>);
 
 pub(crate) enum Command {
     Broadcast(StellarMessage, Reply<Result<usize, NodeError>>),
@@ -114,10 +111,8 @@ pub(crate) struct NodeTask {
     settings: Settings,
     writer: Option<StoreWriter>,
     conns: BTreeMap<ConnId, ConnIo>,
-    /// `connect` calls waiting for their connection to be accepted or to end. Accepted means
-    /// authenticated and granted flow control: the remote sends its first SEND_MORE_EXTENDED
-    /// only once it admitted us (§3.6 steps 6–7); a remote without a slot sends ERROR instead.
-    connecting: BTreeMap<ConnId, Connecting>,
+    /// `connect` calls waiting for their connection to be accepted or to end.
+    connecting: ConnectWaiters<Reply<Result<NodeId, ConnectError>>>,
     /// Writer tasks of closed connections, awaited at shutdown so queued bytes are flushed,
     /// and their aborted readers.
     closing: Vec<JoinHandle<()>>,
@@ -126,8 +121,8 @@ pub(crate) struct NodeTask {
     shutdown_reply: Option<Reply<()>>,
     deliveries_missed: u64,
     peers_refreshed: Instant,
-    /// Time to process reads, per message type code (see `OverlaySnapshot::processing`).
-    processing: [Histogram; 32],
+    /// Time to process reads, per message type (see `OverlaySnapshot::processing`).
+    processing: ProcessingTimes,
     started: Instant,
     started_unix: u64,
 }
@@ -147,13 +142,13 @@ impl NodeTask {
             settings,
             writer,
             conns: BTreeMap::new(),
-            connecting: BTreeMap::new(),
+            connecting: ConnectWaiters::default(),
             closing: Vec::new(),
             dials: Vec::new(),
             shutdown_reply: None,
             deliveries_missed: 0,
             peers_refreshed: Instant::now(),
-            processing: [Histogram::default(); 32],
+            processing: ProcessingTimes::default(),
             started: Instant::now(),
             started_unix: unix_now(),
         }
@@ -227,7 +222,7 @@ impl NodeTask {
         for w in self.closing.drain(..) {
             let _ = w.await;
         }
-        for (_, (w, _)) in std::mem::take(&mut self.connecting) {
+        for w in self.connecting.drain() {
             let _ = w.send(Err(ConnectError::Dropped("shutdown".into())));
         }
         self.shared.hub.close();
@@ -255,17 +250,12 @@ impl NodeTask {
                 Err(e) => self.node.handle_connect_failed(t, unix, conn, &e.to_string()),
             },
             Input::Dialed(conn, Err(e)) => {
-                if let Some((w, _)) = self.connecting.remove(&conn) {
-                    let err = match &e {
-                        DialError::Refused => ConnectError::Refused,
-                        DialError::TimedOut => ConnectError::TimedOut,
-                        DialError::Other(s) => ConnectError::Dropped(s.clone()),
-                    };
+                if let Some((w, err)) = self.connecting.dial_failed(conn, &e) {
                     let _ = w.send(Err(err));
                 }
                 self.node.handle_connect_failed(t, unix, conn, &e.to_string());
             }
-            Input::Bytes(conn, bytes) => self.handle_bytes_timed(t, unix, conn, &bytes),
+            Input::Bytes(conn, bytes) => self.processing.handle_bytes(&mut self.node, t, unix, conn, &bytes),
             Input::Closed(conn, reason) => self.node.handle_socket_closed(t, unix, conn, reason),
             Input::Writable(conn) => {
                 self.flush_pending(conn);
@@ -275,28 +265,6 @@ impl NodeTask {
                 }
             }
             Input::Resolved { known, preferred } => self.node.set_config_peers(known, preferred),
-        }
-    }
-
-    /// Hand a read to the node and share the time it took evenly among the messages it
-    /// carried, per type.
-    fn handle_bytes_timed(&mut self, t: overlay_proto::Timestamp, unix: u64, conn: ConnId, bytes: &[u8]) {
-        let before = self.node.peer(conn).map(|p| *p.traffic());
-        let start = Instant::now();
-        self.node.handle_bytes(t, unix, conn, bytes);
-        let elapsed = start.elapsed();
-        let (Some(before), Some(after)) = (before, self.node.peer(conn).map(|p| *p.traffic())) else { return };
-        let read: Vec<(MessageType, u64)> =
-            after.read().into_iter().map(|(ty, m, _)| (ty, m - before.read_of(ty))).filter(|(_, n)| *n > 0).collect();
-        let total: u64 = read.iter().map(|(_, n)| n).sum();
-        if total == 0 {
-            return;
-        }
-        let each = elapsed / u32::try_from(total).unwrap_or(u32::MAX);
-        for (ty, n) in read {
-            if let Some(h) = self.processing.get_mut(ty as usize) {
-                h.observe_n(each, n);
-            }
         }
     }
 
@@ -311,9 +279,7 @@ impl NodeTask {
             }
             Command::RequestScpState(l) => self.node.request_scp_state(t, l),
             Command::Connect(a, r) => match self.node.connect(t, a) {
-                Ok(conn) => {
-                    self.connecting.insert(conn, (r, None));
-                }
+                Ok(conn) => self.connecting.insert(conn, r),
                 Err(e) => {
                     let _ = r.send(Err(e.into()));
                 }
@@ -347,45 +313,17 @@ impl NodeTask {
                 let _ = r.send(self.node.sizes());
             }
             Command::Peers(r) => {
-                let pending = self
-                    .node
-                    .connections()
-                    .filter(|(id, _, p)| {
-                        !self.node.authenticated_peers().any(|(_, c)| c == *id) && p.is_none_or(|p| !p.is_closed())
-                    })
-                    .map(|(_, role, p)| PendingPeer {
-                        address: p.map(|p| p.address().clone()).unwrap_or_else(|| PeerAddress::new("0.0.0.0", 1)),
-                        direction: role,
-                    })
-                    .collect();
-                let _ = r.send(PeersReport { authenticated: self.peer_infos_now(), pending });
+                let _ = r.send(report::peers_report(&self.node, t));
             }
             Command::Info(r) => {
-                let (pi, po, ai, ao) = self.node.connection_counts();
-                let hello = self.node.hello();
-                let _ = r.send(NodeInfo {
-                    node_id: self.node.node_id(),
-                    version_str: hello.version_str.clone(),
-                    overlay_versions: (hello.overlay_min_version, hello.overlay_version),
-                    ledger: *self.node.ledger(),
-                    authenticated_count: ai + ao,
-                    pending_count: pi + po,
-                    started_unix: self.started_unix,
-                    shutting_down: self.shutdown_reply.is_some(),
-                });
+                let shutting_down = self.shutdown_reply.is_some();
+                let _ = r.send(report::node_info(&self.node, self.started_unix, shutting_down));
             }
             Command::Snapshot(r) => {
-                let processing = MessageType::VARIANTS
-                    .iter()
-                    .filter_map(|ty| self.processing.get(*ty as usize).filter(|h| h.count() > 0).map(|h| (*ty, *h)))
-                    .collect();
-                let _ = r.send(OverlaySnapshot {
-                    node: self.node.snapshot(t),
-                    processing,
-                    deliveries_missed: self.deliveries_missed,
-                    store_failures: self.shared.store_failures.load(Ordering::Relaxed),
-                    uptime_secs: self.started.elapsed().as_secs(),
-                });
+                let failures = self.shared.store_failures.load(Ordering::Relaxed);
+                let uptime = self.started.elapsed();
+                let missed = self.deliveries_missed;
+                let _ = r.send(report::snapshot(&self.node, t, &self.processing, missed, failures, uptime));
             }
             Command::Survey(c) => c.run(&mut self.node, t),
             Command::Shutdown(r) => {
@@ -402,41 +340,7 @@ impl NodeTask {
     }
 
     fn peer_infos_now(&self) -> Vec<PeerInfo> {
-        let now = now();
-        self.node
-            .authenticated_peers()
-            .filter_map(|(id, conn)| {
-                let p = self.node.peer(conn)?;
-                let remote = p.remote()?;
-                let s = p.stats();
-                let f = p.flow_stats();
-                let queued = |m: fn(&overlay_flow::QueueStats) -> u64| f.queues.iter().map(m).sum::<u64>();
-                Some(PeerInfo {
-                    peer_id: id,
-                    address: p.address().clone(),
-                    direction: p.role(),
-                    version_string: remote.version_str.clone(),
-                    overlay_version: remote.overlay_version,
-                    overlay_min_version: remote.overlay_min_version,
-                    ledger_version: remote.ledger_version,
-                    messages_read: s.messages_read,
-                    messages_written: s.messages_written,
-                    bytes_read: s.bytes_read,
-                    bytes_written: s.bytes_written,
-                    latency_ms: s.latency_ms,
-                    elapsed_secs: s.authenticated_at.map_or(0, |a| (now - a).as_secs()),
-                    flow: FlowInfo {
-                        local_flood_msgs: f.local.flood_available_msgs,
-                        local_reading_msgs: f.local.total_available_msgs,
-                        local_flood_bytes: f.local.flood_available_bytes,
-                        peer_msgs: f.outbound.capacity_msgs,
-                        peer_bytes: f.outbound.capacity_bytes,
-                        queued_msgs: queued(|q| q.len_msgs as u64),
-                        queued_bytes: queued(|q| q.bytes),
-                    },
-                })
-            })
-            .collect()
+        report::peer_infos(&self.node, now())
     }
 
     fn drain_outputs(&mut self) {
@@ -462,8 +366,7 @@ impl NodeTask {
     fn persist(&mut self, change: overlay_node::discovery::StoreChange) {
         let Some(w) = self.writer.as_ref() else { return };
         if let Some(WriterReport::Dropped) = w.push(change) {
-            let error = "the peer database fell behind; a change was not written".to_string();
-            let _ = self.shared.events.send(OverlayEvent::StoreFailed { error });
+            let _ = self.shared.events.send(overlay_host::setup::store_fell_behind());
         }
     }
 
@@ -537,63 +440,32 @@ impl NodeTask {
     }
 
     fn socket_of(&self, conn: ConnId, address: &PeerAddress) -> SocketAddr {
-        if let Some(c) = self.conns.get(&conn) {
-            return c.remote;
-        }
-        match address.host {
-            Host::Ip(ip) => SocketAddr::new(ip, address.port),
-            Host::Name(_) => SocketAddr::from(([0, 0, 0, 0], address.port)),
-        }
+        self.conns.get(&conn).map_or_else(|| fallback_socket(address), |c| c.remote)
     }
 
     fn publish(&mut self, e: NodeEvent) {
         self.trace(&e);
-        let event = match e {
-            NodeEvent::Connected { conn, address, role, remote } => {
-                if let Some((_, id)) = self.connecting.get_mut(&conn) {
-                    *id = Some(remote.node_id);
-                }
-                self.refresh_peers();
-                OverlayEvent::Connected { address: self.socket_of(conn, &address), direction: role, remote }
+        if let Some((w, result)) = self.connecting.on_event(&e) {
+            let _ = w.send(result);
+        }
+        let socket = match &e {
+            NodeEvent::Connected { conn, address, .. } | NodeEvent::Disconnected { conn, address, .. } => {
+                self.socket_of(*conn, address)
             }
-            NodeEvent::Message { peer, message, size, first_seen, .. } => {
-                let message_type = message.message_type();
-                if !self.shared.hub.is_empty() {
-                    let m = match message {
-                        overlay_node::Received::Other(m) => m,
-                        other => Arc::new(other.to_message()),
-                    };
-                    let received = ReceivedMessage { from_peer: peer, message: m, first_seen };
-                    for missed in self.shared.hub.publish(&received) {
-                        let _ = self.shared.events.send(OverlayEvent::SubscriberLagged { missed });
-                    }
-                }
-                OverlayEvent::Message { peer, message_type, bytes: size, first_seen }
-            }
-            NodeEvent::Control { conn, peer, message_type, size } => {
-                if message_type == MessageType::SendMoreExtended
-                    && self.connecting.get(&conn).is_some_and(|(_, id)| id.is_some())
-                {
-                    if let Some((w, _)) = self.connecting.remove(&conn) {
-                        let _ = w.send(Ok(peer));
-                    }
-                }
-                OverlayEvent::Message { peer, message_type, bytes: size, first_seen: true }
-            }
-            NodeEvent::Disconnected { conn, peer, address, reason, was_authenticated, .. } => {
-                if let Some((w, _)) = self.connecting.remove(&conn) {
-                    let _ = w.send(Err(ConnectError::from_drop(&reason)));
-                }
-                if was_authenticated {
-                    self.refresh_peers();
-                }
-                OverlayEvent::Disconnected {
-                    peer,
-                    address: self.socket_of(conn, &address),
-                    reason: reason.text().into_owned(),
-                }
-            }
+            _ => fallback_socket(&PeerAddress::new("0.0.0.0", 0)),
         };
+        let event = OverlayEvent::from_node(&e, socket);
+        match e {
+            NodeEvent::Connected { .. } => self.refresh_peers(),
+            NodeEvent::Disconnected { was_authenticated: true, .. } => self.refresh_peers(),
+            NodeEvent::Message { peer, message, first_seen, .. } if !self.shared.hub.is_empty() => {
+                let received = ReceivedMessage::new(peer, message, first_seen);
+                for missed in self.shared.hub.publish(&received) {
+                    let _ = self.shared.events.send(OverlayEvent::SubscriberLagged { missed });
+                }
+            }
+            _ => {}
+        }
         let _ = self.shared.events.send(event);
     }
 
