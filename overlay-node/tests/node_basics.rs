@@ -124,3 +124,26 @@ fn a_network_forms_from_known_peers_and_peers_messages() {
     });
     assert!(formed, "counts: {:?}", (0..5).map(|i| h.nodes[i].connection_counts()).collect::<Vec<_>>());
 }
+
+// §3.6 steps 3 and 6: an acceptor with no inbound slot left sends its AUTH, then PEERS, then
+// ERR_LOAD "peer rejected": the peer turned away still learns addresses (what crawlers
+// depend on).
+#[test]
+fn a_full_acceptor_sends_peers_before_turning_a_peer_away() {
+    let mut h = Harness::new();
+    h.add_node(overlay_node::NodeConfig { max_additional_peer_connections: Some(1), ..Harness::config() });
+    h.add_node(Harness::config());
+    h.add_node(Harness::config());
+    h.connect(1, 0);
+    assert!(h.linked(0, 1));
+    h.connect(2, 0);
+    assert!(!h.linked(0, 2));
+    assert_eq!(count(&h, 2, MessageType::Peers), 1, "PEERS reached the rejected peer");
+    let drops = h.drops(2);
+    assert!(drops.iter().any(|d| d.contains("peer rejected")), "{drops:?}");
+    let peers_at = h.events[2]
+        .iter()
+        .position(|e| matches!(e, NodeEvent::Message { message, .. } if message.message_type() == MessageType::Peers));
+    let drop_at = h.events[2].iter().position(|e| matches!(e, NodeEvent::Disconnected { .. }));
+    assert!(peers_at < drop_at, "PEERS first, then the ERROR");
+}

@@ -133,19 +133,26 @@ impl Node {
         let id = facts.node_id;
         let r = self.discovery.note_authenticated(self.now, &address, direction, &mut self.rng);
         self.note_store(r.map(|_| ()));
-        if self.authenticated.contains_key(&id) {
-            let reason = DropReason::Handshake(overlay_auth::HandshakeError::AlreadyConnected(id));
-            self.close_conn(conn, reason);
-            return;
-        }
-        if !self.admit_to_slot(direction, &address, &id) {
-            self.close_conn(conn, DropReason::PEER_REJECTED);
-            return;
-        }
+        // An acceptor sends PEERS right after its AUTH, before the slot decision (§3.6
+        // steps 3 and 6): a peer turned away still learns addresses.
         let peers = match direction {
             Role::Acceptor => self.discovery.build_peers_message(self.now, &address, &mut self.rng).unwrap_or(None),
             Role::Initiator => None,
         };
+        let rejection = if self.authenticated.contains_key(&id) {
+            Some(DropReason::Handshake(overlay_auth::HandshakeError::AlreadyConnected(id)))
+        } else if !self.admit_to_slot(direction, &address, &id) {
+            Some(DropReason::PEER_REJECTED)
+        } else {
+            None
+        };
+        if let Some(reason) = rejection {
+            if let (Some(p), Some(msg)) = (self.conns.get_mut(&conn).and_then(|c| c.peer.as_mut()), peers.as_ref()) {
+                let _ = p.send(self.now, msg);
+            }
+            self.close_conn(conn, reason);
+            return;
+        }
         let scp_ledger = self.ledger.scp_state_ledger(self.remember());
         if let Some(c) = self.conns.get_mut(&conn) {
             c.node_id = Some(id);
