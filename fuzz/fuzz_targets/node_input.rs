@@ -45,7 +45,7 @@ fuzz_target!(|ops: Vec<Op>| {
                     h.nodes[0].handle_bytes(now, unix, c, &f);
                 }
             }
-            Op::Advance(ms) => h.run_for(Duration::from_millis(u64::from(ms))),
+            Op::Advance(ms) => advance(&mut h, Duration::from_millis(u64::from(ms))),
             Op::Broadcast(n) => {
                 let _ = h.nodes[0].broadcast(now, transaction_message(u64::from(n)));
             }
@@ -67,3 +67,12 @@ fuzz_target!(|ops: Vec<Op>| {
         }
     }
 });
+
+/// Let `d` pass: the first second timer by timer, the rest in one jump, as a driver that was
+/// paused fires every due timer late and at once; minutes then cost no more than a second.
+fn advance(h: &mut Harness, d: Duration) {
+    let step = d.min(Duration::from_secs(1));
+    h.run_for(step);
+    h.now = h.now + (d - step);
+    h.run_for(Duration::ZERO);
+}

@@ -18,7 +18,7 @@
 //! computed (it is on by default in fuzz builds), for example to measure what it saves.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -52,8 +52,28 @@ pub fn set_memoize(on: bool) {
     MEMOIZE.store(on, Ordering::Relaxed);
 }
 
+/// FNV-1a, 64 bits: keys here are chosen by the fuzz input, not by an attacker, and SipHash
+/// cost more than the lookups save.
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Table<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
 /// A bounded table of results of one operation, keyed by its whole input.
-pub(crate) struct Memo<K, V>(Mutex<Option<HashMap<K, V>>>);
+pub(crate) struct Memo<K, V>(Mutex<Option<Table<K, V>>>);
 
 impl<K: Hash + Eq, V: Clone> Memo<K, V> {
     pub(crate) const fn new() -> Self {
@@ -71,7 +91,7 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
         // Computed without the lock: a panic in `f` cannot poison the table.
         let v = f();
         let mut table = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let t = table.get_or_insert_with(HashMap::new);
+        let t = table.get_or_insert_with(Table::default);
         if t.len() >= ENTRIES_MAX {
             t.clear();
         }
