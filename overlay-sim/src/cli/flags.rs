@@ -53,6 +53,7 @@ impl Args {
             Preset::ConsensusRelay => Scenario::consensus_relay(1),
             Preset::Crawl => Scenario::crawl(1),
             Preset::Survey => Scenario::survey(1),
+            Preset::ScpLoad => Scenario::scp_under_load(1, 5_000.0),
         };
         if let Some(v) = self.seed {
             s.seed = v;

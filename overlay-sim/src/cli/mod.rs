@@ -27,6 +27,9 @@ pub enum Preset {
     Crawl,
     /// 50 pubnet-like nodes; validator 0 runs a time-sliced survey of the whole network.
     Survey,
+    /// 33 nodes with 16 peers each relaying 5,000 tx/s while 8 validators exchange SCP
+    /// messages (`--tx-rate 0` for the idle comparison).
+    ScpLoad,
 }
 
 /// Topology kinds.
