@@ -1,10 +1,11 @@
-//! [`Admin`]: stellar-core's admin commands over an [`OverlayManager`], as plain requests and
-//! replies, so that any HTTP server (or none) can carry them.
+//! [`Admin`]: stellar-core's admin commands over a running overlay (either driver's manager,
+//! through [`Overlay`]), as plain requests and replies, so that any HTTP server (or none)
+//! can carry them.
 
 use crate::survey::{self, SurveySession};
 use crate::{medida, prometheus, shapes};
+use overlay_host::{ConnectError, Overlay, OverlayError};
 use overlay_proto::{NodeId, PeerAddress};
-use overlay_tokio::{ConnectError, OverlayError, OverlayManager};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -70,7 +71,8 @@ pub const COMMANDS: [&str; 12] = [
     "getsurveyresult",
 ];
 
-/// stellar-core's admin commands for one overlay.
+/// stellar-core's admin commands for one overlay, run by either driver (`M` is
+/// `overlay_tokio::OverlayManager` or `overlay_mio::OverlayManager`).
 ///
 /// ```no_run
 /// # async fn run(manager: overlay_tokio::OverlayManager) {
@@ -82,8 +84,8 @@ pub const COMMANDS: [&str; 12] = [
 /// # }
 /// ```
 #[derive(Debug, Clone)]
-pub struct Admin {
-    manager: OverlayManager,
+pub struct Admin<M = overlay_tokio::OverlayManager> {
+    manager: M,
     survey: SurveySession,
 }
 
@@ -105,9 +107,9 @@ fn flag(params: &BTreeMap<String, String>, key: &str) -> bool {
     params.get(key).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
 }
 
-impl Admin {
+impl<M: Overlay> Admin<M> {
     /// Commands for `manager`.
-    pub fn new(manager: OverlayManager) -> Self {
+    pub fn new(manager: M) -> Self {
         Admin { manager, survey: SurveySession::default() }
     }
 

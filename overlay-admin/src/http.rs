@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use overlay_host::Overlay;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -25,25 +26,31 @@ impl IntoResponse for Reply {
     }
 }
 
-async fn command(
-    State(admin): State<Admin>,
+async fn command<M: Overlay + core::fmt::Debug>(
+    State(admin): State<Admin<M>>,
     Path(name): Path<String>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Reply {
     admin.handle(&name, &params).await
 }
 
-async fn index(State(admin): State<Admin>, Query(params): Query<BTreeMap<String, String>>) -> Reply {
+async fn index<M: Overlay + core::fmt::Debug>(
+    State(admin): State<Admin<M>>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Reply {
     admin.handle("info", &params).await
 }
 
 /// The router: `/` is `info`, `/<command>` each command.
-pub fn router(admin: Admin) -> Router {
-    Router::new().route("/", get(index)).route("/{command}", get(command)).with_state(admin)
+pub fn router<M: Overlay + core::fmt::Debug>(admin: Admin<M>) -> Router {
+    Router::new().route("/", get(index::<M>)).route("/{command}", get(command::<M>)).with_state(admin)
 }
 
 /// Serve `admin` on `addr` until the task is aborted; returns the bound address.
-pub async fn serve(addr: SocketAddr, admin: Admin) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+pub async fn serve<M: Overlay + core::fmt::Debug>(
+    addr: SocketAddr,
+    admin: Admin<M>,
+) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let app = router(admin);

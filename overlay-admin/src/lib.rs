@@ -1,5 +1,7 @@
-//! stellar-core's admin commands and Prometheus metrics for an
-//! [`OverlayManager`](overlay_tokio::OverlayManager).
+//! stellar-core's admin commands and Prometheus metrics for a running overlay: either
+//! driver's manager (`overlay_tokio::OverlayManager`, `overlay_mio::OverlayManager`),
+//! through the [`Overlay`](overlay_host::Overlay) trait. The HTTP server runs on axum, so
+//! on tokio, whichever driver runs the overlay.
 //!
 //! The commands keep stellar-core's names, parameters and answers (JSON, or text where
 //! stellar-core answers in text): `peers[?fullkeys=true]`, `connect?peer=HOST&port=N`,

@@ -1,6 +1,6 @@
 //! `--metrics ADDR`: the node's metrics in the Prometheus text exposition format.
 
-use overlay_tokio::OverlayManager;
+use overlay_tokio::Overlay;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -25,7 +25,7 @@ pub fn exposition(metrics: &[(&'static str, u64)]) -> String {
 }
 
 /// Serve the metrics on `addr` until the returned task is aborted.
-pub async fn serve(addr: SocketAddr, manager: OverlayManager) -> Result<JoinHandle<()>, String> {
+pub async fn serve<M: Overlay>(addr: SocketAddr, manager: M) -> Result<JoinHandle<()>, String> {
     let listener = TcpListener::bind(addr).await.map_err(|e| format!("--metrics {addr}: {e}"))?;
     Ok(tokio::spawn(async move {
         loop {

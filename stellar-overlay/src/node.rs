@@ -2,9 +2,9 @@
 
 use crate::events::{emit, emit_json};
 use crate::{LogFormat, NetworkArgs, identity};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use overlay_proto::PeerAddress;
-use overlay_tokio::{LocalNode, OverlayConfig, OverlayManager};
+use overlay_tokio::{LocalNode, Overlay, OverlayConfig, OverlayEvent};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,6 +56,50 @@ pub struct NodeArgs {
     /// How events are written to stdout.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// What runs the overlay: tokio (tasks on tokio's runtime) or mio (an event loop on a
+    /// thread of its own, no async runtime; the admin and metrics endpoints still run on a
+    /// small tokio runtime). The log, the admin endpoint and the exit codes are the same.
+    #[arg(long, value_enum, default_value = "tokio")]
+    driver: Driver,
+}
+
+/// The driver that runs the overlay.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// `overlay-tokio`.
+    Tokio,
+    /// `overlay-mio`.
+    Mio,
+}
+
+/// The event log of either driver.
+enum EventFeed {
+    Tokio(tokio::sync::broadcast::Receiver<OverlayEvent>),
+    Mio(overlay_mio::Events, u64),
+}
+
+impl EventFeed {
+    /// The next event; `None` once the overlay has shut down. Lag is logged on stderr.
+    async fn recv(&mut self) -> Option<OverlayEvent> {
+        loop {
+            match self {
+                EventFeed::Tokio(rx) => match rx.recv().await {
+                    Ok(ev) => return Some(ev),
+                    Err(RecvError::Lagged(n)) => tracing::warn!(missed = n, "event log fell behind"),
+                    Err(RecvError::Closed) => return None,
+                },
+                EventFeed::Mio(rx, seen_missed) => {
+                    let ev = rx.recv_async().await.ok()?;
+                    let missed = rx.missed();
+                    if missed > *seen_missed {
+                        tracing::warn!(missed = missed - *seen_missed, "event log fell behind");
+                        *seen_missed = missed;
+                    }
+                    return Some(ev);
+                }
+            }
+        }
+    }
 }
 
 /// A node ready to start.
@@ -118,7 +162,7 @@ impl NodeOptions {
 
 /// Dial `peers` in the background: the event log shows the outcome, and the tick loop
 /// retries known peers.
-pub fn dial(manager: &OverlayManager, peers: Vec<PeerAddress>) {
+pub fn dial<M: Overlay>(manager: &M, peers: Vec<PeerAddress>) {
     for addr in peers {
         let m = manager.clone();
         tokio::spawn(async move {
@@ -136,10 +180,36 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
         Some(a) => Some(http_addr(a)?),
         None => file.http_addr(),
     };
-    let node_id = local.node_id();
-    let manager = OverlayManager::new(config, local).map_err(|e| e.to_string())?;
-    let mut events = manager.events();
-    manager.start().await.map_err(|e| e.to_string())?;
+    match args.driver {
+        Driver::Tokio => {
+            let manager = overlay_tokio::OverlayManager::new(config, local).map_err(|e| e.to_string())?;
+            let events = EventFeed::Tokio(manager.events());
+            manager.start().await.map_err(|e| e.to_string())?;
+            serve(&args, http, manager, events, connect).await
+        }
+        Driver::Mio => {
+            let manager = overlay_mio::OverlayManager::new(config, local).map_err(|e| e.to_string())?;
+            let events = EventFeed::Mio(manager.events(), 0);
+            // Start resolves names and reads the database, blocking: off the runtime's workers.
+            let starting = manager.clone();
+            tokio::task::spawn_blocking(move || starting.start())
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            serve(&args, http, manager, events, connect).await
+        }
+    }
+}
+
+/// Log, dial, serve the endpoints, and run until interrupted or shut down.
+async fn serve<M: Overlay + core::fmt::Debug>(
+    args: &NodeArgs,
+    http: Option<SocketAddr>,
+    manager: M,
+    mut events: EventFeed,
+    connect: Vec<PeerAddress>,
+) -> Result<(), String> {
+    let node_id = manager.node_id();
     let address = manager.local_addr().map(|a| a.to_string()).unwrap_or_default();
     emit_json(
         args.log_format,
@@ -168,9 +238,8 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
-                Ok(ev) => emit(args.log_format, &ev),
-                Err(RecvError::Lagged(n)) => tracing::warn!(missed = n, "event log fell behind"),
-                Err(RecvError::Closed) => break,
+                Some(ev) => emit(args.log_format, &ev),
+                None => break,
             },
             _ = tokio::signal::ctrl_c() => break,
         }

@@ -2,7 +2,10 @@
 //! 13, acceptance 5): 20 nodes, each configured (a stellar-core file with
 //! `ALLOW_LOCALHOST_FOR_TESTING`) to know the next one only, are all found from one seed,
 //! with their keys and the PEERS edges; with unreachable seeds the crawl ends within its
-//! `--timeout`; bad arguments exit 2.
+//! `--timeout`; bad arguments exit 2. The nodes alternate between the two drivers
+//! (`common::driver_for`), so the crawl meets both, and both meet each other.
+
+mod common;
 
 use overlay_auth::NodeIdentity;
 use serde_json::Value;
@@ -25,10 +28,10 @@ struct Node {
 }
 
 impl Node {
-    fn spawn(config: &PathBuf, port: u16) -> Node {
+    fn spawn(config: &PathBuf, port: u16, driver: &str) -> Node {
         let listen = format!("127.0.0.1:{port}");
         let mut child = Command::new(BIN)
-            .args(["node", "--config"])
+            .args(["node", "--driver", driver, "--config"])
             .arg(config)
             .args(["--listen", &listen, "--database", ":memory:", "--network", "standalone", "--log-format", "json"])
             .stdout(Stdio::piped())
@@ -97,7 +100,7 @@ fn crawl_finds_all_twenty_nodes_of_a_local_network_from_one_seed() {
             ports[(i + 1) % NODES]
         );
         std::fs::write(&config, text).unwrap();
-        nodes.push(Node::spawn(&config, ports[i]));
+        nodes.push(Node::spawn(&config, ports[i], &common::driver_for(i)));
     }
     for (i, n) in nodes.iter().enumerate() {
         let l = n.listening();

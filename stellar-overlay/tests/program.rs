@@ -1,5 +1,9 @@
 //! The `stellar-overlay` program: two `node` processes on 127.0.0.1 handshake and exchange
-//! messages; `peer-info` prints a running node's HELLO.
+//! messages; `peer-info` prints a running node's HELLO. Every scenario with `node`
+//! processes runs once per driver (`--driver tokio` and `--driver mio`; see
+//! `common::drivers`).
+
+mod common;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -38,6 +42,11 @@ impl Proc {
         Proc { child, lines }
     }
 
+    /// A `node --driver DRIVER` process with `args`.
+    fn node(driver: &str, args: &[&str]) -> Proc {
+        Proc::spawn(&[&["node", "--driver", driver], args].concat())
+    }
+
     /// The next line matching `pred` (others skipped).
     fn expect(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         loop {
@@ -61,32 +70,25 @@ const ID_A: &str = "GAIF3ENJ3TQKZY22ZEMJFAA4U22F3R4FVYIWXH3FURVGKJVVOERCCCNZ";
 
 #[test]
 fn two_nodes_handshake_and_exchange_messages_and_peer_info_reads_a_hello() {
-    let a = Proc::spawn(&[
-        "node",
-        "--listen",
-        "127.0.0.1:0",
-        "--network",
-        "standalone",
-        "--secret-key",
-        SEED_A,
-        "--log-format",
-        "json",
-    ]);
+    for driver in common::drivers() {
+        eprintln!("driver: {driver}");
+        handshake_and_exchange(&driver);
+    }
+}
+
+fn handshake_and_exchange(driver: &str) {
+    let a = Proc::node(
+        driver,
+        &["--listen", "127.0.0.1:0", "--network", "standalone", "--secret-key", SEED_A, "--log-format", "json"],
+    );
     let listening = a.expect("listening", |v| v["event"] == "listening");
     assert_eq!(listening["node"], ID_A);
     let addr = listening["address"].as_str().unwrap().to_string();
 
-    let b = Proc::spawn(&[
-        "node",
-        "--listen",
-        "127.0.0.1:0",
-        "--connect",
-        &addr,
-        "--network",
-        "standalone",
-        "--log-format",
-        "json",
-    ]);
+    let b = Proc::node(
+        driver,
+        &["--listen", "127.0.0.1:0", "--connect", &addr, "--network", "standalone", "--log-format", "json"],
+    );
     let b_id = b.expect("listening", |v| v["event"] == "listening")["node"].as_str().unwrap().to_string();
 
     // Both sides log the handshake with the other's HELLO.
@@ -133,24 +135,41 @@ fn peer_info_fails_clearly() {
     assert!(err.contains("unable to connect"), "{err}");
 
     // Wrong network: the node drops us after our HELLO.
-    let a = Proc::spawn(&["node", "--listen", "127.0.0.1:0", "--network", "standalone", "--log-format", "json"]);
-    let addr = a.expect("listening", |v| v["event"] == "listening")["address"].as_str().unwrap().to_string();
-    let out = Command::new(BIN).args(["peer-info", &addr, "--network", "testnet"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
-    let d = a.expect("disconnected", |v| v["event"] == "disconnected");
-    assert_eq!(d["peer"], Value::Null);
-    assert_eq!(d["reason"], "failed to verify auth cert");
+    for driver in common::drivers() {
+        eprintln!("driver: {driver}");
+        let a = Proc::node(&driver, &["--listen", "127.0.0.1:0", "--network", "standalone", "--log-format", "json"]);
+        let addr = a.expect("listening", |v| v["event"] == "listening")["address"].as_str().unwrap().to_string();
+        let out = Command::new(BIN).args(["peer-info", &addr, "--network", "testnet"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(out.stdout.is_empty());
+        let d = a.expect("disconnected", |v| v["event"] == "disconnected");
+        assert_eq!(d["peer"], Value::Null);
+        assert_eq!(d["reason"], "failed to verify auth cert");
+    }
 }
 
 #[test]
 fn bad_arguments_exit_2_and_help_works() {
-    let out = Command::new(BIN)
-        .args(["node", "--listen", "127.0.0.1:0", "--network", "nonet", "--database", ":memory:"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    for driver in common::drivers() {
+        let out = Command::new(BIN)
+            .args([
+                "node",
+                "--driver",
+                &driver,
+                "--listen",
+                "127.0.0.1:0",
+                "--network",
+                "nonet",
+                "--database",
+                ":memory:",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{driver}");
+    }
     let out = Command::new(BIN).args(["node", "--listen"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(BIN).args(["node", "--driver", "uring"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = Command::new(BIN).args(["peer-info"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -164,31 +183,24 @@ fn bad_arguments_exit_2_and_help_works() {
 /// outside peer are all logged as received by C.
 #[test]
 fn transactions_cross_a_line_of_three_nodes() {
-    let a = Proc::spawn(&["node", "--listen", "127.0.0.1:0", "--network", "standalone", "--log-format", "json"]);
+    for driver in common::drivers() {
+        eprintln!("driver: {driver}");
+        transactions_cross_a_line(&driver);
+    }
+}
+
+fn transactions_cross_a_line(driver: &str) {
+    let a = Proc::node(driver, &["--listen", "127.0.0.1:0", "--network", "standalone", "--log-format", "json"]);
     let a_addr = a.expect("listening", |v| v["event"] == "listening")["address"].as_str().unwrap().to_string();
-    let b = Proc::spawn(&[
-        "node",
-        "--listen",
-        "127.0.0.1:0",
-        "--connect",
-        &a_addr,
-        "--network",
-        "standalone",
-        "--log-format",
-        "json",
-    ]);
+    let b = Proc::node(
+        driver,
+        &["--listen", "127.0.0.1:0", "--connect", &a_addr, "--network", "standalone", "--log-format", "json"],
+    );
     let b_addr = b.expect("listening", |v| v["event"] == "listening")["address"].as_str().unwrap().to_string();
-    let c = Proc::spawn(&[
-        "node",
-        "--listen",
-        "127.0.0.1:0",
-        "--connect",
-        &b_addr,
-        "--network",
-        "standalone",
-        "--log-format",
-        "json",
-    ]);
+    let c = Proc::node(
+        driver,
+        &["--listen", "127.0.0.1:0", "--connect", &b_addr, "--network", "standalone", "--log-format", "json"],
+    );
     c.expect("connected", |v| v["event"] == "connected");
     b.expect("connected to A", |v| v["event"] == "connected" && v["address"] == a_addr.as_str());
 
@@ -215,10 +227,17 @@ fn temp_file(name: &str) -> std::path::PathBuf {
 /// Issue 6: a corrupt or read-only database at start is a clear error and a non-zero exit.
 #[test]
 fn corrupt_or_read_only_database_fails_clearly() {
+    for driver in common::drivers() {
+        eprintln!("driver: {driver}");
+        bad_database_fails_clearly(&driver);
+    }
+}
+
+fn bad_database_fails_clearly(driver: &str) {
     let corrupt = temp_file("corrupt.db");
     std::fs::write(&corrupt, vec![0x5a; 8192]).unwrap();
     let out = Command::new(BIN)
-        .args(["node", "--listen", "127.0.0.1:0", "--network", "standalone", "--database"])
+        .args(["node", "--driver", driver, "--listen", "127.0.0.1:0", "--network", "standalone", "--database"])
         .arg(&corrupt)
         .output()
         .unwrap();
@@ -239,7 +258,7 @@ fn corrupt_or_read_only_database_fails_clearly() {
         std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o444)).unwrap();
     }
     let out = Command::new(BIN)
-        .args(["node", "--listen", "127.0.0.1:0", "--network", "standalone", "--database"])
+        .args(["node", "--driver", driver, "--listen", "127.0.0.1:0", "--network", "standalone", "--database"])
         .arg(&ro)
         .output()
         .unwrap();

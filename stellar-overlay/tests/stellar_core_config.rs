@@ -5,7 +5,9 @@
 //!
 //! The file names `/var/lib/stellar/stellar.db` and fixed ports, so the node runs in a mount
 //! and network namespace of its own (`unshare -mn`, as root): a temporary directory is bound
-//! over `/var/lib` there, and the ports are the namespace's.
+//! over `/var/lib` there, and the ports are the namespace's. Both run with each driver.
+
+mod common;
 
 use overlay_auth::NodeIdentity;
 use serde_json::Value;
@@ -23,12 +25,19 @@ fn can_unshare() -> bool {
 
 #[test]
 fn a_stellar_core_validator_configuration_starts_our_node_unchanged() {
+    for driver in common::drivers() {
+        eprintln!("driver: {driver}");
+        validator_configuration_starts_the_node(&driver);
+    }
+}
+
+fn validator_configuration_starts_the_node(driver: &str) {
     assert!(can_unshare(), "this test needs root and unshare (util-linux) to give the node /var/lib and the ports");
     let text = std::fs::read_to_string(CFG).unwrap();
     let varlib = std::env::temp_dir().join(format!("stellar-core-cfg-{}", std::process::id()));
     std::fs::create_dir_all(varlib.join("stellar")).unwrap();
     let script = format!(
-        "ip link set lo up && mount --bind {} /var/lib && exec {BIN} node --config {CFG} --log-format json",
+        "ip link set lo up && mount --bind {} /var/lib && exec {BIN} node --driver {driver} --config {CFG} --log-format json",
         varlib.display()
     );
     let mut child = Command::new("unshare")
@@ -94,13 +103,15 @@ fn a_wrong_value_names_its_key() {
     ] {
         let path = dir.join("bad.cfg");
         std::fs::write(&path, format!("NETWORK_PASSPHRASE=\"Standalone Network ; February 2017\"\n{line}\n")).unwrap();
-        let out = Command::new(BIN)
-            .args(["node", "--config", path.to_str().unwrap(), "--database", ":memory:"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{line}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(key), "{line}: {err}");
+        for driver in common::drivers() {
+            let out = Command::new(BIN)
+                .args(["node", "--driver", &driver, "--config", path.to_str().unwrap(), "--database", ":memory:"])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1), "{line} ({driver})");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(key), "{line} ({driver}): {err}");
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,7 +2,10 @@
 //! stellar-core configuration file naming the surveyor in SURVEYOR_KEYS (and
 //! RUN_STANDALONE, so that they keep to the links the test makes: N2 and N4 dial N1, N3
 //! dials N2). The surveyor dials N2 only, and finds N1 and N3 from N2's answer and N4 from
-//! N1's. The JSON names every node and every link, with both ends' statistics.
+//! N1's. The JSON names every node and every link, with both ends' statistics. The nodes
+//! alternate between the two drivers (`common::driver_for`).
+
+mod common;
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -26,7 +29,7 @@ struct Node {
 }
 
 impl Node {
-    fn spawn(dir: &std::path::Path, name: &str, validator: bool, connect: Option<&Node>) -> Node {
+    fn spawn(dir: &std::path::Path, name: &str, validator: bool, connect: Option<&Node>, driver: &str) -> Node {
         let cfg = dir.join(format!("{name}.cfg"));
         std::fs::write(
             &cfg,
@@ -37,7 +40,17 @@ impl Node {
         )
         .unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.args(["node", "--config", cfg.to_str().unwrap(), "--listen", "127.0.0.1:0", "--database", ":memory:"]);
+        cmd.args([
+            "node",
+            "--driver",
+            driver,
+            "--config",
+            cfg.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            ":memory:",
+        ]);
         cmd.args(["--log-format", "json"]);
         if let Some(peer) = connect {
             cmd.args(["--connect", &peer.address]);
@@ -128,10 +141,10 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 #[test]
 fn a_survey_maps_four_nodes_breadth_first() {
     let dir = temp_dir("map");
-    let n1 = Node::spawn(&dir, "n1", true, None);
-    let n2 = Node::spawn(&dir, "n2", false, Some(&n1));
-    let n3 = Node::spawn(&dir, "n3", false, Some(&n2));
-    let n4 = Node::spawn(&dir, "n4", false, Some(&n1));
+    let n1 = Node::spawn(&dir, "n1", true, None, &common::driver_for(0));
+    let n2 = Node::spawn(&dir, "n2", false, Some(&n1), &common::driver_for(1));
+    let n3 = Node::spawn(&dir, "n3", false, Some(&n2), &common::driver_for(2));
+    let n4 = Node::spawn(&dir, "n4", false, Some(&n1), &common::driver_for(3));
     let (json, dot) = (dir.join("map.json"), dir.join("map.dot"));
     let out = survey(
         &[
