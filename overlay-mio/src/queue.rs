@@ -44,6 +44,10 @@ struct State<T> {
     senders: usize,
     receiver: bool,
     waker: Option<Waker>,
+    /// Threads waiting in `recv` and in `send`: a condition variable is only signalled
+    /// when someone waits on it (a signal is a system call even with no one waiting).
+    receiving: usize,
+    sending: usize,
 }
 
 struct Shared<T> {
@@ -62,8 +66,11 @@ impl<T> Shared<T> {
 
     fn notify_receiver(&self, mut s: MutexGuard<'_, State<T>>) {
         let waker = s.waker.take();
+        let waiting = s.receiving > 0;
         drop(s);
-        self.not_empty.notify_one();
+        if waiting {
+            self.not_empty.notify_one();
+        }
         if let Some(w) = waker {
             w.wake();
         }
@@ -94,7 +101,15 @@ pub(crate) struct Receiver<T> {
 
 /// A queue of at most `capacity` items; `wake`, if given, is roused on every send.
 pub(crate) fn channel<T>(capacity: usize, wake: Option<Arc<Wake>>) -> (Sender<T>, Receiver<T>) {
-    let state = State { items: VecDeque::new(), capacity: capacity.max(1), senders: 1, receiver: true, waker: None };
+    let state = State {
+        items: VecDeque::new(),
+        capacity: capacity.max(1),
+        senders: 1,
+        receiver: true,
+        waker: None,
+        receiving: 0,
+        sending: 0,
+    };
     let shared =
         Arc::new(Shared { state: Mutex::new(state), not_empty: Condvar::new(), not_full: Condvar::new(), wake });
     (Sender { shared: shared.clone() }, Receiver { shared })
@@ -128,7 +143,9 @@ impl<T> Sender<T> {
                 self.shared.notify_receiver(s);
                 return Ok(());
             }
+            s.sending += 1;
             s = self.shared.not_full.wait(s).unwrap_or_else(|p| p.into_inner());
+            s.sending -= 1;
         }
     }
 }
@@ -153,7 +170,7 @@ impl<T> Drop for Sender<T> {
 impl<T> Receiver<T> {
     fn take(&self, s: &mut State<T>) -> Option<T> {
         let v = s.items.pop_front();
-        if v.is_some() {
+        if v.is_some() && s.sending > 0 {
             self.shared.not_full.notify_one();
         }
         v
@@ -176,7 +193,9 @@ impl<T> Receiver<T> {
             if s.senders == 0 {
                 return None;
             }
+            s.receiving += 1;
             s = self.shared.not_empty.wait(s).unwrap_or_else(|p| p.into_inner());
+            s.receiving -= 1;
         }
     }
 
@@ -196,7 +215,9 @@ impl<T> Receiver<T> {
             if left.is_zero() {
                 return Err(false);
             }
+            s.receiving += 1;
             s = self.shared.not_empty.wait_timeout(s, left).unwrap_or_else(|p| p.into_inner()).0;
+            s.receiving -= 1;
         }
     }
 

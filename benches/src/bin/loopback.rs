@@ -10,8 +10,11 @@
 //!   until B's subscriber has seen every one (flow control, MAC, decode, Floodgate and the
 //!   relay application included).
 //!
-//! `cargo run --release -p overlay-benches --bin loopback -- [MESSAGES]` prints both rates
-//! and their ratio (PERF.md target: 0.7 or more).
+//! `cargo run --release -p overlay-benches --bin loopback -- [MESSAGES] [--driver tokio|mio]`
+//! prints both rates and their ratio (PERF.md target: 0.7 or more). With `--driver mio` the
+//! two nodes are `overlay_mio::OverlayManager`s (each an event loop on its own thread) and
+//! the 16 senders are threads calling the blocking `send_to`; the baseline is the same raw
+//! tokio reader.
 
 use hmac::{Hmac, KeyInit};
 use overlay_auth::{MacChannel, MacKeys};
@@ -134,14 +137,115 @@ async fn overlay(messages: u64) -> Result<f64, Error> {
     Ok(rate)
 }
 
+/// At most WINDOW messages between A's `send_to` and B's subscriber, for sender threads.
+struct Window {
+    free: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl Window {
+    fn acquire(&self) {
+        let mut free = self.free.lock().expect("window");
+        while *free == 0 {
+            free = self.freed.wait(free).expect("window");
+        }
+        *free -= 1;
+    }
+
+    fn release(&self) {
+        *self.free.lock().expect("window") += 1;
+        self.freed.notify_one();
+    }
+}
+
+fn mio_node() -> Result<overlay_mio::OverlayManager, Error> {
+    let config = OverlayConfig {
+        listen_ip: [127, 0, 0, 1].into(),
+        listen_port: 0,
+        subscriber_capacity: 1 << 16,
+        ..OverlayConfig::default()
+    };
+    let manager = overlay_mio::OverlayManager::new(config, LocalNode::generate(Network::Standalone.id()))?;
+    manager.start()?;
+    Ok(manager)
+}
+
+/// Messages per second from one mio-driven node to another, as [`overlay`] measures them.
+fn mio_overlay(messages: u64) -> Result<f64, Error> {
+    let a = mio_node()?;
+    let b = mio_node()?;
+    let at_b = b.subscribe();
+    b.connect(&PeerAddress::from(a.local_addr().ok_or("no address")?))?;
+    let events = a.events();
+    while a.peer_infos().is_empty() {
+        // Each event (the connection's first) is a reason to look again.
+        let _ = events.try_recv().or_else(|| events.recv_timeout(Duration::from_millis(5)).ok());
+    }
+    drop(events);
+    let b_id = b.node_id();
+    let txs: Arc<Vec<StellarMessage>> = Arc::new((0..messages).map(|i| transaction_message(1_000_000 + i)).collect());
+    let window = Arc::new(Window { free: std::sync::Mutex::new(WINDOW), freed: std::sync::Condvar::new() });
+    let start = Instant::now();
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|k| {
+            let (a, txs, window) = (a.clone(), txs.clone(), window.clone());
+            std::thread::spawn(move || {
+                for msg in txs.iter().skip(k as usize).step_by(SENDERS as usize) {
+                    window.acquire();
+                    a.send_to(&b_id, msg.clone())?;
+                }
+                Ok::<_, overlay_tokio::OverlayError>(())
+            })
+        })
+        .collect();
+    let mut seen = 0u64;
+    while seen < messages {
+        let m = at_b.recv_timeout(Duration::from_secs(30))?;
+        if m.message.discriminant() == MessageType::Transaction {
+            seen += 1;
+            window.release();
+        }
+    }
+    let rate = messages as f64 / start.elapsed().as_secs_f64();
+    for s in senders {
+        s.join().map_err(|_| "a sender panicked")??;
+    }
+    if at_b.missed() > 0 {
+        return Err(format!("the subscriber missed {} messages", at_b.missed()).into());
+    }
+    drop(at_b);
+    a.shutdown();
+    b.shutdown();
+    Ok(rate)
+}
+
+/// `[MESSAGES] [--driver tokio|mio]`.
+fn arguments() -> Result<(u64, String), Error> {
+    let (mut messages, mut driver) = (50_000, "tokio".to_string());
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--driver" => driver = args.next().ok_or("--driver needs tokio or mio")?,
+            n => messages = n.parse()?,
+        }
+    }
+    if driver != "tokio" && driver != "mio" {
+        return Err(format!("--driver {driver}: tokio or mio").into());
+    }
+    Ok((messages, driver))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let messages: u64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(50_000);
+    let (messages, driver) = arguments()?;
     let base = baseline(messages).await?;
-    let ours = overlay(messages).await?;
+    let ours = match driver.as_str() {
+        "mio" => tokio::task::spawn_blocking(move || mio_overlay(messages)).await??,
+        _ => overlay(messages).await?,
+    };
     println!("{messages} 200-byte transactions over loopback TCP");
     println!("baseline: raw tokio reader, receive path   {:>10.0} msg/s", base);
-    println!("two OverlayManagers, send_to → subscriber  {:>10.0} msg/s", ours);
+    println!("two {driver} OverlayManagers, send_to → subscriber  {:>10.0} msg/s", ours);
     println!("ratio (target 0.7): {:.2}", ours / base);
     Ok(())
 }
