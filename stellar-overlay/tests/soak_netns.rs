@@ -76,7 +76,7 @@ impl Settings {
             kill_every: env("SOAK_KILL_EVERY_SECS", if short { 12 } else { 20 }),
             warmup: env("SOAK_WARMUP_SECS", if short { 8 } else { 15 }),
             grace: env("SOAK_GRACE_SECS", if short { 10 } else { 20 }),
-            rss_max_mb: env("SOAK_RSS_MAX_MB", 256),
+            rss_max_mb: env("SOAK_RSS_MAX_MB", 64),
             seed: env("SOAK_SEED", 1),
             dir: std::env::var("SOAK_DIR")
                 .map(PathBuf::from)
