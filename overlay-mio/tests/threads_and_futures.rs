@@ -23,6 +23,15 @@ fn overlay_threads() -> Vec<String> {
     names
 }
 
+/// Wait (bounded by [`common::WAIT`]) until the overlay's threads are exactly `names`.
+fn threads_become(names: &[&str]) {
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while overlay_threads() != names {
+        assert!(std::time::Instant::now() < deadline, "threads {:?}, expected {names:?}", overlay_threads());
+        std::thread::yield_now();
+    }
+}
+
 /// Poll `fut` to completion on this thread, parking between wake-ups.
 fn block_on<F: Future>(fut: F) -> F::Output {
     struct Unpark(std::thread::Thread);
@@ -56,11 +65,10 @@ fn shutdown_joins_every_thread_and_the_trait_futures_need_no_runtime() {
     let db = temp_db("threads");
     let (a, _) = start(1, config(&[], Some(db.clone())));
     let (b, _) = start(2, config(&[], None));
-    let running = overlay_threads();
-    // Each: the loop and the relay's thread; A also writes its database.
-    for name in ["overlay-mio", "overlay-app", "overlay-store"] {
-        assert!(running.iter().any(|n| n == name), "{name} not in {running:?}");
-    }
+    // Each: the loop and the relay's thread; A also writes its database. A thread names
+    // itself once it runs, so the names may show a moment after start.
+    let started = ["overlay-app", "overlay-app", "overlay-mio", "overlay-mio", "overlay-store"];
+    threads_become(&started);
 
     let (peers, bans) = block_on(connect_and_report(&b, PeerAddress::from(a.local_addr().unwrap())));
     assert_eq!(peers, 1);
@@ -70,6 +78,6 @@ fn shutdown_joins_every_thread_and_the_trait_futures_need_no_runtime() {
 
     block_on(Overlay::shutdown(&a));
     b.shutdown();
-    assert!(overlay_threads().is_empty(), "{:?}", overlay_threads());
+    threads_become(&[]);
     let _ = std::fs::remove_file(&db);
 }
