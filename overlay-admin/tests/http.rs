@@ -3,6 +3,9 @@
 //! Prometheus text (parsed by the Python `prometheus_client` parser) and in stellar-core's
 //! JSON shape; errors are JSON with the right status.
 
+#[path = "../../testing/python.rs"]
+mod python;
+
 use overlay_admin::Admin;
 use overlay_auth::NodeIdentity;
 use overlay_proto::fixtures::transaction_message;
@@ -99,8 +102,18 @@ async fn every_command_answers_and_a_ban_survives_a_restart() {
     let b_id = b.node_id();
     b.connect(&PeerAddress::from(a.local_addr().unwrap())).await.unwrap();
 
-    // peers: stellar-core's shape, short and full keys.
-    let peers = json(http, "/peers").await;
+    // peers: stellar-core's shape, short and full keys. `connect` returns at B's first grant
+    // from A; A may not have read B's first grant yet, so wait (bounded) for it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let peers = loop {
+        let peers = json(http, "/peers").await;
+        let granted =
+            peers["authenticated_peers"]["inbound"][0]["flow_control"]["peer_capacity"].as_u64().is_some_and(|c| c > 0);
+        if granted || tokio::time::Instant::now() > deadline {
+            break peers;
+        }
+        tokio::task::yield_now().await;
+    };
     let inbound = peers["authenticated_peers"]["inbound"].as_array().unwrap();
     assert_eq!(inbound.len(), 1);
     let p = &inbound[0];
@@ -178,28 +191,16 @@ async fn every_command_answers_and_a_ban_survives_a_restart() {
 }
 
 /// Python's `prometheus_client` OpenMetrics parser on `text`: the families it finds, as
-/// `name type samples` lines.
+/// `name type samples` lines. The package is installed with pip if it is missing.
 fn python_parse(text: &str) -> Result<String, String> {
+    python::ensure("prometheus_client", "prometheus_client");
     let script = r#"
 import sys
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 for f in text_string_to_metric_families(sys.stdin.read()):
     print(f.name, f.type, len(f.samples))
 "#;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    python::run(script, text)
 }
 
 // After transactions cross three nodes, the scrape parses with a standard parser and holds
