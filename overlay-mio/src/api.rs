@@ -127,6 +127,13 @@ impl OverlayManager {
         self.pending(move |d| d.node.send_to(now(), peer, &message), flat).wait()
     }
 
+    /// Send messages to one authenticated peer, in order, in one round trip to the loop (a
+    /// submitter's batch). Stops at the first message refused; returns how many were taken.
+    pub fn send_many_to(&self, peer: &NodeId, messages: Vec<StellarMessage>) -> Result<usize, OverlayError> {
+        let peer = *peer;
+        self.pending(move |d| d.node.send_many_to(now(), peer, &messages), flat).wait()
+    }
+
     /// Ask every authenticated peer for its SCP state from `ledger_seq`.
     pub fn request_scp_state(&self, ledger_seq: u32) -> Result<(), OverlayError> {
         self.pending(move |d| d.node.request_scp_state(now(), ledger_seq), same).wait()

@@ -375,6 +375,13 @@ impl OverlayManager {
         Ok(self.call(|tx| Command::SendTo(*peer, message, tx)).await??)
     }
 
+    /// Send messages to one authenticated peer, in order, in one round trip to the node
+    /// (a submitter's batch: far cheaper than one [`send_to`](Self::send_to) each). Stops at
+    /// the first message refused; returns how many were taken.
+    pub async fn send_many_to(&self, peer: &NodeId, messages: Vec<StellarMessage>) -> Result<usize, OverlayError> {
+        Ok(self.call(|tx| Command::SendManyTo(*peer, messages, tx)).await??)
+    }
+
     /// Ask every authenticated peer for its SCP state from `ledger_seq`.
     pub async fn request_scp_state(&self, ledger_seq: u32) -> Result<(), OverlayError> {
         self.commands()?.send(Command::RequestScpState(ledger_seq)).await.map_err(|_| OverlayError::NotRunning)

@@ -42,6 +42,7 @@ type Reply<T> = oneshot::Sender<T>;
 pub(crate) enum Command {
     Broadcast(StellarMessage, Reply<Result<usize, NodeError>>),
     SendTo(NodeId, StellarMessage, Reply<Result<(), NodeError>>),
+    SendManyTo(NodeId, Vec<StellarMessage>, Reply<Result<usize, NodeError>>),
     RequestScpState(u32),
     Connect(PeerAddress, Reply<Result<NodeId, ConnectError>>),
     Disconnect(NodeId, Reply<Result<(), NodeError>>),
@@ -276,6 +277,9 @@ impl NodeTask {
             }
             Command::SendTo(p, m, r) => {
                 let _ = r.send(self.node.send_to(t, p, &m));
+            }
+            Command::SendManyTo(p, m, r) => {
+                let _ = r.send(self.node.send_many_to(t, p, &m));
             }
             Command::RequestScpState(l) => self.node.request_scp_state(t, l),
             Command::Connect(a, r) => match self.node.connect(t, a) {
