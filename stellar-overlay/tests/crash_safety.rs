@@ -12,6 +12,10 @@
 //! `CRASH_SAFETY_RUNS` kills (default 12, for CI; `scripts/crash-safety` runs 200), at
 //! moments drawn from `CRASH_SAFETY_SEED` (default: from the clock; printed). A fifth of the
 //! kills land during start-up (before the node says it listens), the others while it runs.
+//! The node's driver alternates between runs over `STELLAR_OVERLAY_DRIVERS` (tokio and mio
+//! by default): both write the same store.
+
+mod common;
 
 use overlay_auth::NodeIdentity;
 use serde_json::Value;
@@ -51,9 +55,9 @@ struct Node {
 }
 
 impl Node {
-    fn spawn(args: &[String]) -> Node {
+    fn spawn(args: &[String], driver: &str) -> Node {
         let mut child = Command::new(BIN)
-            .arg("node")
+            .args(["node", "--driver", driver])
             .args(args)
             .args(["--network", "standalone", "--log-format", "json"])
             .stdout(Stdio::piped())
@@ -178,7 +182,7 @@ fn a_node_killed_at_random_moments_keeps_its_peer_database() {
                 args.extend(["--connect".into(), format!("198.51.100.{}:{}", 10 * h + i + 1, 11625 + i)]);
             }
             args.extend(["--connect".into(), victim.clone()]);
-            let n = Node::spawn(&args);
+            let n = Node::spawn(&args, &common::driver_for(h));
             let address = n.listening().expect("a helper starts");
             (n, address)
         })
@@ -202,7 +206,7 @@ fn a_node_killed_at_random_moments_keeps_its_peer_database() {
     // acknowledged just before a kill may not be in the file: counted, reported.
     let mut acknowledged = BTreeSet::new();
     for run in 0..runs {
-        let mut node = Node::spawn(&node_args);
+        let mut node = Node::spawn(&node_args, &common::driver_for(run));
         let mut seen = None;
         if rng.below(5) == 0 {
             // During start-up: opening, schema, purge, the first writes.
@@ -244,7 +248,7 @@ fn a_node_killed_at_random_moments_keeps_its_peer_database() {
     }
 
     // The node starts on what is left, and the program reads it.
-    let node = Node::spawn(&node_args);
+    let node = Node::spawn(&node_args, &common::driver_for(runs));
     assert!(node.listening().is_some(), "the node does not start after {runs} kills (seed {seed})");
     drop(node);
     let unwritten = acknowledged.difference(&committed.bans).count();

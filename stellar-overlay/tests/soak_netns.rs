@@ -20,12 +20,15 @@
 //! `scripts/soak-netns` (20 nodes, 10 minutes) or `scripts/soak-netns --ci` (6 nodes, 60 s).
 //! Settings: `SOAK_NODES`, `SOAK_SECONDS`, `SOAK_SENDERS`, `SOAK_TX_PER_SEC`,
 //! `SOAK_KILL_EVERY_SECS`, `SOAK_RSS_MAX_MB`, `SOAK_SEED`, `SOAK_DIR` (logs and databases),
-//! `SOAK_REPORT` (the report as JSON).
+//! `SOAK_REPORT` (the report as JSON). The nodes' drivers alternate over
+//! `STELLAR_OVERLAY_DRIVERS` (tokio and mio by default), so both drivers soak together.
 //!
 //! The kernel of the machine this was written on has no `sch_netem`; with it (the
 //! `linux-modules-extra` package on Debian and Ubuntu, `kernel-modules-extra` on Fedora),
 //! `ip netns exec soak-nI tc qdisc add dev eI root netem delay 50ms 10ms loss 1%` adds delay
 //! and loss to node I's link.
+
+mod common;
 
 use overlay_auth::NodeIdentity;
 use overlay_proto::xdr::{
@@ -193,7 +196,7 @@ struct Node {
 impl Node {
     fn start(&mut self, t0: Instant, nodes: usize, dir: &Path) {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &ns(self.index), BIN, "node"])
+        cmd.args(["netns", "exec", &ns(self.index), BIN, "node", "--driver", &common::driver_for(self.index)])
             .args(["--listen", &format!("{}:11625", ip_of(self.index))])
             .args(["--network", "standalone", "--log-format", "json", "--secret-key", &self.secret])
             .arg("--database")
