@@ -87,7 +87,7 @@ impl LedgerState {
         if self.tracking_ledger <= 1 {
             return 0;
         }
-        (self.tracking_ledger + 1).saturating_sub(max_slots_to_remember.min(3)).max(1)
+        self.tracking_ledger.saturating_add(1).saturating_sub(max_slots_to_remember.min(3)).max(1)
     }
 
     /// What flow control takes from the ledger.

@@ -165,9 +165,13 @@ impl Relay {
         (self.tx_sets.len(), self.quorum_sets.len())
     }
 
+    /// Whether `slot` is at most `max_slots_to_remember − 1` behind the tracked slot and at
+    /// most `slots_ahead_max` ahead of it.
     fn in_window(&self, slot: u64) -> bool {
         let Some(t) = self.tracking else { return true };
-        slot + u64::from(self.config.max_slots_to_remember) > t && slot <= t + u64::from(self.config.slots_ahead_max)
+        let behind =
+            t.checked_sub(u64::from(self.config.max_slots_to_remember)).is_none_or(|oldest_gone| slot > oldest_gone);
+        behind && slot <= t.saturating_add(u64::from(self.config.slots_ahead_max))
     }
 
     fn remember_verified(&mut self, id: Hash256) {
@@ -231,7 +235,7 @@ impl Relay {
         }
         self.tracking = Some(slot);
         self.ledger.tracking_ledger = u32::try_from(slot).unwrap_or(u32::MAX);
-        let min = slot.saturating_sub(u64::from(self.config.max_slots_to_remember)) + 1;
+        let min = slot.saturating_sub(u64::from(self.config.max_slots_to_remember)).saturating_add(1);
         self.tx_sets.clear_below(min);
         self.quorum_sets.clear_below(min);
         self.inputs.push_back(AppInput::Ledger(self.ledger));
@@ -271,5 +275,26 @@ impl Application for Relay {
 
     fn poll_input(&mut self) -> Option<AppInput> {
         self.inputs.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overlay_proto::Network;
+
+    #[test]
+    fn the_slot_window_holds_at_the_ends_of_the_range() {
+        // A peer's envelope may name any slot; the window check must not overflow (a fuzz
+        // finding: slot u64::MAX with a tracked slot).
+        let mut relay = Relay::new(RelayConfig::new(Network::Standalone.id()));
+        assert!(relay.in_window(u64::MAX), "nothing tracked: every slot is in");
+        relay.tracking = Some(100);
+        assert!(!relay.in_window(u64::MAX) && !relay.in_window(u64::MAX - 11));
+        assert!(relay.in_window(89) && !relay.in_window(88), "12 slots remembered");
+        assert!(relay.in_window(100 + u64::from(LEDGER_VALIDITY_BRACKET)));
+        assert!(!relay.in_window(101 + u64::from(LEDGER_VALIDITY_BRACKET)));
+        relay.tracking = Some(u64::MAX);
+        assert!(relay.in_window(u64::MAX) && !relay.in_window(0));
     }
 }
