@@ -13,6 +13,14 @@
 //! **oldest insertion**. Losing a record only means a message may be sent once more to a
 //! peer that has it (the peer drops the duplicate) or accepted once more from a peer.
 //!
+//! # Layout
+//!
+//! Records live in one insertion-ordered queue per ledger; a hash table of 8-byte locations
+//! (ledger, index) finds them by identity, so the 32-byte identity is stored once. Eviction
+//! takes the front of the oldest ledger's queue, and clearing a ledger drops its queue.
+//! A forgotten record leaves a dead slot in its queue until it reaches the front or the
+//! queues are compacted (when dead slots outnumber live ones and 1,024).
+//!
 //! # Peers
 //!
 //! Peers get one of [`PEERS_MAX`] slots on first use; a record stores its peers as a 256-bit
@@ -24,11 +32,11 @@
 use crate::config::{FloodConfig, PEERS_MAX};
 use crate::error::FloodError;
 use crate::tracker::EnvelopeKnowers;
+use hashbrown::HashTable;
 use overlay_proto::{Hash256, SeededState};
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Debug;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
 /// Number of 64-bit words in a [`PeerBits`].
 const PEER_WORDS: usize = PEERS_MAX / 64;
@@ -129,15 +137,46 @@ impl<P: Copy + Eq + Hash> PeerSlots<P> {
     }
 }
 
-/// One message's record.
+/// One message's record, in its ledger's queue.
 #[derive(Debug, Clone, Copy)]
-struct Record {
+struct Slot {
+    id: Hash256,
     /// Peers that sent us the message or that we told.
     told: PeerBits,
-    /// Insertion number, to tell a live entry of `order` from a stale one.
-    seq: u64,
-    /// Tracking ledger when the record was created.
-    ledger_seq: u32,
+    /// False once the record is forgotten or evicted (a dead slot waiting to be dropped).
+    live: bool,
+}
+
+/// The records created at one ledger, in insertion order.
+#[derive(Debug, Clone, Default)]
+struct Bucket {
+    slots: VecDeque<Slot>,
+    /// Index of `slots[0]`: a record keeps its index for as long as its bucket lives.
+    base: u32,
+    /// Live slots; a bucket with none is removed, and its front slot is always live.
+    live: u32,
+}
+
+impl Bucket {
+    fn get(&self, index: u32) -> Option<&Slot> {
+        self.slots.get(index.wrapping_sub(self.base) as usize)
+    }
+
+    fn get_mut(&mut self, index: u32) -> Option<&mut Slot> {
+        self.slots.get_mut(index.wrapping_sub(self.base) as usize)
+    }
+}
+
+/// Where a record is: its ledger's bucket and its index there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Loc {
+    ledger: u32,
+    index: u32,
+}
+
+/// The slot at `loc`.
+fn slot_at(buckets: &BTreeMap<u32, Bucket>, loc: Loc) -> Option<&Slot> {
+    buckets.get(&loc.ledger)?.get(loc.index)
 }
 
 /// Counters of a [`Floodgate`]; the names in brackets are stellar-core's metrics (§14).
@@ -190,13 +229,15 @@ pub struct FloodgateStats {
 ///   [`EnvelopeKnowers`]).
 #[derive(Debug, Clone)]
 pub struct Floodgate<P> {
-    /// Bound: `entries_max` records; a new record at the limit evicts one (see the module doc).
-    records: HashMap<Hash256, Record, SeededState>,
-    /// Insertion order per ledger: `(id, seq)`; entries whose record is gone or newer are
-    /// stale and skipped. Bound: compacted when it exceeds `2 × max(records, 1024)` entries.
-    order: BTreeMap<u32, VecDeque<(Hash256, u64)>>,
-    order_len: usize,
-    next_seq: u64,
+    /// The live records' locations, by identity. Bound: `entries_max`; a new record at the
+    /// limit evicts one (see the module doc).
+    index: HashTable<Loc>,
+    hasher: SeededState,
+    /// The records, one queue per ledger. Bound: live and dead slots together at most
+    /// `2 × max(live, 1024)` (compacted past it).
+    buckets: BTreeMap<u32, Bucket>,
+    /// Slots in all buckets, live and dead.
+    slots: usize,
     entries_max: usize,
     peers: PeerSlots<P>,
     metrics: FloodgateMetrics,
@@ -206,10 +247,10 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     /// An empty Floodgate. `hasher_seed` seeds its hash maps (from the node's generator).
     pub fn new(config: &FloodConfig, hasher_seed: u64) -> Self {
         Floodgate {
-            records: HashMap::with_hasher(SeededState::new(hasher_seed)),
-            order: BTreeMap::new(),
-            order_len: 0,
-            next_seq: 0,
+            index: HashTable::new(),
+            hasher: SeededState::new(hasher_seed),
+            buckets: BTreeMap::new(),
+            slots: 0,
             entries_max: config.floodgate_entries_max.max(1),
             peers: PeerSlots::new(hasher_seed ^ 0x5bd1_e995),
             metrics: FloodgateMetrics::default(),
@@ -221,7 +262,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     /// it was known (the sender is added to its record).
     pub fn record_received(&mut self, msg_id: Hash256, from: P, ledger_seq: u32) -> Result<bool, FloodError> {
         let slot = self.peers.get_or_assign(from)?;
-        if let Some(r) = self.records.get_mut(&msg_id) {
+        if let Some(r) = self.find_mut(&msg_id) {
             r.told.insert(slot);
             self.metrics.received_duplicate += 1;
             return Ok(false);
@@ -253,7 +294,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
                 }
             }
         };
-        let fresh = match self.records.get_mut(&msg_id) {
+        let fresh = match self.find_mut(&msg_id) {
             Some(r) => {
                 mark(&mut r.told);
                 None
@@ -274,57 +315,61 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     /// Drop the record of `msg_id` (the Herder rejected the message, so it may be accepted and
     /// re-flooded later). Returns whether there was one.
     pub fn forget(&mut self, msg_id: &Hash256) -> bool {
-        let removed = self.records.remove(msg_id).is_some();
-        if removed {
-            self.metrics.forgotten += 1;
-            if self.order_len > 2 * self.records.len().max(1024) {
-                self.compact_order();
-            }
+        let buckets = &self.buckets;
+        let found = self
+            .index
+            .find_entry(self.hasher.hash_one(msg_id), |&l| slot_at(buckets, l).is_some_and(|s| s.id == *msg_id));
+        let Ok(entry) = found else { return false };
+        let (loc, _) = entry.remove();
+        self.kill(loc);
+        self.metrics.forgotten += 1;
+        if self.slots > 2 * self.index.len().max(1024) {
+            self.compact();
         }
-        removed
+        true
     }
 
     /// Drop every record created at a ledger below `min_ledger_seq` (stellar-core
     /// `clearBelow`, called with `trackingSlot − MAX_SLOTS_TO_REMEMBER + 1`).
     pub fn clear_below(&mut self, min_ledger_seq: u32) {
-        while let Some(entry) = self.order.first_entry() {
+        while let Some(entry) = self.buckets.first_entry() {
             if *entry.key() >= min_ledger_seq {
                 break;
             }
-            let queue = entry.remove();
-            self.order_len -= queue.len();
-            for (id, seq) in queue {
-                if remove_if_seq(&mut self.records, id, seq) {
-                    self.metrics.cleared += 1;
-                }
+            let (ledger, bucket) = entry.remove_entry();
+            self.slots -= bucket.slots.len();
+            for (i, s) in bucket.slots.iter().enumerate().filter(|(_, s)| s.live) {
+                let loc = Loc { ledger, index: bucket.base.wrapping_add(i as u32) };
+                unindex(&mut self.index, &self.hasher, &s.id, loc);
+                self.metrics.cleared += 1;
             }
         }
     }
 
     /// Drop every record (shutdown). Peers stay registered.
     pub fn clear(&mut self) {
-        self.records.clear();
-        self.order.clear();
-        self.order_len = 0;
+        self.index.clear();
+        self.buckets.clear();
+        self.slots = 0;
     }
 
     /// Forget a peer: free its slot and erase it from every record. Idempotent.
     pub fn remove_peer(&mut self, peer: &P) {
         if let Some(slot) = self.peers.release(peer) {
-            for r in self.records.values_mut() {
-                r.told.remove(slot);
+            for s in self.buckets.values_mut().flat_map(|b| b.slots.iter_mut()) {
+                s.told.remove(slot);
             }
         }
     }
 
     /// Whether a record exists for `msg_id`.
     pub fn contains(&self, msg_id: &Hash256) -> bool {
-        self.records.contains_key(msg_id)
+        self.find(msg_id).is_some()
     }
 
     /// Whether `peer` is recorded as knowing `msg_id` (it sent it to us or we told it).
     pub fn knows(&self, msg_id: &Hash256, peer: &P) -> bool {
-        match (self.records.get(msg_id), self.peers.get(peer)) {
+        match (self.find(msg_id), self.peers.get(peer)) {
             (Some(r), Some(slot)) => r.told.contains(slot),
             _ => false,
         }
@@ -332,17 +377,17 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
 
     /// The ledger a record was created at.
     pub fn record_ledger(&self, msg_id: &Hash256) -> Option<u32> {
-        self.records.get(msg_id).map(|r| r.ledger_seq)
+        self.find_loc(msg_id).map(|l| l.ledger)
     }
 
     /// Number of records.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.index.len()
     }
 
     /// Whether there are no records.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.index.is_empty()
     }
 
     /// Counters.
@@ -353,85 +398,114 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     /// Sizes and estimated heap use.
     pub fn stats(&self) -> FloodgateStats {
         use core::mem::size_of;
-        // hashbrown: one control byte per bucket plus a group of trailing control bytes.
-        let record_bytes = self.records.capacity() * (size_of::<(Hash256, Record)>() + 1);
-        let order_bytes: usize = self
-            .order
-            .values()
-            .map(|q| q.capacity() * size_of::<(Hash256, u64)>() + size_of::<(u32, VecDeque<(Hash256, u64)>)>())
-            .sum();
+        // hashbrown: one control byte per bucket (plus a group of trailing ones).
+        let index_bytes = self.index.capacity() * (size_of::<Loc>() + 1);
+        let slot_bytes: usize =
+            self.buckets.values().map(|b| b.slots.capacity() * size_of::<Slot>() + size_of::<(u32, Bucket)>()).sum();
         let peer_bytes = self.peers.slots.capacity() * size_of::<Option<P>>()
             + self.peers.by_peer.capacity() * (size_of::<(P, u16)>() + 1);
         FloodgateStats {
-            entries: self.records.len(),
+            entries: self.index.len(),
             entries_max: self.entries_max,
-            order_entries: self.order_len,
+            order_entries: self.slots,
             peers: self.peers.len(),
-            heap_bytes: record_bytes + order_bytes + peer_bytes,
+            heap_bytes: index_bytes + slot_bytes + peer_bytes,
         }
     }
 
-    fn insert_new(&mut self, msg_id: Hash256, ledger_seq: u32, told: PeerBits) {
-        while self.records.len() >= self.entries_max {
+    fn find_loc(&self, id: &Hash256) -> Option<Loc> {
+        let buckets = &self.buckets;
+        self.index.find(self.hasher.hash_one(id), |&l| slot_at(buckets, l).is_some_and(|s| s.id == *id)).copied()
+    }
+
+    fn find(&self, id: &Hash256) -> Option<&Slot> {
+        slot_at(&self.buckets, self.find_loc(id)?)
+    }
+
+    fn find_mut(&mut self, id: &Hash256) -> Option<&mut Slot> {
+        let loc = self.find_loc(id)?;
+        self.buckets.get_mut(&loc.ledger)?.get_mut(loc.index)
+    }
+
+    fn insert_new(&mut self, id: Hash256, ledger_seq: u32, told: PeerBits) {
+        while self.index.len() >= self.entries_max {
             if !self.evict_one() {
                 break;
             }
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.records.insert(msg_id, Record { told, seq, ledger_seq });
-        self.order.entry(ledger_seq).or_default().push_back((msg_id, seq));
-        self.order_len += 1;
+        let bucket = self.buckets.entry(ledger_seq).or_default();
+        let loc = Loc { ledger: ledger_seq, index: bucket.base.wrapping_add(bucket.slots.len() as u32) };
+        bucket.slots.push_back(Slot { id, told, live: true });
+        bucket.live += 1;
+        self.slots += 1;
+        let (buckets, hasher) = (&self.buckets, &self.hasher);
+        self.index
+            .insert_unique(hasher.hash_one(&id), loc, |&l| slot_at(buckets, l).map_or(0, |s| hasher.hash_one(&s.id)));
     }
 
-    /// Evict the live record of the oldest ledger, oldest insertion. False if none is left.
+    /// Evict the oldest ledger's oldest record. False if there is none.
     fn evict_one(&mut self) -> bool {
-        while let Some(mut entry) = self.order.first_entry() {
-            let queue = entry.get_mut();
-            let front = queue.pop_front();
-            let now_empty = queue.is_empty();
-            if now_empty {
-                entry.remove();
-            }
-            let Some((id, seq)) = front else { continue };
-            self.order_len -= 1;
-            if remove_if_seq(&mut self.records, id, seq) {
-                self.metrics.evicted += 1;
-                return true;
+        let Some((&ledger, bucket)) = self.buckets.first_key_value() else { return false };
+        let Some(front) = bucket.slots.front() else { return false };
+        let loc = Loc { ledger, index: bucket.base };
+        unindex(&mut self.index, &self.hasher, &front.id, loc);
+        self.kill(loc);
+        self.metrics.evicted += 1;
+        true
+    }
+
+    /// Mark the (unindexed) record at `loc` dead; drop its bucket if no record is left, or
+    /// the dead slots at the bucket's front.
+    fn kill(&mut self, loc: Loc) {
+        let Some(bucket) = self.buckets.get_mut(&loc.ledger) else { return };
+        if let Some(s) = bucket.get_mut(loc.index) {
+            s.live = false;
+        }
+        bucket.live = bucket.live.saturating_sub(1);
+        if bucket.live == 0 {
+            self.slots -= bucket.slots.len();
+            self.buckets.remove(&loc.ledger);
+            return;
+        }
+        while bucket.slots.front().is_some_and(|s| !s.live) {
+            bucket.slots.pop_front();
+            bucket.base = bucket.base.wrapping_add(1);
+            self.slots -= 1;
+        }
+    }
+
+    /// Drop every dead slot and index the records again.
+    fn compact(&mut self) {
+        self.index.clear();
+        for b in self.buckets.values_mut() {
+            b.slots.retain(|s| s.live);
+            b.slots.shrink_to_fit();
+            b.base = 0;
+        }
+        self.slots = self.buckets.values().map(|b| b.slots.len()).sum();
+        let (buckets, hasher) = (&self.buckets, &self.hasher);
+        for (&ledger, b) in buckets {
+            for (i, s) in b.slots.iter().enumerate() {
+                let loc = Loc { ledger, index: i as u32 };
+                self.index.insert_unique(hasher.hash_one(&s.id), loc, |&l| {
+                    slot_at(buckets, l).map_or(0, |s| hasher.hash_one(&s.id))
+                });
             }
         }
-        false
-    }
-
-    /// Remove stale entries from the eviction order.
-    fn compact_order(&mut self) {
-        let records = &self.records;
-        let mut len = 0;
-        self.order.retain(|_, q| {
-            q.retain(|(id, seq)| records.get(id).is_some_and(|r| r.seq == *seq));
-            q.shrink_to_fit();
-            len += q.len();
-            !q.is_empty()
-        });
-        self.order_len = len;
     }
 }
 
-/// Remove the record of `id` if it is the one inserted as `seq` (one hash lookup).
-fn remove_if_seq(records: &mut HashMap<Hash256, Record, SeededState>, id: Hash256, seq: u64) -> bool {
-    match records.entry(id) {
-        Entry::Occupied(e) if e.get().seq == seq => {
-            e.remove();
-            true
-        }
-        _ => false,
+/// Remove `loc`, the location of `id`, from the index.
+fn unindex(index: &mut HashTable<Loc>, hasher: &SeededState, id: &Hash256, loc: Loc) {
+    if let Ok(entry) = index.find_entry(hasher.hash_one(id), |&l| l == loc) {
+        entry.remove();
     }
 }
 
 impl<P: Copy + Eq + Ord + Hash + Debug> EnvelopeKnowers<P> for Floodgate<P> {
     /// Appends to `out` every registered peer recorded as knowing `msg_id`.
     fn peers_knowing(&self, msg_id: &Hash256, out: &mut Vec<P>) {
-        if let Some(r) = self.records.get(msg_id) {
+        if let Some(r) = self.find(msg_id) {
             out.extend(r.told.iter().filter_map(|s| self.peers.peer(s)));
         }
     }
@@ -552,6 +626,40 @@ mod tests {
             g.forget(&h(i));
         }
         assert!(g.stats().order_entries <= 2 * 1024 + 1, "{:?}", g.stats());
+    }
+
+    #[test]
+    fn records_survive_compaction_in_order() {
+        // 3,000 records over three ledgers, two of every three forgotten: the dead slots pass
+        // 2 × 1,024 and the queues are compacted; the rest keep their ledger, their peers and
+        // their place in the eviction order.
+        let mut g = gate(3_000);
+        for i in 0..3_000 {
+            g.record_received(h(i), i % 5, 10 + i / 1_000).unwrap();
+        }
+        for i in (0..3_000).filter(|i| i % 3 != 0) {
+            assert!(g.forget(&h(i)));
+        }
+        let st = g.stats();
+        assert_eq!(st.entries, 1_000);
+        assert!(st.order_entries <= 2 * 1_024, "{st:?}");
+        for i in (0..3_000).filter(|i| i % 3 == 0) {
+            assert_eq!(g.record_ledger(&h(i)), Some(10 + i / 1_000));
+            assert!(g.knows(&h(i), &(i % 5)) && !g.knows(&h(i), &(i % 5 + 1)));
+        }
+        // Filled up again, the gate evicts the survivors oldest first: ledger 10's 334
+        // (0, 3, …, 999), then ledger 11's, starting with 1,002.
+        for i in 0..2_000 {
+            g.record_received(h(10_000 + i), 1, 20).unwrap();
+        }
+        for i in 0..334 {
+            g.record_received(h(20_000 + i), 1, 20).unwrap();
+        }
+        assert_eq!(g.len(), 3_000);
+        assert_eq!(g.metrics().evicted, 334);
+        assert!(!g.contains(&h(999)) && g.contains(&h(1_002)));
+        g.record_received(h(30_000), 1, 20).unwrap();
+        assert!(!g.contains(&h(1_002)) && g.contains(&h(1_005)));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! 2. a transaction is demanded from at most one peer per scheduler run, never twice from the
 //!    same peer, from at most 15 peers, and again only after the backoff
 //!    `min(n × 500 ms, 2 s)`; never once we have it;
-//! 3. every structure stays within its bound.
+//! 3. every structure stays within its bound;
+//! 4. the Floodgate holds exactly what a plain model holds (records, their ledgers, who knows
+//!    them, eviction by oldest ledger then oldest insertion).
 
 use overlay_flood::{
     FetchKind, FetchPeer, FloodConfig, Floodgate, ItemFetcher, LedgerLimits, PullMessageKind, PullMode, QueryKind,
@@ -89,6 +91,87 @@ proptest! {
                 }
             }
             prop_assert!(gate.len() <= max);
+        }
+    }
+}
+
+// ---- 4. the Floodgate against a model ----------------------------------------------------
+
+/// A record of the model: ledger, insertion number, peers that know the message.
+type ModelRecord = (u32, u64, BTreeSet<u8>);
+
+/// Removes the model's record to evict: the oldest ledger, then the oldest insertion.
+fn model_evict(model: &mut BTreeMap<u8, ModelRecord>) {
+    let oldest = model.iter().min_by_key(|(_, (ledger, n, _))| (*ledger, *n)).map(|(m, _)| *m);
+    if let Some(m) = oldest {
+        model.remove(&m);
+    }
+}
+
+proptest! {
+    #[test]
+    fn floodgate_matches_a_model(ops in prop::collection::vec(gate_op(), 1..300), max in 1..16usize, seed in any::<u64>()) {
+        let cfg = FloodConfig { floodgate_entries_max: max, ..FloodConfig::default() };
+        let mut gate: Floodgate<u8> = Floodgate::new(&cfg, seed);
+        let mut model: BTreeMap<u8, ModelRecord> = BTreeMap::new();
+        let mut n = 0u64;
+        for op in ops {
+            match op {
+                GateOp::Recv { msg, from, ledger } => {
+                    let new = gate.record_received(hash(0, msg), from, u32::from(ledger)).unwrap();
+                    prop_assert_eq!(new, !model.contains_key(&msg));
+                    if new {
+                        if model.len() >= max {
+                            model_evict(&mut model);
+                        }
+                        model.insert(msg, (u32::from(ledger), n, BTreeSet::new()));
+                        n += 1;
+                    }
+                    model.get_mut(&msg).expect("just inserted").2.insert(from);
+                }
+                GateOp::Broadcast { msg, peers, ledger } => {
+                    let list: Vec<u8> = (0..8).filter(|b| peers & (1 << b) != 0).map(|b| b % 6).collect();
+                    let told = gate.broadcast(hash(0, msg), u32::from(ledger), &list).unwrap();
+                    if !model.contains_key(&msg) {
+                        if model.len() >= max {
+                            model_evict(&mut model);
+                        }
+                        model.insert(msg, (u32::from(ledger), n, BTreeSet::new()));
+                        n += 1;
+                    }
+                    let knowers = &mut model.get_mut(&msg).expect("present").2;
+                    let mut expected = Vec::new();
+                    for p in list {
+                        if knowers.insert(p) {
+                            expected.push(p);
+                        }
+                    }
+                    prop_assert_eq!(told, expected);
+                }
+                GateOp::Forget { msg } => {
+                    prop_assert_eq!(gate.forget(&hash(0, msg)), model.remove(&msg).is_some());
+                }
+                GateOp::ClearBelow { ledger } => {
+                    gate.clear_below(u32::from(ledger));
+                    model.retain(|_, (l, _, _)| *l >= u32::from(ledger));
+                }
+                GateOp::RemovePeer { peer } => {
+                    gate.remove_peer(&peer);
+                    for (_, _, k) in model.values_mut() {
+                        k.remove(&peer);
+                    }
+                }
+            }
+            prop_assert_eq!(gate.len(), model.len());
+            for m in 0..12u8 {
+                let rec = model.get(&m);
+                prop_assert_eq!(gate.record_ledger(&hash(0, m)), rec.map(|r| r.0));
+                for p in 0..6u8 {
+                    prop_assert_eq!(gate.knows(&hash(0, m), &p), rec.is_some_and(|r| r.2.contains(&p)));
+                }
+            }
+            let st = gate.stats();
+            prop_assert!(st.order_entries <= 2 * st.entries.max(1024));
         }
     }
 }

@@ -4,31 +4,48 @@
 //! bounded; the oldest entry goes first.
 
 use crate::config::ItemLimits;
+use hashbrown::HashTable;
 use overlay_proto::xdr::{ScpEnvelope, ScpQuorumSet, StellarMessage};
 use overlay_proto::{Hash256, NodeId, SeededState};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 /// A map that forgets its oldest entries past a count and a byte bound.
+///
+/// Entries sit in one insertion-ordered queue; a hash table of 8-byte positions finds them by
+/// key, so a key is stored once. A removed entry leaves an empty slot until it reaches the
+/// front or the queue is compacted; the front slot is always full.
 #[derive(Debug)]
 pub(crate) struct Fifo<V> {
-    /// Bound: `count_max` entries and `bytes_max` bytes (summed sizes).
-    map: HashMap<Hash256, (u64, V, usize), SeededState>,
-    /// Insertion order: (sequence, key). An entry whose key was removed or inserted again
-    /// (another sequence) is stale and skipped. Bound: 2 × `count_max` + 16, compacted past it.
-    order: VecDeque<(u64, Hash256)>,
-    next: u64,
+    /// Positions of the entries in `slots` (absolute: `base` + offset), by key. Bound:
+    /// `count_max` entries and `bytes_max` bytes (summed sizes).
+    index: HashTable<u64>,
+    hasher: SeededState,
+    /// Insertion order. Bound: 2 × `count_max` + 16 slots, compacted past it.
+    slots: VecDeque<Slot<V>>,
+    /// Position of `slots[0]`.
+    base: u64,
     bytes: usize,
     count_max: usize,
     bytes_max: usize,
 }
 
+/// One entry of a [`Fifo`]; `value` is `None` once removed.
+#[derive(Debug)]
+struct Slot<V> {
+    key: Hash256,
+    value: Option<V>,
+    size: u32,
+}
+
 impl<V> Fifo<V> {
     pub fn new(count_max: usize, bytes_max: usize, seed: u64) -> Self {
         Fifo {
-            map: HashMap::with_hasher(SeededState::new(seed)),
-            order: VecDeque::new(),
-            next: 0,
+            index: HashTable::new(),
+            hasher: SeededState::new(seed),
+            slots: VecDeque::new(),
+            base: 0,
             bytes: 0,
             count_max: count_max.max(1),
             bytes_max,
@@ -38,73 +55,97 @@ impl<V> Fifo<V> {
     /// Insert or replace; an entry larger than the byte bound is not kept.
     pub fn insert(&mut self, key: Hash256, value: V, size: usize) {
         self.remove(&key);
+        let Ok(size32) = u32::try_from(size) else { return };
         if size > self.bytes_max {
             return;
         }
-        while self.map.len() >= self.count_max || self.bytes + size > self.bytes_max {
+        while self.index.len() >= self.count_max || self.bytes + size > self.bytes_max {
             if !self.pop_oldest() {
                 break;
             }
         }
-        let seq = self.next;
-        self.next += 1;
-        self.order.push_back((seq, key));
-        self.bytes += size;
-        self.map.insert(key, (seq, value, size));
-        if self.order.len() > 2 * self.count_max + 16 {
-            let map = &self.map;
-            self.order.retain(|(s, k)| map.get(k).is_some_and(|(live, _, _)| live == s));
+        if self.slots.len() >= 2 * self.count_max + 16 {
+            self.compact();
         }
+        let pos = self.base + self.slots.len() as u64;
+        self.slots.push_back(Slot { key, value: Some(value), size: size32 });
+        self.bytes += size;
+        let (slots, base, hasher) = (&self.slots, self.base, &self.hasher);
+        self.index.insert_unique(hasher.hash_one(key), pos, |&p| {
+            slots.get((p - base) as usize).map_or(0, |s| hasher.hash_one(s.key))
+        });
+    }
+
+    fn find(&self, key: &Hash256) -> Option<&Slot<V>> {
+        let (slots, base) = (&self.slots, self.base);
+        let pos = *self
+            .index
+            .find(self.hasher.hash_one(key), |&p| slots.get((p - base) as usize).is_some_and(|s| s.key == *key))?;
+        slots.get((pos - base) as usize)
     }
 
     pub fn get(&self, key: &Hash256) -> Option<&V> {
-        self.map.get(key).map(|(_, v, _)| v)
+        self.find(key)?.value.as_ref()
     }
 
     pub fn contains(&self, key: &Hash256) -> bool {
-        self.map.contains_key(key)
+        self.find(key).is_some()
     }
 
     pub fn remove(&mut self, key: &Hash256) -> Option<V> {
-        let (_, v, size) = self.map.remove(key)?;
-        self.bytes -= size;
-        Some(v)
+        let (slots, base) = (&self.slots, self.base);
+        let found = self
+            .index
+            .find_entry(self.hasher.hash_one(key), |&p| slots.get((p - base) as usize).is_some_and(|s| s.key == *key));
+        let (pos, _) = found.ok()?.remove();
+        let slot = self.slots.get_mut((pos - self.base) as usize)?;
+        let value = slot.value.take();
+        self.bytes -= slot.size as usize;
+        self.trim_front();
+        value
     }
 
-    /// Drop stale entries at the front of the order; the live oldest entry's key, if any.
-    fn oldest(&mut self) -> Option<Hash256> {
-        while let Some(&(seq, key)) = self.order.front() {
-            if self.map.get(&key).is_some_and(|(live, _, _)| *live == seq) {
-                return Some(key);
-            }
-            self.order.pop_front();
+    /// Drop the empty slots at the front.
+    fn trim_front(&mut self) {
+        while self.slots.front().is_some_and(|s| s.value.is_none()) {
+            self.slots.pop_front();
+            self.base += 1;
         }
-        None
     }
 
     fn pop_oldest(&mut self) -> bool {
-        let Some(key) = self.oldest() else { return false };
-        self.order.pop_front();
-        if let Some((_, _, size)) = self.map.remove(&key) {
-            self.bytes -= size;
+        let Some(front) = self.slots.pop_front() else { return false };
+        let pos = self.base;
+        self.base += 1;
+        if let Ok(entry) = self.index.find_entry(self.hasher.hash_one(front.key), |&p| p == pos) {
+            entry.remove();
         }
+        self.bytes -= front.size as usize;
+        self.trim_front();
         true
+    }
+
+    /// Drop the empty slots and index the entries again.
+    fn compact(&mut self) {
+        self.slots.retain(|s| s.value.is_some());
+        self.index.clear();
+        let (slots, base, hasher) = (&self.slots, self.base, &self.hasher);
+        for (i, s) in slots.iter().enumerate() {
+            self.index.insert_unique(hasher.hash_one(s.key), base + i as u64, |&p| {
+                slots.get((p - base) as usize).map_or(0, |s| hasher.hash_one(s.key))
+            });
+        }
     }
 
     /// Forget the oldest entries while `old` says so (entries are visited oldest first).
     pub fn drop_oldest_while(&mut self, mut old: impl FnMut(&V) -> bool) {
-        while let Some(key) = self.oldest() {
-            match self.map.get(&key) {
-                Some((_, v, _)) if old(v) => {
-                    self.pop_oldest();
-                }
-                _ => return,
-            }
+        while self.slots.front().and_then(|s| s.value.as_ref()).is_some_and(&mut old) {
+            self.pop_oldest();
         }
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     pub fn bytes(&self) -> usize {
@@ -189,6 +230,7 @@ impl ItemStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn h(i: u8) -> Hash256 {
         Hash256([i; 32])
@@ -208,5 +250,62 @@ mod tests {
         assert!(!f.contains(&h(8)), "larger than the whole bound: not kept");
         f.drop_oldest_while(|v| *v < 10);
         assert_eq!(f.len(), 0);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u8, u8),
+        Remove(u8),
+        DropBelow(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..24u8, 0..40u8).prop_map(|(k, size)| Op::Insert(k, size)),
+            2 => (0..24u8).prop_map(Op::Remove),
+            1 => any::<u8>().prop_map(Op::DropBelow),
+        ]
+    }
+
+    proptest! {
+        /// The Fifo holds what a plain queue of (key, value, size) holds: the same entries, in
+        /// the same order of eviction, within both bounds, its queue compacted.
+        #[test]
+        fn fifo_matches_a_model(ops in prop::collection::vec(op(), 1..400), count_max in 1..12usize, bytes_max in 0..200usize) {
+            let mut f = Fifo::new(count_max, bytes_max, 3);
+            let mut model: VecDeque<(u8, u32, usize)> = VecDeque::new();
+            for (n, op) in ops.into_iter().enumerate() {
+                let n = n as u32;
+                match op {
+                    Op::Insert(k, size) => {
+                        let size = usize::from(size);
+                        f.insert(h(k), n, size);
+                        model.retain(|e| e.0 != k);
+                        if size <= bytes_max {
+                            while model.len() >= count_max.max(1) || model.iter().map(|e| e.2).sum::<usize>() + size > bytes_max {
+                                model.pop_front();
+                            }
+                            model.push_back((k, n, size));
+                        }
+                    }
+                    Op::Remove(k) => {
+                        let expected = model.iter().position(|e| e.0 == k).and_then(|i| model.remove(i)).map(|e| e.1);
+                        prop_assert_eq!(f.remove(&h(k)), expected);
+                    }
+                    Op::DropBelow(limit) => {
+                        f.drop_oldest_while(|v| *v < u32::from(limit));
+                        while model.front().is_some_and(|e| e.1 < u32::from(limit)) {
+                            model.pop_front();
+                        }
+                    }
+                }
+                prop_assert_eq!(f.len(), model.len());
+                prop_assert_eq!(f.bytes(), model.iter().map(|e| e.2).sum::<usize>());
+                for k in 0..24u8 {
+                    prop_assert_eq!(f.get(&h(k)).copied(), model.iter().find(|e| e.0 == k).map(|e| e.1));
+                }
+                prop_assert!(f.slots.len() <= 2 * count_max.max(1) + 16);
+            }
+        }
     }
 }
