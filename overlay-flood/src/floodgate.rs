@@ -440,7 +440,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         self.slots += 1;
         let (buckets, hasher) = (&self.buckets, &self.hasher);
         self.index
-            .insert_unique(hasher.hash_one(&id), loc, |&l| slot_at(buckets, l).map_or(0, |s| hasher.hash_one(&s.id)));
+            .insert_unique(hasher.hash_one(id), loc, |&l| slot_at(buckets, l).map_or(0, |s| hasher.hash_one(s.id)));
     }
 
     /// Evict the oldest ledger's oldest record. False if there is none.
@@ -487,8 +487,8 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         for (&ledger, b) in buckets {
             for (i, s) in b.slots.iter().enumerate() {
                 let loc = Loc { ledger, index: i as u32 };
-                self.index.insert_unique(hasher.hash_one(&s.id), loc, |&l| {
-                    slot_at(buckets, l).map_or(0, |s| hasher.hash_one(&s.id))
+                self.index.insert_unique(hasher.hash_one(s.id), loc, |&l| {
+                    slot_at(buckets, l).map_or(0, |s| hasher.hash_one(s.id))
                 });
             }
         }
