@@ -26,11 +26,37 @@ fn hash(tag: u8, i: u8) -> Hash256 {
 
 #[derive(Debug, Clone)]
 enum GateOp {
-    Recv { msg: u8, from: u8, ledger: u8 },
-    Broadcast { msg: u8, peers: u8, ledger: u8 },
-    Forget { msg: u8 },
-    ClearBelow { ledger: u8 },
-    RemovePeer { peer: u8 },
+    Recv {
+        msg: u8,
+        from: u8,
+        ledger: u8,
+    },
+    Broadcast {
+        msg: u8,
+        peers: u8,
+        ledger: u8,
+    },
+    Forget {
+        msg: u8,
+    },
+    ClearBelow {
+        ledger: u8,
+    },
+    RemovePeer {
+        peer: u8,
+    },
+    /// Broadcast to peers 100 to 100 + count − 1: past 64 peers the records need a wider
+    /// peer set.
+    Crowd {
+        msg: u8,
+        count: u8,
+        ledger: u8,
+    },
+}
+
+/// The crowd's peers.
+fn crowd(count: u8) -> Vec<u8> {
+    (0..count.min(156)).map(|i| 100 + i).collect()
 }
 
 fn gate_op() -> impl Strategy<Value = GateOp> {
@@ -39,7 +65,8 @@ fn gate_op() -> impl Strategy<Value = GateOp> {
         4 => (0..12u8, any::<u8>(), 0..20u8).prop_map(|(msg, peers, ledger)| GateOp::Broadcast { msg, peers, ledger }),
         1 => (0..12u8).prop_map(|msg| GateOp::Forget { msg }),
         1 => (0..20u8).prop_map(|ledger| GateOp::ClearBelow { ledger }),
-        1 => (0..6u8).prop_map(|peer| GateOp::RemovePeer { peer }),
+        1 => prop_oneof![0..6u8, 100..=255u8].prop_map(|peer| GateOp::RemovePeer { peer }),
+        1 => (0..12u8, any::<u8>(), 0..20u8).prop_map(|(msg, count, ledger)| GateOp::Crowd { msg, count, ledger }),
     ]
 }
 
@@ -89,6 +116,11 @@ proptest! {
                         s.remove(&peer);
                     }
                 }
+                GateOp::Crowd { msg, count, ledger } => {
+                    let told = gate.broadcast(hash(0, msg), u32::from(ledger), &crowd(count)).unwrap();
+                    let s = senders.get(&msg).cloned().unwrap_or_default();
+                    prop_assert!(told.iter().all(|p| !s.contains(p)));
+                }
             }
             prop_assert!(gate.len() <= max);
         }
@@ -129,8 +161,14 @@ proptest! {
                     }
                     model.get_mut(&msg).expect("just inserted").2.insert(from);
                 }
-                GateOp::Broadcast { msg, peers, ledger } => {
-                    let list: Vec<u8> = (0..8).filter(|b| peers & (1 << b) != 0).map(|b| b % 6).collect();
+                GateOp::Broadcast { .. } | GateOp::Crowd { .. } => {
+                    let (msg, ledger, list) = match op {
+                        GateOp::Broadcast { msg, peers, ledger } => {
+                            (msg, ledger, (0..8).filter(|b| peers & (1 << b) != 0).map(|b| b % 6).collect())
+                        }
+                        GateOp::Crowd { msg, count, ledger } => (msg, ledger, crowd(count)),
+                        _ => unreachable!(),
+                    };
                     let told = gate.broadcast(hash(0, msg), u32::from(ledger), &list).unwrap();
                     if !model.contains_key(&msg) {
                         if model.len() >= max {
@@ -166,7 +204,7 @@ proptest! {
             for m in 0..12u8 {
                 let rec = model.get(&m);
                 prop_assert_eq!(gate.record_ledger(&hash(0, m)), rec.map(|r| r.0));
-                for p in 0..6u8 {
+                for p in (0..6u8).chain([100, 163, 164, 200, 255]) {
                     prop_assert_eq!(gate.knows(&hash(0, m), &p), rec.is_some_and(|r| r.2.contains(&p)));
                 }
             }

@@ -1,0 +1,388 @@
+//! [`Floodgate`]: which peers know which flooded message (PROTOCOL.md §8.1).
+//!
+//! A record per message identity ([`flood_message_id`](crate::identity::flood_message_id)):
+//! the tracking ledger at insert time and the set of peers that sent us the message or that
+//! we told. Receiving marks the sender; broadcasting returns every given peer not yet in the
+//! set and adds it, so a message is never sent back to a peer that sent it to us.
+//!
+//! # Bound and eviction
+//!
+//! stellar-core keeps every record until `clearBelow` (12 ledgers); between two ledgers its
+//! map is unbounded. Ours holds at most [`FloodConfig::floodgate_entries_max`] records. A new
+//! record at the limit evicts the record of the **oldest ledger**, and within that ledger the
+//! **oldest insertion**. Losing a record only means a message may be sent once more to a
+//! peer that has it (the peer drops the duplicate) or accepted once more from a peer.
+//!
+//! # Layout
+//!
+//! Records live in one insertion-ordered queue per ledger; a hash table of 8-byte locations
+//! (ledger, index) finds them by identity, so the 32-byte identity is stored once. A record
+//! is its identity, a liveness byte and its peer set, stored as only as many 64-bit words as
+//! the highest peer slot in use needs: 41 bytes while the node has at most 64 peers. Eviction
+//! takes the front of the oldest ledger's queue, and clearing a ledger drops its queue.
+//! A forgotten record leaves a dead slot in its queue until it reaches the front or the
+//! queues are compacted (when dead slots outnumber live ones and 1,024).
+//!
+//! # Peers
+//!
+//! Peers get one of [`PEERS_MAX`] slots on first use, the lowest free one; a record stores its
+//! peers as a set of slots, so its size does not depend on the peer handle type. `remove_peer` frees the slot and
+//! erases the peer from every record (a new peer reusing the slot must not inherit what the old
+//! one knew). stellar-core keeps a dropped peer's NodeID in the records, so a peer that
+//! reconnects is not sent messages again; ours may be (a local difference, not visible on the wire).
+
+mod bucket;
+mod peers;
+
+use crate::config::FloodConfig;
+#[cfg(doc)]
+use crate::config::PEERS_MAX;
+use crate::error::FloodError;
+use crate::tracker::EnvelopeKnowers;
+use bucket::{Bucket, words_for};
+use hashbrown::HashTable;
+use overlay_proto::{Hash256, SeededState};
+use peers::{PeerBits, PeerSlots};
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::hash::{BuildHasher, Hash};
+
+/// Where a record is: its ledger's bucket and its index there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Loc {
+    ledger: u32,
+    index: u32,
+}
+
+/// The identity of the record at `loc`.
+fn id_at(buckets: &BTreeMap<u32, Bucket>, loc: Loc) -> Option<&Hash256> {
+    buckets.get(&loc.ledger)?.entry(loc.index).map(|e| &e.id)
+}
+
+/// Counters of a [`Floodgate`]; the names in brackets are stellar-core's metrics (§14).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FloodgateMetrics {
+    /// Messages received for the first time (a new record).
+    pub received_unique: u64,
+    /// Messages received again (the sender was added to an existing record).
+    pub received_duplicate: u64,
+    /// Broadcast calls.
+    pub broadcasts: u64,
+    /// Peers returned by broadcasts, that is peers newly told. The node adds the SCP and
+    /// survey ones to `overlay.flood.broadcast`; transaction recipients become adverts,
+    /// counted by pull mode as `overlay.flood.advertised`.
+    pub broadcast_recipients: u64,
+    /// Records dropped by `forget`.
+    pub forgotten: u64,
+    /// Records dropped by `clear_below`.
+    pub cleared: u64,
+    /// Records evicted because the map was full (ours).
+    pub evicted: u64,
+}
+
+/// Sizes of a [`Floodgate`], for `overlay.memory.flood-known` and memory accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FloodgateStats {
+    /// Records held (`overlay.memory.flood-known`).
+    pub entries: usize,
+    /// The configured maximum of records.
+    pub entries_max: usize,
+    /// Entries of the eviction order, live and stale.
+    pub order_entries: usize,
+    /// Registered peers.
+    pub peers: usize,
+    /// Heap bytes in use, estimated from the capacities of the containers.
+    pub heap_bytes: usize,
+}
+
+/// Which peers know which flooded message (§8.1). Generic over the node's peer handle `P`.
+///
+/// Plain data structure: no timers, no output queue. Calls and their results:
+///
+/// * [`record_received`](Self::record_received) when a flooded message (SCP_MESSAGE,
+///   TRANSACTION, survey) arrives from a peer; `true` if it is new.
+/// * [`broadcast`](Self::broadcast) with the authenticated peers: returns those to send to
+///   (SCP, surveys) or to advertise to (transactions, see [`PullMode`](crate::PullMode)).
+/// * [`forget`](Self::forget) when the Herder rejects a message, [`clear_below`](Self::clear_below)
+///   after every externalized ledger, [`remove_peer`](Self::remove_peer) when a peer is dropped.
+/// * [`peers_knowing`](Self::peers_knowing) for the fetcher (it implements
+///   [`EnvelopeKnowers`]).
+#[derive(Debug, Clone)]
+pub struct Floodgate<P> {
+    /// The live records' locations, by identity. Bound: `entries_max`; a new record at the
+    /// limit evicts one (see the module doc).
+    index: HashTable<Loc>,
+    hasher: SeededState,
+    /// The records, one queue per ledger. Bound: live and dead slots together at most
+    /// `2 × max(live, 1024)` (compacted past it).
+    buckets: BTreeMap<u32, Bucket>,
+    /// Slots in all buckets, live and dead.
+    slots: usize,
+    /// Words of peer set per record: enough for the highest peer slot used so far.
+    words: usize,
+    entries_max: usize,
+    peers: PeerSlots<P>,
+    metrics: FloodgateMetrics,
+}
+
+impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
+    /// An empty Floodgate. `hasher_seed` seeds its hash maps (from the node's generator).
+    pub fn new(config: &FloodConfig, hasher_seed: u64) -> Self {
+        Floodgate {
+            index: HashTable::new(),
+            hasher: SeededState::new(hasher_seed),
+            buckets: BTreeMap::new(),
+            slots: 0,
+            words: 1,
+            entries_max: config.floodgate_entries_max.max(1),
+            peers: PeerSlots::new(hasher_seed ^ 0x5bd1_e995),
+            metrics: FloodgateMetrics::default(),
+        }
+    }
+
+    /// A flooded message `msg_id` arrived from `from` while the tracking ledger was
+    /// `ledger_seq`. Returns `true` if the message is new (a record was created), `false` if
+    /// it was known (the sender is added to its record).
+    pub fn record_received(&mut self, msg_id: Hash256, from: P, ledger_seq: u32) -> Result<bool, FloodError> {
+        let slot = self.slot_of(from)?;
+        if let Some(loc) = self.find_loc(&msg_id) {
+            let mut told = self.told(loc);
+            told.insert(slot);
+            self.set_told(loc, &told);
+            self.metrics.received_duplicate += 1;
+            return Ok(false);
+        }
+        self.insert_new(msg_id, ledger_seq, &PeerBits::single(slot));
+        self.metrics.received_unique += 1;
+        Ok(true)
+    }
+
+    /// Broadcast `msg_id`: creates its record if needed (with `ledger_seq`) and returns the
+    /// peers of `authenticated` that did not know it yet, in the given order, marking them as
+    /// told. Peers that sent us the message, or were told before, are never returned.
+    ///
+    /// For SCP and survey messages the node sends the message to each returned peer; for a
+    /// transaction it queues the transaction's pull-mode hash as an advert to each
+    /// ([`PullMode::queue_outgoing_advert`](crate::PullMode::queue_outgoing_advert), which
+    /// skips peers that advertised the hash to us).
+    pub fn broadcast(&mut self, msg_id: Hash256, ledger_seq: u32, authenticated: &[P]) -> Result<Vec<P>, FloodError> {
+        let mut slots = Vec::with_capacity(authenticated.len());
+        for &p in authenticated {
+            slots.push(self.slot_of(p)?);
+        }
+        self.metrics.broadcasts += 1;
+        let loc = self.find_loc(&msg_id);
+        let mut told = loc.map(|l| self.told(l)).unwrap_or_default();
+        let mut out = Vec::new();
+        for (&p, &slot) in authenticated.iter().zip(&slots) {
+            if told.insert(slot) {
+                out.push(p);
+            }
+        }
+        match loc {
+            Some(l) => self.set_told(l, &told),
+            None => self.insert_new(msg_id, ledger_seq, &told),
+        }
+        self.metrics.broadcast_recipients += out.len() as u64;
+        Ok(out)
+    }
+
+    /// Drop the record of `msg_id` (the Herder rejected the message, so it may be accepted and
+    /// re-flooded later). Returns whether there was one.
+    pub fn forget(&mut self, msg_id: &Hash256) -> bool {
+        let buckets = &self.buckets;
+        let found = self.index.find_entry(self.hasher.hash_one(msg_id), |&l| id_at(buckets, l) == Some(msg_id));
+        let Ok(entry) = found else { return false };
+        let (loc, _) = entry.remove();
+        self.kill(loc);
+        self.metrics.forgotten += 1;
+        if self.slots > 2 * self.index.len().max(1024) {
+            self.compact();
+        }
+        true
+    }
+
+    /// Drop every record created at a ledger below `min_ledger_seq` (stellar-core
+    /// `clearBelow`, called with `trackingSlot − MAX_SLOTS_TO_REMEMBER + 1`).
+    pub fn clear_below(&mut self, min_ledger_seq: u32) {
+        while let Some(entry) = self.buckets.first_entry() {
+            if *entry.key() >= min_ledger_seq {
+                break;
+            }
+            let (ledger, bucket) = entry.remove_entry();
+            self.slots -= bucket.len();
+            for (index, id) in bucket.live_entries() {
+                unindex(&mut self.index, &self.hasher, id, Loc { ledger, index });
+                self.metrics.cleared += 1;
+            }
+        }
+    }
+
+    /// Drop every record (shutdown). Peers stay registered.
+    pub fn clear(&mut self) {
+        self.index.clear();
+        self.buckets.clear();
+        self.slots = 0;
+    }
+
+    /// Forget a peer: free its slot and erase it from every record. Idempotent.
+    pub fn remove_peer(&mut self, peer: &P) {
+        if let Some(slot) = self.peers.release(peer) {
+            for b in self.buckets.values_mut() {
+                b.remove_peer(slot, self.words);
+            }
+        }
+    }
+
+    /// Whether a record exists for `msg_id`.
+    pub fn contains(&self, msg_id: &Hash256) -> bool {
+        self.find_loc(msg_id).is_some()
+    }
+
+    /// Whether `peer` is recorded as knowing `msg_id` (it sent it to us or we told it).
+    pub fn knows(&self, msg_id: &Hash256, peer: &P) -> bool {
+        match (self.find_loc(msg_id), self.peers.get(peer)) {
+            (Some(loc), Some(slot)) => self.told(loc).contains(slot),
+            _ => false,
+        }
+    }
+
+    /// The ledger a record was created at.
+    pub fn record_ledger(&self, msg_id: &Hash256) -> Option<u32> {
+        self.find_loc(msg_id).map(|l| l.ledger)
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Counters.
+    pub fn metrics(&self) -> FloodgateMetrics {
+        self.metrics
+    }
+
+    /// Sizes and estimated heap use.
+    pub fn stats(&self) -> FloodgateStats {
+        use core::mem::size_of;
+        // hashbrown: one control byte per bucket (plus a group of trailing ones).
+        let index_bytes = self.index.capacity() * (size_of::<Loc>() + 1);
+        let slot_bytes: usize = self.buckets.values().map(|b| b.heap_bytes() + size_of::<(u32, Bucket)>()).sum();
+        let peer_bytes = self.peers.slots.capacity() * size_of::<Option<P>>()
+            + self.peers.by_peer.capacity() * (size_of::<(P, u16)>() + 1);
+        FloodgateStats {
+            entries: self.index.len(),
+            entries_max: self.entries_max,
+            order_entries: self.slots,
+            peers: self.peers.len(),
+            heap_bytes: index_bytes + slot_bytes + peer_bytes,
+        }
+    }
+
+    /// The slot of `peer` (assigned on first use), the records widened to hold it.
+    fn slot_of(&mut self, peer: P) -> Result<u16, FloodError> {
+        let slot = self.peers.get_or_assign(peer)?;
+        let words = words_for(slot);
+        if words > self.words {
+            for b in self.buckets.values_mut() {
+                b.widen(self.words, words);
+            }
+            self.words = words;
+        }
+        Ok(slot)
+    }
+
+    fn find_loc(&self, id: &Hash256) -> Option<Loc> {
+        let buckets = &self.buckets;
+        self.index.find(self.hasher.hash_one(id), |&l| id_at(buckets, l) == Some(id)).copied()
+    }
+
+    fn told(&self, loc: Loc) -> PeerBits {
+        self.buckets.get(&loc.ledger).map(|b| b.told(loc.index, self.words)).unwrap_or_default()
+    }
+
+    fn set_told(&mut self, loc: Loc, told: &PeerBits) {
+        if let Some(b) = self.buckets.get_mut(&loc.ledger) {
+            b.set_told(loc.index, self.words, told);
+        }
+    }
+
+    fn insert_new(&mut self, id: Hash256, ledger_seq: u32, told: &PeerBits) {
+        while self.index.len() >= self.entries_max {
+            if !self.evict_one() {
+                break;
+            }
+        }
+        let index = self.buckets.entry(ledger_seq).or_default().push(id, self.words, told);
+        self.slots += 1;
+        let (buckets, hasher) = (&self.buckets, &self.hasher);
+        let loc = Loc { ledger: ledger_seq, index };
+        self.index.insert_unique(hasher.hash_one(id), loc, |&l| id_at(buckets, l).map_or(0, |id| hasher.hash_one(id)));
+    }
+
+    /// Evict the oldest ledger's oldest record. False if there is none.
+    fn evict_one(&mut self) -> bool {
+        let Some((&ledger, bucket)) = self.buckets.first_key_value() else { return false };
+        let Some(index) = bucket.front_index() else { return false };
+        let loc = Loc { ledger, index };
+        if let Some(id) = id_at(&self.buckets, loc).copied() {
+            unindex(&mut self.index, &self.hasher, &id, loc);
+        }
+        self.kill(loc);
+        self.metrics.evicted += 1;
+        true
+    }
+
+    /// Mark the (unindexed) record at `loc` dead; drop its bucket if no record is left, or
+    /// the dead slots at the bucket's front.
+    fn kill(&mut self, loc: Loc) {
+        let Some(bucket) = self.buckets.get_mut(&loc.ledger) else { return };
+        self.slots -= bucket.kill(loc.index, self.words);
+        if bucket.live() == 0 {
+            self.slots -= bucket.len();
+            self.buckets.remove(&loc.ledger);
+        }
+    }
+
+    /// Drop every dead slot and index the records again.
+    fn compact(&mut self) {
+        self.index.clear();
+        for b in self.buckets.values_mut() {
+            b.compact(self.words);
+        }
+        self.slots = self.buckets.values().map(Bucket::len).sum();
+        let (buckets, hasher) = (&self.buckets, &self.hasher);
+        for (&ledger, b) in buckets {
+            for (index, id) in b.live_entries() {
+                let loc = Loc { ledger, index };
+                self.index.insert_unique(hasher.hash_one(id), loc, |&l| {
+                    id_at(buckets, l).map_or(0, |id| hasher.hash_one(id))
+                });
+            }
+        }
+    }
+}
+
+/// Remove `loc`, the location of `id`, from the index.
+fn unindex(index: &mut HashTable<Loc>, hasher: &SeededState, id: &Hash256, loc: Loc) {
+    if let Ok(entry) = index.find_entry(hasher.hash_one(id), |&l| l == loc) {
+        entry.remove();
+    }
+}
+
+impl<P: Copy + Eq + Ord + Hash + Debug> EnvelopeKnowers<P> for Floodgate<P> {
+    /// Appends to `out` every registered peer recorded as knowing `msg_id`.
+    fn peers_knowing(&self, msg_id: &Hash256, out: &mut Vec<P>) {
+        if let Some(loc) = self.find_loc(msg_id) {
+            out.extend(self.told(loc).iter().filter_map(|s| self.peers.peer(s)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,103 @@
+//! Peer slots: each peer the Floodgate knows gets a small integer, and a record's peers are a
+//! set of those integers.
+
+use crate::config::PEERS_MAX;
+use crate::error::FloodError;
+use overlay_proto::SeededState;
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// Number of 64-bit words in a [`PeerBits`].
+pub(super) const PEER_WORDS: usize = PEERS_MAX / 64;
+
+/// A set of peer slots.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub(super) struct PeerBits(pub(super) [u64; PEER_WORDS]);
+
+impl PeerBits {
+    pub(super) fn single(slot: u16) -> Self {
+        let mut b = PeerBits::default();
+        b.insert(slot);
+        b
+    }
+
+    /// Insert; true if it was not there.
+    pub(super) fn insert(&mut self, slot: u16) -> bool {
+        let (w, m) = (usize::from(slot) / 64, 1u64 << (slot % 64));
+        let word = &mut self.0[w];
+        let new = *word & m == 0;
+        *word |= m;
+        new
+    }
+
+    pub(super) fn contains(&self, slot: u16) -> bool {
+        self.0[usize::from(slot) / 64] & (1u64 << (slot % 64)) != 0
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            core::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let b = bits.trailing_zeros() as u16;
+                bits &= bits - 1;
+                Some(w as u16 * 64 + b)
+            })
+        })
+    }
+}
+
+/// Peer handle ↔ slot index, at most [`PEERS_MAX`] slots.
+#[derive(Debug, Clone)]
+pub(super) struct PeerSlots<P> {
+    pub(super) by_peer: HashMap<P, u16, SeededState>,
+    /// Bound: `PEERS_MAX` entries; a full table refuses new peers.
+    pub(super) slots: Vec<Option<P>>,
+}
+
+impl<P: Copy + Eq + Hash> PeerSlots<P> {
+    pub(super) fn new(seed: u64) -> Self {
+        PeerSlots { by_peer: HashMap::with_hasher(SeededState::new(seed)), slots: Vec::new() }
+    }
+
+    pub(super) fn get(&self, peer: &P) -> Option<u16> {
+        self.by_peer.get(peer).copied()
+    }
+
+    /// The slot of `peer`, assigning the lowest free one if it has none.
+    pub(super) fn get_or_assign(&mut self, peer: P) -> Result<u16, FloodError> {
+        if let Some(&s) = self.by_peer.get(&peer) {
+            return Ok(s);
+        }
+        let idx = match self.slots.iter().position(Option::is_none) {
+            Some(i) => i,
+            None if self.slots.len() < PEERS_MAX => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+            None => return Err(FloodError::PeerSlotsExhausted(PEERS_MAX)),
+        };
+        let slot = idx as u16;
+        self.slots[idx] = Some(peer);
+        self.by_peer.insert(peer, slot);
+        Ok(slot)
+    }
+
+    pub(super) fn release(&mut self, peer: &P) -> Option<u16> {
+        let slot = self.by_peer.remove(peer)?;
+        if let Some(s) = self.slots.get_mut(usize::from(slot)) {
+            *s = None;
+        }
+        Some(slot)
+    }
+
+    pub(super) fn peer(&self, slot: u16) -> Option<P> {
+        self.slots.get(usize::from(slot)).copied().flatten()
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.by_peer.len()
+    }
+}
