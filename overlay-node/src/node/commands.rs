@@ -27,8 +27,7 @@ impl Node {
             StellarMessage::Transaction(_) => {
                 let hash =
                     overlay_flood::identity::tx_full_hash_from_message_xdr(&xdr).map_err(|_| NodeError::Encode)?;
-                let size = xdr.len();
-                self.items.txs.insert(hash, Held { item: xdr, ledger: self.ledger.tracking_ledger }, size);
+                self.items.txs.insert(hash, &xdr, self.ledger.tracking_ledger);
                 self.metrics.message_broadcast += 1;
                 self.flood_transaction(hash)
             }
@@ -225,8 +224,7 @@ impl Node {
         };
         match verdict {
             TxVerdict::Accepted => {
-                let size = xdr.len();
-                self.items.txs.insert(hash, Held { item: xdr, ledger: self.ledger.tracking_ledger }, size);
+                self.items.txs.insert(hash, &xdr, self.ledger.tracking_ledger);
                 self.flood_transaction(hash);
             }
             TxVerdict::Duplicate => {}

@@ -3,6 +3,7 @@
 //! GET_SCP_QUORUMSET (§8.2), and the SCP state for GET_SCP_STATE (§8.5). Every store is
 //! bounded; the oldest entry goes first.
 
+use super::tx_store::TxStore;
 use crate::config::ItemLimits;
 use hashbrown::HashTable;
 use overlay_proto::xdr::{ScpEnvelope, ScpQuorumSet, StellarMessage};
@@ -148,6 +149,7 @@ impl<V> Fifo<V> {
         self.index.len()
     }
 
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -164,7 +166,7 @@ pub(crate) struct Held<T> {
 #[derive(Debug)]
 pub(crate) struct ItemStore {
     /// TRANSACTION message XDR by pull-mode hash.
-    pub txs: Fifo<Held<Arc<[u8]>>>,
+    pub txs: TxStore,
     /// TX_SET / GENERALIZED_TX_SET messages by contents hash.
     pub tx_sets: Fifo<Held<Arc<StellarMessage>>>,
     pub quorum_sets: Fifo<Arc<ScpQuorumSet>>,
@@ -177,7 +179,7 @@ pub(crate) struct ItemStore {
 impl ItemStore {
     pub fn new(limits: &ItemLimits, seed: u64) -> Self {
         ItemStore {
-            txs: Fifo::new(limits.transactions_max, limits.transaction_bytes_max, seed),
+            txs: TxStore::new(limits.transactions_max, limits.transaction_bytes_max, seed),
             tx_sets: Fifo::new(limits.tx_sets_max, limits.tx_set_bytes_max, seed ^ 1),
             quorum_sets: Fifo::new(limits.quorum_sets_max, usize::MAX, seed ^ 2),
             scp: BTreeMap::new(),
@@ -216,7 +218,7 @@ impl ItemStore {
     /// A ledger closed: forget what is older than the window (transactions and tx sets
     /// stored before `min_ledger`, envelopes of slots before it).
     pub fn clear_below(&mut self, min_ledger: u32) {
-        self.txs.drop_oldest_while(|h| h.ledger < min_ledger);
+        self.txs.drop_below(min_ledger);
         self.tx_sets.drop_oldest_while(|h| h.ledger < min_ledger);
         let keep = self.scp.split_off(&(u64::from(min_ledger), NodeId([0; 32])));
         self.scp = keep;

@@ -29,6 +29,7 @@ mod output;
 mod pending;
 mod serve;
 mod survey;
+mod tx_store;
 
 pub use conn::ConnId;
 pub use output::{NodeError, NodeEvent, Output, Received};

@@ -10,6 +10,7 @@ use overlay_proto::xdr::{
     DontHave, GeneralizedTransactionSet, Limits, MessageType, ScpQuorumSet, StellarMessage, TransactionSet, Uint256,
     WriteXdr,
 };
+use std::sync::Arc;
 
 /// Ledger protocol from which tx sets are generalized (§8.2).
 const GENERALIZED_TX_SET_PROTOCOL: u32 = 20;
@@ -21,7 +22,7 @@ impl Node {
             if items.txs.contains(h) { TxAvailability::Have } else { TxAvailability::Unknown }
         });
         for h in have {
-            let Some(xdr) = self.items.txs.get(&h).map(|held| held.item.clone()) else { continue };
+            let Some(xdr) = self.items.txs.get(&h).map(Arc::<[u8]>::from) else { continue };
             if overlay_proto::wire::message_type_of(&xdr) != Some(MessageType::Transaction) {
                 continue;
             }

@@ -510,7 +510,14 @@ mod tests {
                         now += Duration::from_secs(u64::from(secs) * 60);
                         d.update(now, &[], facts());
                     }
-                    Op::Drop(n) => { started.remove(&id(n)); d.peer_dropped(&id(n)); }
+                    Op::Drop(n) => {
+                        // A peer that leaves while collecting is not reported; once the
+                        // collecting stopped, the report stands as it was.
+                        if matches!(d.phase(), Phase::Collecting { .. }) {
+                            started.remove(&id(n));
+                        }
+                        d.peer_dropped(&id(n));
+                    }
                     Op::Add => d.peer_added(),
                     Op::Request(n, i, o) => {
                         let r = d.response(n, i, o);
