@@ -47,14 +47,15 @@ impl Bucket {
         bits
     }
 
-    /// Set the peers of the record at `index`. Slots above `64 × words` are not stored: the
-    /// Floodgate widens its buckets before it uses one.
-    pub fn set_told(&mut self, index: u32, words: usize, bits: &PeerBits) {
-        if let Some(i) = self.position(index) {
-            for (w, &word) in bits.0.iter().enumerate().take(words) {
-                self.told[i * words + w] = word;
-            }
-        }
+    /// Add peer `slot` (below `64 × words`) to the record at `index`; true if it was not
+    /// there.
+    pub fn add_peer(&mut self, index: u32, words: usize, slot: u16) -> bool {
+        let Some(i) = self.position(index) else { return false };
+        let (w, mask) = (usize::from(slot) / 64, 1u64 << (slot % 64));
+        let word = &mut self.told[i * words + w];
+        let new = *word & mask == 0;
+        *word |= mask;
+        new
     }
 
     /// Append a live record; its index.
@@ -96,7 +97,9 @@ impl Bucket {
         let mut dropped = 0;
         while self.entries.front().is_some_and(|e| !e.live) {
             self.entries.pop_front();
-            self.told.drain(..words);
+            for _ in 0..words {
+                self.told.pop_front();
+            }
             self.base = self.base.wrapping_add(1);
             dropped += 1;
         }
@@ -168,9 +171,8 @@ mod tests {
         assert_eq!(b.kill(2, 1), 0, "a dead entry behind a live one stays");
         assert_eq!((b.len(), b.live()), (5, 4));
         b.widen(1, 2);
-        let mut bits = b.told(3, 2);
-        bits.insert(100);
-        b.set_told(3, 2, &bits);
+        assert!(b.add_peer(3, 2, 100));
+        assert!(!b.add_peer(3, 2, 100));
         b.compact(2);
         assert_eq!(b.front_index(), Some(0));
         let ids: Vec<u8> = b.live_entries().map(|(_, id)| id.0[0]).collect();

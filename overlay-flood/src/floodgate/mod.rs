@@ -146,9 +146,9 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     pub fn record_received(&mut self, msg_id: Hash256, from: P, ledger_seq: u32) -> Result<bool, FloodError> {
         let slot = self.slot_of(from)?;
         if let Some(loc) = self.find_loc(&msg_id) {
-            let mut told = self.told(loc);
-            told.insert(slot);
-            self.set_told(loc, &told);
+            if let Some(b) = self.buckets.get_mut(&loc.ledger) {
+                b.add_peer(loc.index, self.words, slot);
+            }
             self.metrics.received_duplicate += 1;
             return Ok(false);
         }
@@ -171,17 +171,26 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
             slots.push(self.slot_of(p)?);
         }
         self.metrics.broadcasts += 1;
-        let loc = self.find_loc(&msg_id);
-        let mut told = loc.map(|l| self.told(l)).unwrap_or_default();
         let mut out = Vec::new();
-        for (&p, &slot) in authenticated.iter().zip(&slots) {
-            if told.insert(slot) {
-                out.push(p);
+        let words = self.words;
+        let found = self.find_loc(&msg_id).and_then(|l| Some((l.index, self.buckets.get_mut(&l.ledger)?)));
+        match found {
+            Some((index, bucket)) => {
+                for (&p, &slot) in authenticated.iter().zip(&slots) {
+                    if bucket.add_peer(index, words, slot) {
+                        out.push(p);
+                    }
+                }
             }
-        }
-        match loc {
-            Some(l) => self.set_told(l, &told),
-            None => self.insert_new(msg_id, ledger_seq, &told),
+            None => {
+                let mut told = PeerBits::default();
+                for (&p, &slot) in authenticated.iter().zip(&slots) {
+                    if told.insert(slot) {
+                        out.push(p);
+                    }
+                }
+                self.insert_new(msg_id, ledger_seq, &told);
+            }
         }
         self.metrics.broadcast_recipients += out.len() as u64;
         Ok(out)
@@ -304,12 +313,6 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
 
     fn told(&self, loc: Loc) -> PeerBits {
         self.buckets.get(&loc.ledger).map(|b| b.told(loc.index, self.words)).unwrap_or_default()
-    }
-
-    fn set_told(&mut self, loc: Loc, told: &PeerBits) {
-        if let Some(b) = self.buckets.get_mut(&loc.ledger) {
-            b.set_told(loc.index, self.words, told);
-        }
     }
 
     fn insert_new(&mut self, id: Hash256, ledger_seq: u32, told: &PeerBits) {
