@@ -102,17 +102,7 @@ fn run(data: &[u8]) {
     if ledger & 1 == 1 {
         w.app(AppInput::Ledger(LedgerState { tracking_ledger: 80, ledger_protocol: 27, ..LedgerState::relay() }));
     }
-    for k in 0..n {
-        w.connect(k, peers & (0x10 << k) == 0);
-    }
-    w.check();
-    for _ in 0..OPS_MAX {
-        if r.is_empty() {
-            break;
-        }
-        step(&mut w, &mut r);
-        w.check();
-    }
+    w.drive(n, |k| peers & (0x10 << k) == 0, &mut r, OPS_MAX, step);
 }
 
 /// A hash the node may know: of a recorded transaction, tx set or quorum set, of a

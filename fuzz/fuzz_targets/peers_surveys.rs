@@ -58,18 +58,8 @@ fuzz_target!(|data: &[u8]| {
     if quorum {
         w.app(AppInput::TransitiveQuorum(vec![World::remote_id(0), World::remote_id(2)]));
     }
-    for k in 0..n {
-        // Mostly dialed by the node: PEERS from those is taken.
-        w.connect(k, peers & (0x10 << k) != 0);
-    }
-    w.check();
-    for _ in 0..OPS_MAX {
-        if r.is_empty() {
-            break;
-        }
-        step(&mut w, &mut r);
-        w.check();
-    }
+    // Mostly dialed by the node: PEERS from those is taken.
+    w.drive(n, |k| peers & (0x10 << k) != 0, &mut r, OPS_MAX, step);
 });
 
 /// A ledger number near the node's.

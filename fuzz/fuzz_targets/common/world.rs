@@ -633,6 +633,29 @@ impl World {
             _ => {}
         }
     }
+    /// Connect remotes `0..n`, remote `k` inbound where `inbound(k)`; then run `step` on the
+    /// rest of the input, at most `ops_max` times, checking the invariants before and after
+    /// every step.
+    pub fn drive(
+        &mut self,
+        n: usize,
+        inbound: impl Fn(usize) -> bool,
+        r: &mut Reader,
+        ops_max: usize,
+        step: fn(&mut World, &mut Reader),
+    ) {
+        for k in 0..n {
+            self.connect(k, inbound(k));
+        }
+        self.check();
+        for _ in 0..ops_max {
+            if r.is_empty() {
+                break;
+            }
+            step(self, r);
+            self.check();
+        }
+    }
 
     /// Assert every rule and bound (see the module docs).
     pub fn check(&self) {
