@@ -12,7 +12,8 @@
 //! - [`OverlayError`] and [`ConnectError`]: what its operations fail with;
 //! - [`clock`]: monotonic time anchored to the Unix epoch, and OS randomness;
 //! - [`LocalNode`]: who we are; [`dns`]: blocking resolution of configured host names;
-//! - [`app`]: an in-process application run on a thread of its own;
+//! - [`app`]: an in-process application run on a thread of its own; [`OverlayBuilder`]:
+//!   a driver's manager with a chosen application and peer store;
 //! - [`Overlay`]: the operations a program needs of a running overlay, implemented by each
 //!   driver's manager, so that a program (or the admin endpoint) works with either.
 //!
@@ -22,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod app;
+mod builder;
 pub mod clock;
 mod config;
 pub mod connect;
@@ -35,6 +37,7 @@ pub mod report;
 pub mod setup;
 pub mod store;
 
+pub use builder::{Assemble, BoxedStore, OverlayBuilder};
 pub use config::OverlayConfig;
 pub use error::{ConnectError, OverlayError};
 pub use events::{

@@ -77,7 +77,7 @@ pub use subscribe::{Closed, Subscription};
 
 use crate::local::LocalNode;
 use overlay_host::app::delivery_capacity;
-use overlay_host::{persist, setup};
+use overlay_host::{Assemble, BoxedStore, persist, setup};
 use overlay_node::app::{AppInput, Application, Delivery, ScpVerdict, TxVerdict};
 use overlay_node::discovery::{MemoryStore, PeerStore};
 use overlay_node::{LedgerState, NodeSizes};
@@ -152,39 +152,27 @@ impl core::fmt::Debug for OverlayManager {
 }
 
 /// Builds an [`OverlayManager`] with a chosen application and peer store.
-pub struct OverlayBuilder {
-    config: OverlayConfig,
-    local: LocalNode,
-    app: Option<Box<dyn Application + Send>>,
-    store: Option<Box<dyn PeerStore + Send>>,
-}
+pub type OverlayBuilder = overlay_host::OverlayBuilder<OverlayManager>;
 
-impl OverlayBuilder {
-    /// Run `app` beside the node (on a thread of its own) instead of the relay.
-    pub fn application(mut self, app: Box<dyn Application + Send>) -> Self {
-        self.app = Some(app);
-        self
+impl Assemble for OverlayManager {
+    type Deliveries = Deliveries;
+
+    fn assemble(
+        config: OverlayConfig,
+        local: LocalNode,
+        app: Box<dyn Application + Send>,
+        store: Option<BoxedStore>,
+    ) -> Result<Self, OverlayError> {
+        OverlayManager::assemble_with(config, local, AppSide::Thread(app), None, store)
     }
 
-    /// Keep peer records and bans in `store` instead of `config.database`. It is read once
-    /// at start and written behind the node, off its loop.
-    pub fn peer_store(mut self, store: Box<dyn PeerStore + Send>) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// The manager, with the relay (or the given application) behind the node.
-    pub fn build(self) -> Result<OverlayManager, OverlayError> {
-        let app = self.app.unwrap_or_else(|| overlay_host::app::relay(&self.config, self.local.network_id));
-        OverlayManager::assemble(self.config, self.local, AppSide::Thread(app), None, self.store)
-    }
-
-    /// The manager and the node's deliveries, for an application outside the overlay: it
-    /// answers through the manager (`tx_verdict`, `scp_verdict`, `ledger_closed`, ...).
-    pub fn build_with_deliveries(self) -> Result<(OverlayManager, Deliveries), OverlayError> {
-        let capacity = delivery_capacity(&self.config);
-        let (tx, rx) = mpsc::channel(capacity);
-        let m = OverlayManager::assemble(self.config, self.local, AppSide::External(tx), None, self.store)?;
+    fn assemble_with_deliveries(
+        config: OverlayConfig,
+        local: LocalNode,
+        store: Option<BoxedStore>,
+    ) -> Result<(Self, Deliveries), OverlayError> {
+        let (tx, rx) = mpsc::channel(delivery_capacity(&config));
+        let m = OverlayManager::assemble_with(config, local, AppSide::External(tx), None, store)?;
         Ok((m, Deliveries::new(rx)))
     }
 }
@@ -209,15 +197,15 @@ impl OverlayManager {
 
     /// A builder, to choose the application and the peer store.
     pub fn builder(config: OverlayConfig, local: LocalNode) -> OverlayBuilder {
-        OverlayBuilder { config, local, app: None, store: None }
+        OverlayBuilder::new(config, local)
     }
 
-    fn assemble(
+    fn assemble_with(
         config: OverlayConfig,
         local: LocalNode,
         app: AppSide,
         deliveries: Option<mpsc::Receiver<Delivery>>,
-        store: Option<Box<dyn PeerStore + Send>>,
+        store: Option<BoxedStore>,
     ) -> Result<Self, OverlayError> {
         setup::validate(&config, &local)?;
         let store = setup::store_for(&config, store)?;
