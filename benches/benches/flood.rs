@@ -5,7 +5,7 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use overlay_flood::{FloodConfig, Floodgate, LedgerLimits, PullMessageKind, PullMode};
-use overlay_proto::{Hash256, Timestamp};
+use overlay_proto::{Hash256, NodeId, Timestamp};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use sha2::{Digest, Sha256};
@@ -100,6 +100,36 @@ fn floodgate(c: &mut Criterion) {
         });
         g.finish();
     }
+}
+
+/// The node's peer handle is a `NodeId`: the same Floodgate calls with 32-byte keys.
+fn floodgate_node_ids(c: &mut Criterion) {
+    let n = 10_000u64;
+    let cfg = FloodConfig { floodgate_entries_max: n as usize, ..FloodConfig::default() };
+    let peers: Vec<NodeId> = (0..8u8).map(|p| NodeId(Hash256::sha256(&[p]).0)).collect();
+    let mut full: Floodgate<NodeId> = Floodgate::new(&cfg, 1);
+    for i in 0..n {
+        full.record_received(id(i), peers[(i % 8) as usize], 1).unwrap();
+    }
+    let mut g = c.benchmark_group(format!("floodgate_node_ids_{n}"));
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("record_duplicate_recent", |b| {
+        let mut gate = full.clone();
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % 64;
+            black_box(gate.record_received(id(n - 1 - i), peers[(i % 8) as usize], 1).unwrap())
+        })
+    });
+    g.bench_function("broadcast_new_to_8_peers", |b| {
+        let mut gate = full.clone();
+        let mut next = 2 * n;
+        b.iter(|| {
+            next += 1;
+            black_box(gate.broadcast(id(next), 1, &peers).unwrap())
+        })
+    });
+    g.finish();
 }
 
 const HASHES: u64 = 10_000;
@@ -210,5 +240,5 @@ fn demands(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, floodgate, adverts, demands);
+criterion_group!(benches, floodgate, floodgate_node_ids, adverts, demands);
 criterion_main!(benches);

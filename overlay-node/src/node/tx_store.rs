@@ -98,8 +98,8 @@ impl TxStore {
         }
         self.bytes += xdr.len();
         let (entries, blocks, base, hasher) = (&self.entries, &self.blocks, self.base, &self.hasher);
-        self.index.insert_unique(hasher.hash_one(hash.0), number, |&n| {
-            key_in(entries, blocks, base, n).map_or(0, |k| hasher.hash_one(k))
+        self.index.insert_unique(hasher.hash_one(hash), number, |&n| {
+            key_in(entries, blocks, base, n).map_or(0, |k| hasher.hash_one(Hash256(*k)))
         });
     }
 
@@ -134,7 +134,7 @@ impl TxStore {
     /// The number of the entry holding `hash`.
     fn find(&self, hash: &Hash256) -> Option<u32> {
         let (entries, blocks, base) = (&self.entries, &self.blocks, self.base);
-        self.index.find(self.hasher.hash_one(hash.0), |&n| key_in(entries, blocks, base, n) == Some(&hash.0)).copied()
+        self.index.find(self.hasher.hash_one(hash), |&n| key_in(entries, blocks, base, n) == Some(&hash.0)).copied()
     }
 
     /// The ledger of the front entry: the front run's.
@@ -162,7 +162,7 @@ impl TxStore {
     fn pop_front(&mut self) {
         let Some(&key) = key_in(&self.entries, &self.blocks, self.base, self.base) else { return };
         let number = self.base;
-        if let Ok(found) = self.index.find_entry(self.hasher.hash_one(key), |&n| n == number) {
+        if let Ok(found) = self.index.find_entry(self.hasher.hash_one(Hash256(key)), |&n| n == number) {
             found.remove();
         }
         let e = self.entries.pop_front().expect("the front entry has a key");
