@@ -160,7 +160,10 @@ impl TxStore {
 
     /// Forget the oldest entry, and the blocks and ledger runs nothing held is in.
     fn pop_front(&mut self) {
-        let Some(&key) = key_in(&self.entries, &self.blocks, self.base, self.base) else { return };
+        // The front entry's record is in the front block: no search.
+        let (Some(e), Some(b)) = (self.entries.front(), self.blocks.front()) else { return };
+        let at = e.pos.wrapping_sub(b.start) as usize;
+        let Some(key) = b.data.get(at..at + KEY).and_then(|k| <[u8; KEY]>::try_from(k).ok()) else { return };
         let number = self.base;
         if let Ok(found) = self.index.find_entry(self.hasher.hash_one(Hash256(key)), |&n| n == number) {
             found.remove();
