@@ -160,17 +160,20 @@ impl TxStore {
 
     /// Forget the oldest entry, and the blocks and ledger runs nothing held is in.
     fn pop_front(&mut self) {
-        // The front entry's record is in the front block: no search.
-        let (Some(e), Some(b)) = (self.entries.front(), self.blocks.front()) else { return };
-        let at = e.pos.wrapping_sub(b.start) as usize;
-        let Some(key) = b.data.get(at..at + KEY).and_then(|k| <[u8; KEY]>::try_from(k).ok()) else { return };
+        let Some(e) = self.entries.pop_front() else { return };
         let number = self.base;
-        if let Ok(found) = self.index.find_entry(self.hasher.hash_one(Hash256(key)), |&n| n == number) {
-            found.remove();
-        }
-        let e = self.entries.pop_front().expect("the front entry has a key");
         self.base = self.base.wrapping_add(1);
         self.bytes -= e.len as usize;
+        // The front entry's record is in the front block: no search.
+        let key = self.blocks.front().and_then(|b| {
+            let at = e.pos.wrapping_sub(b.start) as usize;
+            <[u8; KEY]>::try_from(b.data.get(at..at + KEY)?).ok()
+        });
+        if let Some(key) = key {
+            if let Ok(found) = self.index.find_entry(self.hasher.hash_one(Hash256(key)), |&n| n == number) {
+                found.remove();
+            }
+        }
         let next = self.entries.front().map_or(self.end, |e| e.pos);
         while self.blocks.front().is_some_and(|b| next.wrapping_sub(b.start) as usize >= b.data.len()) {
             self.blocks.pop_front();
