@@ -7,9 +7,10 @@ use crate::error::FloodError;
 /// Maximum number of peers the structures of this crate track at once (Floodgate peer slots,
 /// pull-mode peers).
 ///
-/// Why: the Floodgate stores "who knows this message" as a fixed 256-bit set per record, so
-/// that a record costs the same whatever the peer handle is. stellar-core's default limits
-/// give 8 outbound + 64 inbound = 72 authenticated peers. On overflow the call that would
+/// Why: the Floodgate stores "who knows this message" as a set of peer slots per record, so
+/// that a record's size does not depend on the peer handle; the set takes one 64-bit word per
+/// 64 slots in use, four at most. stellar-core's default limits give 8 outbound + 64 inbound =
+/// 72 authenticated peers. On overflow the call that would
 /// register the 257th peer returns [`FloodError::PeerSlotsExhausted`].
 pub const PEERS_MAX: usize = 256;
 

@@ -67,9 +67,11 @@ pub struct NodeConfig {
 /// to waiting deliveries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemLimits {
-    /// Accepted transactions kept to serve FLOOD_DEMAND. Default 100000.
+    /// Accepted transactions kept to serve FLOOD_DEMAND, the oldest out first. Default
+    /// 100000; at most 2²⁴.
     pub transactions_max: usize,
-    /// Their bytes. Default 64 MiB.
+    /// Their XDR bytes. Default 64 MiB; at most 1 GiB. Each also keeps its 32-byte hash
+    /// beside its bytes, and an 8-byte entry.
     pub transaction_bytes_max: usize,
     /// Tx sets kept to serve GET_TX_SET. Default 1000.
     pub tx_sets_max: usize,
