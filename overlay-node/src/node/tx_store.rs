@@ -109,7 +109,7 @@ impl TxStore {
 
     /// The XDR of the transaction named `hash`.
     pub fn get(&self, hash: &Hash256) -> Option<&[u8]> {
-        let e = self.entries[self.find(hash)?.wrapping_sub(self.base) as usize];
+        let e = *self.entries.get(self.find(hash)?.wrapping_sub(self.base) as usize)?;
         let (block, at) = locate(&self.blocks, e.pos)?;
         block.data.get(at + KEY..at + KEY + e.len as usize)
     }
