@@ -11,7 +11,7 @@
 //! tokio driver, so both behave alike; this crate holds only sockets, the loop and queues.
 //!
 //! The manager's operations carry `overlay_tokio::OverlayManager`'s names and types but
-//! wait on the caller's thread; through the [`Overlay`](overlay_host::Overlay) trait they
+//! wait on the caller's thread; through the [`Overlay`] trait they
 //! are futures that any executor can poll.
 //!
 //! ```no_run

@@ -28,7 +28,7 @@ impl Priority {
 }
 
 /// stellar-core's main-thread processing queue for a message after authentication (§7 step 6)
-/// [LOCAL]. Messages in droppable queues may be discarded under scheduler overload.
+/// \[LOCAL\]. Messages in droppable queues may be discarded under scheduler overload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProcessingQueue {
     /// PEERS, ERROR_MSG, SEND_MORE, SEND_MORE_EXTENDED.

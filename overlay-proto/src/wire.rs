@@ -11,7 +11,7 @@ use stellar_xdr::{Limited, Limits, MessageType, ReadXdr, StellarMessage, WriteXd
 ///
 /// stellar-core configures a marshaling stack limit of 1500 frames; the Rust XDR library
 /// counts depth differently, and 500 is the limit Soroban uses for the same types. No valid
-/// overlay message comes near it. [UNSURE] whether a pathological message between the two
+/// overlay message comes near it. \[UNSURE\] whether a pathological message between the two
 /// limits is accepted by stellar-core; such a message is invalid for the ledger either way.
 pub const XDR_DEPTH_LIMIT: u32 = 500;
 

@@ -22,7 +22,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Entries a table keeps before it is emptied and starts again ([LOCAL] bound: a fuzzer
+/// Entries a table keeps before it is emptied and starts again (\[LOCAL\] bound: a fuzzer
 /// that varies keys or messages fills it; emptying it costs only recomputation).
 const ENTRIES_MAX: usize = 1 << 16;
 

@@ -139,7 +139,7 @@ impl Node {
     }
 
     /// Hand an envelope to the application and wait for its verdict. At the bound the oldest
-    /// waiting envelope is given up ([LOCAL]: newer statements supersede older ones).
+    /// waiting envelope is given up (\[LOCAL\]: newer statements supersede older ones).
     pub(super) fn deliver_envelope(&mut self, id: Hash256, w: Waiter) {
         let d = ScpDelivery {
             id,

@@ -16,10 +16,10 @@ pub struct PeerConfig {
     /// `RECURRENT_TIMER_PERIOD`: how often the timeouts are checked and a ping is sent.
     /// Default 5 s (hard-coded in stellar-core).
     pub recurrent_timer_period: Duration,
-    /// `MAX_BATCH_WRITE_COUNT`: frames per write batch [LOCAL]. Default 1024.
+    /// `MAX_BATCH_WRITE_COUNT`: frames per write batch \[LOCAL\]. Default 1024.
     pub max_batch_write_count: usize,
     /// `MAX_BATCH_WRITE_BYTES`: bytes per write batch; the frame that crosses it is still
-    /// included [LOCAL]. Default 1 MiB.
+    /// included \[LOCAL\]. Default 1 MiB.
     pub max_batch_write_bytes: usize,
     /// Bound on bytes sealed for this peer but not yet taken by the driver (responses and
     /// control messages, which bypass flow control). Past it the peer is dropped as

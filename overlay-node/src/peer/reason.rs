@@ -38,7 +38,7 @@ pub enum DropReason {
     IdleTimeout,
     /// Our writes fell 120 s behind (silent).
     Straggling,
-    /// Our unsent bytes to this peer passed the bound [LOCAL] (silent).
+    /// Our unsent bytes to this peer passed the bound \[LOCAL\] (silent).
     SendBufferFull,
     /// The remote closed the connection.
     RemoteClosed,
