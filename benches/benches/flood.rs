@@ -129,6 +129,28 @@ fn floodgate_node_ids(c: &mut Criterion) {
             black_box(gate.broadcast(id(next), 1, &peers).unwrap())
         })
     });
+    // Ledgers closing, as on a relay that tracks consensus: 4,096 new records a ledger, the
+    // twelve latest ledgers kept (clear_below after each), far below the 200,000 bound, so
+    // nothing is evicted; the clearing is inside the timing.
+    g.bench_function("record_new_ledgers_closing", |b| {
+        const PER_LEDGER: u64 = 4_096;
+        let cfg = FloodConfig::default();
+        let mut gate: Floodgate<NodeId> = Floodgate::new(&cfg, 1);
+        let mut next = 0u64;
+        let mut insert = |gate: &mut Floodgate<NodeId>| {
+            let ledger = (next / PER_LEDGER) as u32 + 100;
+            if next % PER_LEDGER == 0 {
+                gate.clear_below(ledger - 11);
+            }
+            let fresh = gate.record_received(id(1 << 40 | next), peers[(next % 8) as usize], ledger).unwrap();
+            next += 1;
+            fresh
+        };
+        for _ in 0..13 * PER_LEDGER {
+            insert(&mut gate);
+        }
+        b.iter(|| black_box(insert(&mut gate)))
+    });
     g.finish();
 }
 
