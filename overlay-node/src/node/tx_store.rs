@@ -93,7 +93,7 @@ impl TxStore {
         let pos = self.append(&hash, xdr);
         let number = self.base.wrapping_add(self.entries.len() as u32);
         self.entries.push_back(Entry { pos, len: xdr.len() as u32 });
-        if self.entries.len() == 1 || self.ledgers.back().is_none_or(|&(l, _)| l != ledger) {
+        if self.ledgers.back().is_none_or(|&(l, _)| l != ledger) {
             self.ledgers.push_back((ledger, number));
         }
         self.bytes += xdr.len();
