@@ -190,11 +190,12 @@ impl<T: Clone> Fanout<T> {
         self.lock().is_empty()
     }
 
-    /// Give `item` to every reader. Returns the missed counts of readers that just started
-    /// lagging. Readers that went away are forgotten.
+    /// Give `item` to every reader; readers are roused at the next [`flush`](Self::flush).
+    /// Returns the missed counts of readers that just started lagging. Readers that went
+    /// away are forgotten.
     pub(crate) fn publish(&self, item: &T) -> Vec<u64> {
         let mut started = Vec::new();
-        self.lock().retain_mut(|s| match s.tx.try_send(item.clone()) {
+        self.lock().retain_mut(|s| match s.tx.try_send_quiet(item.clone()) {
             Ok(()) => {
                 s.lagging = false;
                 true
@@ -212,8 +213,22 @@ impl<T: Clone> Fanout<T> {
         started
     }
 
+    /// [`publish`](Self::publish) and rouse the readers now: for publishers outside the loop.
+    pub(crate) fn publish_now(&self, item: &T) -> Vec<u64> {
+        let started = self.publish(item);
+        self.flush();
+        started
+    }
+
+    /// Rouse the readers that were given something since the last flush (once per turn of
+    /// the loop, not once per item).
+    pub(crate) fn flush(&self) {
+        self.lock().retain(|s| s.tx.announce());
+    }
+
     /// End every reader's queue: they get what is queued, then [`Closed`].
     pub(crate) fn close(&self) {
+        self.flush();
         self.lock().clear();
     }
 }

@@ -20,8 +20,9 @@ use std::thread::JoinHandle;
 const EVENT_CAPACITY: usize = 16 * 1024;
 /// Commands waiting for the loop; callers wait while it is full.
 const COMMAND_QUEUE_LEN: usize = 1024;
-/// Application inputs waiting for the loop; the application thread waits while it is full.
-const APP_INPUT_QUEUE_LEN: usize = 4096;
+/// Batches of application inputs waiting for the loop (one per batch of deliveries the
+/// application thread handled); the application thread waits while it is full.
+const APP_INPUT_QUEUE_LEN: usize = 64;
 
 /// Who takes the node's deliveries.
 enum AppSide {
@@ -173,7 +174,7 @@ impl OverlayManager {
         node_config.preferred_peers = overlay_host::dns::resolve_all(&config.preferred_peers);
         let events = self.inner.shared.events.clone();
         let (view, writer) =
-            setup::load_store(store, self.inner.shared.store_failures.clone(), move |e| drop(events.publish(&e)))?;
+            setup::load_store(store, self.inner.shared.store_failures.clone(), move |e| drop(events.publish_now(&e)))?;
         let node = setup::start_node(config, &self.inner.local, node_config, view)?;
 
         let poll = mio::Poll::new().map_err(failed("event loop"))?;
@@ -188,7 +189,8 @@ impl OverlayManager {
             AppSide::Thread(app) => {
                 let (tx, rx) = queue::channel(delivery_capacity(config), None);
                 let inputs = app_tx.clone();
-                let t = overlay_host::app::spawn_thread(app, move || rx.recv(), move |i| inputs.send(i).is_ok())
+                let next = move |wait| if wait { rx.recv() } else { rx.try_recv() };
+                let t = overlay_host::app::spawn_thread(app, next, move |i| inputs.send(i).is_ok())
                     .map_err(failed("application"))?;
                 threads.push(t);
                 tx

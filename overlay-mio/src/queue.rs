@@ -48,6 +48,8 @@ struct State<T> {
     /// when someone waits on it (a signal is a system call even with no one waiting).
     receiving: usize,
     sending: usize,
+    /// Items were queued by [`Sender::try_send_quiet`] since the last notification.
+    unannounced: bool,
 }
 
 struct Shared<T> {
@@ -65,6 +67,7 @@ impl<T> Shared<T> {
     }
 
     fn notify_receiver(&self, mut s: MutexGuard<'_, State<T>>) {
+        s.unannounced = false;
         let waker = s.waker.take();
         let waiting = s.receiving > 0;
         drop(s);
@@ -109,6 +112,7 @@ pub(crate) fn channel<T>(capacity: usize, wake: Option<Arc<Wake>>) -> (Sender<T>
         waker: None,
         receiving: 0,
         sending: 0,
+        unannounced: false,
     };
     let shared =
         Arc::new(Shared { state: Mutex::new(state), not_empty: Condvar::new(), not_full: Condvar::new(), wake });
@@ -128,6 +132,35 @@ impl<T> Sender<T> {
         s.items.push_back(value);
         self.shared.notify_receiver(s);
         Ok(())
+    }
+
+    /// Queue `value` like [`try_send`](Self::try_send) without rousing the receiver: a
+    /// batch of these is announced by one [`announce`](Self::announce), so a receiver that
+    /// keeps up is woken once per batch rather than once per item.
+    pub(crate) fn try_send_quiet(&self, value: T) -> Result<(), SendError<T>> {
+        let mut s = self.shared.lock();
+        if !s.receiver {
+            return Err(SendError::Closed(value));
+        }
+        if s.items.len() >= s.capacity {
+            return Err(SendError::Full(value));
+        }
+        s.items.push_back(value);
+        s.unannounced = true;
+        Ok(())
+    }
+
+    /// Rouse the receiver for what [`try_send_quiet`](Self::try_send_quiet) queued, if
+    /// anything. `false` once the receiver is gone.
+    pub(crate) fn announce(&self) -> bool {
+        let s = self.shared.lock();
+        if !s.receiver {
+            return false;
+        }
+        if s.unannounced {
+            self.shared.notify_receiver(s);
+        }
+        true
     }
 
     /// Queue `value`, waiting while the queue is full; the value back if the receiver is
@@ -290,6 +323,18 @@ mod tests {
         drop(rx);
         assert_eq!(tx.try_send(1), Err(SendError::Closed(1)));
         assert_eq!(tx.send(2), Err(2));
+    }
+
+    #[test]
+    fn quiet_sends_wake_a_waiting_receiver_only_when_announced() {
+        let (tx, rx) = channel(4, None);
+        let receiver = std::thread::spawn(move || (rx.recv(), rx.recv()));
+        tx.try_send_quiet(1u8).unwrap();
+        tx.try_send_quiet(2).unwrap();
+        assert!(tx.announce());
+        assert_eq!(receiver.join().unwrap(), (Some(1), Some(2)));
+        assert!(!tx.announce(), "the receiver is gone");
+        assert_eq!(tx.try_send_quiet(3), Err(SendError::Closed(3)));
     }
 
     #[test]

@@ -50,7 +50,8 @@ pub(crate) type Resolved = (Vec<PeerAddress>, Vec<PeerAddress>);
 /// The loop's queues.
 pub(crate) struct Inputs {
     pub commands: Receiver<Command>,
-    pub app: Receiver<AppInput>,
+    /// Batches of answers from the application thread.
+    pub app: Receiver<Vec<AppInput>>,
     pub resolved: Receiver<Resolved>,
     pub deliveries: Sender<Delivery>,
     /// Never sent on; dropped with the loop, which stops the resolver thread.
@@ -184,6 +185,7 @@ impl Driver {
             if self.finished() {
                 break;
             }
+            self.flush_handoffs();
             let timeout = self.sleep_for();
             if let Err(e) = self.poll.poll(&mut self.events, timeout) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
@@ -238,9 +240,12 @@ impl Driver {
                 self.backlog = true;
                 break;
             }
-            let Some(input) = self.ch.app.try_recv() else { break };
-            // A refused input (an unknown hash, a verdict too late) changes nothing.
-            let _ = self.node.handle_app(now(), input);
+            let Some(inputs) = self.ch.app.try_recv() else { break };
+            let t = now();
+            for input in inputs {
+                // A refused input (an unknown hash, a verdict too late) changes nothing.
+                let _ = self.node.handle_app(t, input);
+            }
             self.drain_outputs();
         }
         while let Some((known, preferred)) = self.ch.resolved.try_recv() {
@@ -312,6 +317,7 @@ impl Driver {
         for w in self.connecting.drain() {
             let _ = w.try_send(Err(ConnectError::Dropped("shutdown".into())));
         }
+        self.flush_handoffs();
         self.shared.subscribers.close();
         self.shared.peers.lock().unwrap_or_else(|p| p.into_inner()).clear();
         if let Some(thread) = self.writer.take().and_then(StoreWriter::close) {

@@ -36,8 +36,16 @@ impl Driver {
         }
     }
 
+    /// Rouse the application and the readers for what this turn gave them: once per turn
+    /// of the loop, however many deliveries, messages and events it made.
+    pub(crate) fn flush_handoffs(&mut self) {
+        self.ch.deliveries.announce();
+        self.shared.subscribers.flush();
+        self.shared.events.flush();
+    }
+
     fn deliver(&mut self, d: Delivery) {
-        if self.ch.deliveries.try_send(d).is_err() {
+        if self.ch.deliveries.try_send_quiet(d).is_err() {
             self.deliveries_missed += 1;
             self.shared.events.publish(&OverlayEvent::ApplicationLagged { missed: self.deliveries_missed });
         }

@@ -1,6 +1,7 @@
 //! The application beside the node: an in-process [`Application`] on a thread of its own,
 //! or an embedder reading [`Deliveries`] and answering through the manager.
 
+use super::batch::BatchReceiver;
 use overlay_node::app::{AppInput, Application, Delivery};
 use tokio::sync::mpsc;
 
@@ -14,11 +15,11 @@ use tokio::sync::mpsc;
 /// overlay reports [`OverlayEvent::ApplicationLagged`](super::OverlayEvent).
 #[derive(Debug)]
 pub struct Deliveries {
-    rx: mpsc::Receiver<Delivery>,
+    rx: BatchReceiver<Delivery>,
 }
 
 impl Deliveries {
-    pub(crate) fn new(rx: mpsc::Receiver<Delivery>) -> Self {
+    pub(crate) fn new(rx: BatchReceiver<Delivery>) -> Self {
         Deliveries { rx }
     }
 
@@ -35,7 +36,7 @@ impl Deliveries {
 
     /// The next delivery if one is waiting.
     pub fn try_recv(&mut self) -> Option<Delivery> {
-        self.rx.try_recv().ok()
+        self.rx.try_recv()
     }
 }
 
@@ -43,8 +44,9 @@ impl Deliveries {
 /// other slow work stay off the node's loop.
 pub(crate) fn spawn_app_thread(
     app: Box<dyn Application + Send>,
-    mut deliveries: mpsc::Receiver<Delivery>,
-    inputs: mpsc::Sender<AppInput>,
+    mut deliveries: BatchReceiver<Delivery>,
+    inputs: mpsc::Sender<Vec<AppInput>>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    overlay_host::app::spawn_thread(app, move || deliveries.blocking_recv(), move |i| inputs.blocking_send(i).is_ok())
+    let next = move |wait| if wait { deliveries.blocking_recv() } else { deliveries.try_recv() };
+    overlay_host::app::spawn_thread(app, next, move |i| inputs.blocking_send(i).is_ok())
 }

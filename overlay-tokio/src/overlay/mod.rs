@@ -60,6 +60,7 @@
 //! `examples/validator.rs` runs a complete one on loopback.
 
 mod app;
+mod batch;
 mod dns;
 mod handle;
 mod io;
@@ -76,6 +77,7 @@ pub use overlay_host::{
 pub use subscribe::{Closed, Subscription};
 
 use crate::local::LocalNode;
+use batch::BatchSender;
 use overlay_host::app::delivery_capacity;
 use overlay_host::{Assemble, BoxedStore, persist, setup};
 use overlay_node::app::{AppInput, Application, Delivery, ScpVerdict, TxVerdict};
@@ -94,18 +96,20 @@ use tokio::task::JoinHandle;
 /// Events kept for a log reader that falls behind before it sees `RecvError::Lagged`.
 const EVENT_CAPACITY: usize = 16 * 1024;
 
+/// Batches of answers from the application thread that may wait for the node task.
+const APP_INPUT_BATCHES: usize = 64;
+
 /// Who takes the node's deliveries.
 enum AppSide {
     /// An application on a thread of the overlay's.
     Thread(Box<dyn Application + Send>),
     /// An application outside, reading [`Deliveries`].
-    External(mpsc::Sender<Delivery>),
+    External(BatchSender<Delivery>),
 }
 
 /// What `start` consumes.
 struct Parts {
     app: AppSide,
-    deliveries: Option<mpsc::Receiver<Delivery>>,
     store: Option<Box<dyn PeerStore + Send>>,
 }
 
@@ -163,7 +167,7 @@ impl Assemble for OverlayManager {
         app: Box<dyn Application + Send>,
         store: Option<BoxedStore>,
     ) -> Result<Self, OverlayError> {
-        OverlayManager::assemble_with(config, local, AppSide::Thread(app), None, store)
+        OverlayManager::assemble_with(config, local, AppSide::Thread(app), store)
     }
 
     fn assemble_with_deliveries(
@@ -171,8 +175,8 @@ impl Assemble for OverlayManager {
         local: LocalNode,
         store: Option<BoxedStore>,
     ) -> Result<(Self, Deliveries), OverlayError> {
-        let (tx, rx) = mpsc::channel(delivery_capacity(&config));
-        let m = OverlayManager::assemble_with(config, local, AppSide::External(tx), None, store)?;
+        let (tx, rx) = batch::channel(delivery_capacity(&config));
+        let m = OverlayManager::assemble_with(config, local, AppSide::External(tx), store)?;
         Ok((m, Deliveries::new(rx)))
     }
 }
@@ -204,7 +208,6 @@ impl OverlayManager {
         config: OverlayConfig,
         local: LocalNode,
         app: AppSide,
-        deliveries: Option<mpsc::Receiver<Delivery>>,
         store: Option<BoxedStore>,
     ) -> Result<Self, OverlayError> {
         setup::validate(&config, &local)?;
@@ -214,7 +217,7 @@ impl OverlayManager {
             hub: Arc::new(Hub::new(config.subscriber_capacity)),
             events,
             peers: Arc::new(Mutex::new(Vec::new())),
-            state: Mutex::new(State::Ready(Parts { app, deliveries, store })),
+            state: Mutex::new(State::Ready(Parts { app, store })),
             store_failures: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             commands: Mutex::new(None),
             local_addr: Mutex::new(None),
@@ -257,17 +260,17 @@ impl OverlayManager {
 
         let (inputs_tx, inputs) = mpsc::channel(config.input_queue_len.max(16));
         let (cmd_tx, commands) = mpsc::channel(1024);
-        let (app_tx, app_inputs) = mpsc::channel(4096);
+        // In batches: one per batch of deliveries the application thread handled.
+        let (app_tx, app_inputs) = mpsc::channel(APP_INPUT_BATCHES);
         let (deliveries, app_thread) = match parts.app {
             AppSide::External(tx) => (tx, None),
             AppSide::Thread(app) => {
-                let (tx, rx) = mpsc::channel(delivery_capacity(config));
+                let (tx, rx) = batch::channel(delivery_capacity(config));
                 let thread = app::spawn_app_thread(app, rx, app_tx.clone())
                     .map_err(|e| OverlayError::Config { key: "application", reason: e.to_string() })?;
                 (tx, Some(thread))
             }
         };
-        drop(parts.deliveries);
         let mut tasks = Vec::new();
         if let Some(l) = listener {
             tasks.push(tokio::spawn(io::accept_loop(l, inputs_tx.clone())));

@@ -1,10 +1,11 @@
 //! [`Subscription`]: every message received from authenticated peers, for as many
-//! subscribers as ask, each with its own bounded queue.
+//! subscribers as ask, each with its own bounded queue. The node task publishes during a
+//! turn of its loop and flushes at its end: a subscriber is woken once per turn.
 
+use super::batch::{self, BatchReceiver, BatchSender};
 use overlay_host::ReceivedMessage;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
 
 /// The overlay has shut down: no message will come any more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -17,7 +18,7 @@ pub struct Closed;
 /// with the next message, so a `while let Ok(..)` loop ends only at shutdown.
 #[derive(Debug)]
 pub struct Subscription {
-    rx: mpsc::Receiver<ReceivedMessage>,
+    rx: BatchReceiver<ReceivedMessage>,
     missed: Arc<AtomicU64>,
 }
 
@@ -30,7 +31,7 @@ impl Subscription {
 
     /// The next message if one is waiting.
     pub fn try_recv(&mut self) -> Option<ReceivedMessage> {
-        self.rx.try_recv().ok()
+        self.rx.try_recv()
     }
 
     /// Messages this subscriber missed because its queue was full.
@@ -40,7 +41,7 @@ impl Subscription {
 }
 
 struct Subscriber {
-    tx: mpsc::Sender<ReceivedMessage>,
+    tx: BatchSender<ReceivedMessage>,
     missed: Arc<AtomicU64>,
     /// Whether it is missing messages now (one event per episode).
     lagging: bool,
@@ -63,7 +64,7 @@ impl Hub {
     }
 
     pub fn subscribe(&self) -> Subscription {
-        let (tx, rx) = mpsc::channel(self.capacity);
+        let (tx, rx) = batch::channel(self.capacity);
         let missed = Arc::new(AtomicU64::new(0));
         self.lock().push(Subscriber { tx, missed: missed.clone(), lagging: false });
         Subscription { rx, missed }
@@ -74,30 +75,37 @@ impl Hub {
         self.lock().is_empty()
     }
 
-    /// Give `msg` to every subscriber. Returns the missed counts of subscribers that just
-    /// started lagging.
+    /// Give `msg` to every subscriber (at the next [`flush`](Self::flush)). Returns the
+    /// missed counts of subscribers that just started lagging.
     pub fn publish(&self, msg: &ReceivedMessage) -> Vec<u64> {
         let mut started = Vec::new();
-        self.lock().retain_mut(|s| match s.tx.try_send(msg.clone()) {
-            Ok(()) => {
-                s.lagging = false;
-                true
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                let n = s.missed.fetch_add(1, Ordering::Relaxed) + 1;
-                if !s.lagging {
-                    s.lagging = true;
-                    started.push(n);
+        // A subscriber gone is removed at the next flush.
+        for s in self.lock().iter_mut().filter(|s| !s.tx.is_closed()) {
+            match s.tx.push(msg.clone()) {
+                Ok(()) => s.lagging = false,
+                Err(batch::Full) => {
+                    let n = s.missed.fetch_add(1, Ordering::Relaxed) + 1;
+                    if !s.lagging {
+                        s.lagging = true;
+                        started.push(n);
+                    }
                 }
-                true
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        });
+        }
         started
+    }
+
+    /// Hand what was published since the last flush to the subscribers; forget those gone.
+    pub fn flush(&self) {
+        self.lock().retain_mut(|s| s.tx.flush());
     }
 
     /// End every subscription (shutdown): they get what is queued, then [`Closed`].
     pub fn close(&self) {
-        self.lock().clear();
+        let mut subs = self.lock();
+        for s in subs.iter_mut() {
+            s.tx.flush();
+        }
+        subs.clear();
     }
 }

@@ -4,6 +4,7 @@
 //! writer; all of them talk to this task through bounded channels. No protocol decision is
 //! made here.
 
+use super::batch::BatchSender;
 use super::io;
 use super::subscribe::Hub;
 use crate::clock::{instant_of, now, unix_now};
@@ -89,8 +90,8 @@ pub(crate) struct Channels {
     pub inputs_tx: mpsc::Sender<Input>,
     pub inputs: mpsc::Receiver<Input>,
     pub commands: mpsc::Receiver<Command>,
-    pub app_inputs: mpsc::Receiver<AppInput>,
-    pub deliveries: mpsc::Sender<Delivery>,
+    pub app_inputs: mpsc::Receiver<Vec<AppInput>>,
+    pub deliveries: BatchSender<Delivery>,
 }
 
 pub(crate) struct Settings {
@@ -183,11 +184,10 @@ impl NodeTask {
                         self.handle_input(input);
                     }
                 }
-                Some(input) = self.ch.app_inputs.recv() => {
-                    let _ = self.node.handle_app(now(), input);
-                    for _ in 1..INPUTS_PER_TURN {
-                        let Ok(input) = self.ch.app_inputs.try_recv() else { break };
-                        let _ = self.node.handle_app(now(), input);
+                Some(inputs) = self.ch.app_inputs.recv() => {
+                    let t = now();
+                    for input in inputs {
+                        let _ = self.node.handle_app(t, input);
                     }
                 }
                 cmd = self.ch.commands.recv() => match cmd {
@@ -347,6 +347,8 @@ impl NodeTask {
         report::peer_infos(&self.node, now())
     }
 
+    /// Carry out every output, then hand this turn's deliveries and messages over (one
+    /// wake-up for the application and for each subscriber).
     fn drain_outputs(&mut self) {
         while let Some(out) = self.node.poll_output() {
             match out {
@@ -358,10 +360,12 @@ impl NodeTask {
                 Output::Event(e) => self.publish(e),
             }
         }
+        self.ch.deliveries.flush();
+        self.shared.hub.flush();
     }
 
     fn deliver(&mut self, d: Delivery) {
-        if self.ch.deliveries.try_send(d).is_err() {
+        if self.ch.deliveries.push(d).is_err() {
             self.deliveries_missed += 1;
             let _ = self.shared.events.send(OverlayEvent::ApplicationLagged { missed: self.deliveries_missed });
         }
