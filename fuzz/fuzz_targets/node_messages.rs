@@ -99,6 +99,7 @@ fn run(data: &[u8]) {
         })
         .collect();
     let mut w = World::new(config, store, &behaviours, flags & 0x04 != 0);
+    w.read_elsewhere = ledger & 2 != 0;
     if ledger & 1 == 1 {
         w.app(AppInput::Ledger(LedgerState { tracking_ledger: 80, ledger_protocol: 27, ..LedgerState::relay() }));
     }

@@ -33,4 +33,4 @@ pub use handshake::{Established, Handshake, LocalAuth, LocalKeys, OpenPolicy, Pe
 pub use hello::{HelloFacts, HelloParams};
 pub use identity::NodeIdentity;
 pub use keys::{MacKeys, Role};
-pub use mac::MacChannel;
+pub use mac::{MacChannel, MacOpener, MacSealer};

@@ -11,7 +11,9 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// One connection's MAC state after the keys are installed.
+/// One connection's MAC state after the keys are installed: a [`MacSealer`] for what we
+/// send and a [`MacOpener`] for what we receive, which [`split`](Self::split) separates so
+/// that the receive side can run on another thread than the send side.
 ///
 /// Sending: HELLO and ERROR_MSG go out with sequence 0 and a zero MAC and do not advance the
 /// send sequence; every other message carries the next sequence and
@@ -24,21 +26,36 @@ type HmacSha256 = Hmac<Sha256>;
 ///
 /// The keyed HMAC state is computed once per key and cloned per message, so each MAC costs
 /// only the hashing of the message itself.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct MacChannel {
+    sealer: MacSealer,
+    opener: MacOpener,
+}
+
+/// The send half of a [`MacChannel`].
+#[derive(Clone)]
+pub struct MacSealer {
     send_mac: HmacSha256,
+    send_seq: u64,
+}
+
+/// The receive half of a [`MacChannel`].
+#[derive(Clone)]
+pub struct MacOpener {
     recv_mac: HmacSha256,
     recv_key_is_zero: bool,
-    send_seq: u64,
     recv_seq: u64,
 }
 
-impl core::fmt::Debug for MacChannel {
+impl core::fmt::Debug for MacSealer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MacChannel")
-            .field("send_seq", &self.send_seq)
-            .field("recv_seq", &self.recv_seq)
-            .finish_non_exhaustive()
+        f.debug_struct("MacSealer").field("send_seq", &self.send_seq).finish_non_exhaustive()
+    }
+}
+
+impl core::fmt::Debug for MacOpener {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MacOpener").field("recv_seq", &self.recv_seq).finish_non_exhaustive()
     }
 }
 
@@ -46,22 +63,53 @@ impl MacChannel {
     /// A channel with both sequences at 0.
     pub fn new(keys: &MacKeys) -> Self {
         MacChannel {
-            send_mac: HmacSha256::new_from_slice(&keys.send).expect("HMAC takes any key length"),
-            recv_mac: HmacSha256::new_from_slice(&keys.recv).expect("HMAC takes any key length"),
-            recv_key_is_zero: keys.recv == [0u8; 32],
-            send_seq: 0,
-            recv_seq: 0,
+            sealer: MacSealer {
+                send_mac: HmacSha256::new_from_slice(&keys.send).expect("HMAC takes any key length"),
+                send_seq: 0,
+            },
+            opener: MacOpener {
+                recv_mac: HmacSha256::new_from_slice(&keys.recv).expect("HMAC takes any key length"),
+                recv_key_is_zero: keys.recv == [0u8; 32],
+                recv_seq: 0,
+            },
         }
+    }
+
+    /// The two halves, each keeping its sequence.
+    pub fn split(self) -> (MacSealer, MacOpener) {
+        (self.sealer, self.opener)
     }
 
     /// The sequence the next authenticated message we send will carry.
     pub fn send_sequence(&self) -> u64 {
-        self.send_seq
+        self.sealer.send_seq
     }
 
     /// The sequence we expect on the next authenticated message we receive.
     pub fn recv_sequence(&self) -> u64 {
-        self.recv_seq
+        self.opener.recv_seq
+    }
+
+    /// See [`MacSealer::seal_xdr`].
+    pub fn seal_xdr(&mut self, message_xdr: &[u8], out: &mut Vec<u8>) {
+        self.sealer.seal_xdr(message_xdr, out)
+    }
+
+    /// See [`MacSealer::seal`].
+    pub fn seal(&mut self, msg: &StellarMessage, out: &mut Vec<u8>) -> Result<(), overlay_proto::xdr::Error> {
+        self.sealer.seal(msg, out)
+    }
+
+    /// See [`MacOpener::open`].
+    pub fn open(&mut self, raw: &RawMessage<'_>) -> Result<(), MacError> {
+        self.opener.open(raw)
+    }
+}
+
+impl MacSealer {
+    /// The sequence the next authenticated message we send will carry.
+    pub fn send_sequence(&self) -> u64 {
+        self.send_seq
     }
 
     /// Append a whole frame carrying `message_xdr` (the XDR of a StellarMessage) to `out`.
@@ -90,6 +138,13 @@ impl MacChannel {
         let xdr = wire::encode_message(msg)?;
         self.seal_xdr(&xdr, out);
         Ok(())
+    }
+}
+
+impl MacOpener {
+    /// The sequence we expect on the next authenticated message we receive.
+    pub fn recv_sequence(&self) -> u64 {
+        self.recv_seq
     }
 
     /// Verify a received message in the order of §2.2: sequence, zero key, MAC. ERROR_MSG
@@ -146,6 +201,21 @@ mod tests {
             b.open(&raw).unwrap();
         }
         assert_eq!((a.send_sequence(), b.recv_sequence()), (5, 5));
+    }
+
+    #[test]
+    fn split_halves_keep_the_sequences() {
+        let (mut a, mut b) = pair();
+        let first = auth_frame(&mut a);
+        b.open(&RawMessage::parse(&body(&first)).unwrap()).unwrap();
+        let (mut sealer, _) = a.split();
+        let (_, mut opener) = b.split();
+        assert_eq!((sealer.send_sequence(), opener.recv_sequence()), (1, 1));
+        let mut second = Vec::new();
+        sealer.seal(&StellarMessage::Auth(Auth { flags: 200 }), &mut second).unwrap();
+        opener.open(&RawMessage::parse(&body(&second)).unwrap()).unwrap();
+        assert!(opener.open(&RawMessage::parse(&body(&second)).unwrap()).is_err(), "a replay");
+        assert_eq!(opener.recv_sequence(), 2);
     }
 
     #[test]

@@ -86,9 +86,15 @@ pub struct ProcessingTimes {
 impl ProcessingTimes {
     /// Hand a read to the node (`Node::handle_bytes`) and record the time it took.
     pub fn handle_bytes(&mut self, node: &mut Node, t: Timestamp, unix: u64, conn: ConnId, bytes: &[u8]) {
+        self.measure(node, conn, |n| n.handle_bytes(t, unix, conn, bytes));
+    }
+
+    /// Run `f`, which hands the node what was read on `conn` (bytes or opened messages), and
+    /// record the time it took per message read.
+    pub fn measure(&mut self, node: &mut Node, conn: ConnId, f: impl FnOnce(&mut Node)) {
         let before = node.peer(conn).map(|p| *p.traffic());
         let start = Instant::now();
-        node.handle_bytes(t, unix, conn, bytes);
+        f(node);
         let elapsed = start.elapsed();
         let (Some(before), Some(after)) = (before, node.peer(conn).map(|p| *p.traffic())) else { return };
         let read: Vec<(MessageType, u64)> =

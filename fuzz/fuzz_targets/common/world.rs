@@ -25,7 +25,7 @@
 use overlay_auth::{Handshake, HelloParams, LocalAuth, MacChannel, NodeIdentity, OpenPolicy, Progress, Role};
 use overlay_node::app::{AppInput, Application, Delivery};
 use overlay_node::discovery::{MemoryStore, StoreChange};
-use overlay_node::{ConnId, DropReason, Node, NodeConfig, NodeEvent, Output, Relay, RelayConfig};
+use overlay_node::{ConnId, DropReason, Node, NodeConfig, NodeEvent, Output, PeerReader, Relay, RelayConfig};
 use overlay_proto::frame::{FrameDecoder, encode_unauthenticated};
 use overlay_proto::wire::{RawMessage, encode_message};
 use overlay_proto::xdr::{DontHave, MessageType, ScpEnvelope, SendMoreExtended, StellarMessage, Uint256};
@@ -391,6 +391,10 @@ pub struct World {
     to_node: VecDeque<(ConnId, Vec<u8>)>,
     closed_by_remote: VecDeque<ConnId>,
     inbound_port: u16,
+    /// Take each peer's reader once admitted and open its bytes outside the node, as a
+    /// driver with connection tasks does.
+    pub read_elsewhere: bool,
+    readers: BTreeMap<ConnId, PeerReader>,
 }
 
 impl World {
@@ -420,6 +424,8 @@ impl World {
             to_node: VecDeque::new(),
             closed_by_remote: VecDeque::new(),
             inbound_port: 40_000,
+            read_elsewhere: false,
+            readers: BTreeMap::new(),
         };
         w.drain();
         w
@@ -534,8 +540,7 @@ impl World {
                 continue;
             }
             if let Some((conn, bytes)) = self.to_node.pop_front() {
-                let (now, unix) = (self.now, self.unix());
-                self.node.handle_bytes(now, unix, conn, &bytes);
+                self.read(conn, &bytes);
                 continue;
             }
             if let Some(conn) = self.closed_by_remote.pop_front() {
@@ -551,6 +556,27 @@ impl World {
             return;
         }
         self.violations.push("the node and its remotes never settle (livelock)".into());
+    }
+
+    /// Bytes from a remote to the node: as bytes, or through the peer's reader once taken.
+    fn read(&mut self, conn: ConnId, bytes: &[u8]) {
+        let (now, unix) = (self.now, self.unix());
+        let Some(reader) = self.readers.get_mut(&conn) else {
+            self.node.handle_bytes(now, unix, conn, bytes);
+            if self.read_elsewhere {
+                if let Some(reader) = self.node.take_reader(conn) {
+                    self.readers.insert(conn, reader);
+                }
+            }
+            return;
+        };
+        let mut opened = Vec::new();
+        let result = reader.read(bytes, &mut opened);
+        self.node.handle_opened(now, unix, conn, opened);
+        if let Err(reason) = result {
+            self.readers.remove(&conn);
+            self.node.handle_read_failed(now, unix, conn, reason);
+        }
     }
 
     fn remote_of(&self, conn: ConnId) -> Option<usize> {
@@ -589,6 +615,7 @@ impl World {
             }
             Output::Close { conn } => {
                 self.finished.insert(conn);
+                self.readers.remove(&conn);
                 if let Some(k) = self.remote_of(conn) {
                     self.remotes[k].reset();
                 }

@@ -9,7 +9,13 @@ use overlay_proto::{Hash256, MessageClass, NodeId};
 use std::sync::Arc;
 
 impl Node {
-    pub(super) fn on_message(&mut self, conn: ConnId, message: StellarMessage, size: usize, xdr: Option<Arc<[u8]>>) {
+    pub(super) fn on_message(
+        &mut self,
+        conn: ConnId,
+        message: StellarMessage,
+        size: usize,
+        flood: Option<(Arc<[u8]>, Hash256)>,
+    ) {
         let Some(from) = self.conns.get(&conn).and_then(|c| c.node_id) else {
             return;
         };
@@ -24,12 +30,12 @@ impl Node {
         let (received, first_seen) = match message {
             StellarMessage::Transaction(tx) => {
                 let tx = Arc::new(tx);
-                let first = self.on_transaction(from, &tx, xdr.as_ref());
+                let first = self.on_transaction(from, &tx, flood);
                 (Received::Transaction(tx), first)
             }
             StellarMessage::ScpMessage(env) => {
                 let env = Arc::new(env);
-                let first = self.on_scp(from, &env, xdr.as_ref());
+                let first = self.on_scp(from, &env, flood);
                 (Received::ScpMessage(env), first)
             }
             other => {
@@ -78,15 +84,17 @@ impl Node {
 
     /// A TRANSACTION: recorded in the Floodgate and delivered once for a verdict; whether
     /// it was new.
-    fn on_transaction(&mut self, from: NodeId, tx: &Arc<TransactionEnvelope>, xdr: Option<&Arc<[u8]>>) -> bool {
+    fn on_transaction(
+        &mut self,
+        from: NodeId,
+        tx: &Arc<TransactionEnvelope>,
+        flood: Option<(Arc<[u8]>, Hash256)>,
+    ) -> bool {
         if !self.ledger.synced {
             return false;
         }
-        let Some(xdr) = xdr else { return false };
         // The pull-mode hash is also the transaction's Floodgate identity.
-        let Ok(hash) = overlay_flood::identity::tx_full_hash_from_message_xdr(xdr) else {
-            return false;
-        };
+        let Some((xdr, hash)) = flood else { return false };
         if let Some(latency) = self.pull.handle_transaction(self.now, from, &hash) {
             self.measures.pull_latency.observe(latency.since_first_demand);
         }
@@ -105,20 +113,19 @@ impl Node {
             return true;
         }
         self.pending_txs.insert(self.now, hash, xdr.clone());
-        let d = TxDelivery { hash, from, envelope: tx.clone(), xdr: xdr.clone() };
+        let d = TxDelivery { hash, from, envelope: tx.clone(), xdr };
         self.outputs.push_back(Output::Deliver(Delivery::Transaction(d)));
         true
     }
 
     /// An SCP_MESSAGE: recorded in the Floodgate before the application sees it (§8.1);
     /// whether it was new.
-    fn on_scp(&mut self, from: NodeId, env: &Arc<ScpEnvelope>, xdr: Option<&Arc<[u8]>>) -> bool {
-        let Some(xdr) = xdr else { return false };
-        let id = overlay_flood::identity::flood_message_id_from_xdr(xdr);
+    fn on_scp(&mut self, from: NodeId, env: &Arc<ScpEnvelope>, flood: Option<(Arc<[u8]>, Hash256)>) -> bool {
+        let Some((xdr, id)) = flood else { return false };
         if !self.record_flood(id, from) {
             return false;
         }
-        let w = Waiter { envelope: env.clone(), xdr: xdr.clone(), from: Some(from), hand_backs: 0 };
+        let w = Waiter { envelope: env.clone(), xdr, from: Some(from), hand_backs: 0 };
         self.deliver_envelope(id, w);
         true
     }

@@ -40,7 +40,7 @@ use crate::config::{Limits, NodeConfig};
 use crate::discovery::{DiscoveryConfig, JournalStore, MemoryStore, PeerManager};
 use crate::ledger::LedgerState;
 use crate::metrics::{ConnectionCounts, Measures, MetricsSnapshot, NodeMetrics, PeerTotals};
-use crate::peer::{DropReason, Peer, PeerConfig, PeerEvent};
+use crate::peer::{DropReason, Opened, Peer, PeerConfig, PeerEvent, PeerReader};
 use conn::Conn;
 use items::ItemStore;
 use overlay_auth::{LocalAuth, PeerPolicy, Role};
@@ -474,6 +474,47 @@ impl Node {
         self.flush();
     }
 
+    /// Take the receive half of `conn` out of the node, to run framing, the MAC check,
+    /// decoding and hashing on the connection's own thread or task (see [`PeerReader`]).
+    /// Offered once the peer is admitted: a driver asks after each read until it gets it,
+    /// reads nothing more from the socket meanwhile, and from then on calls
+    /// [`handle_opened`](Self::handle_opened) and
+    /// [`handle_read_failed`](Self::handle_read_failed) instead of
+    /// [`handle_bytes`](Self::handle_bytes). A driver that never asks loses nothing.
+    pub fn take_reader(&mut self, conn: ConnId) -> Option<PeerReader> {
+        self.conns.get_mut(&conn)?.peer.as_mut()?.take_reader()
+    }
+
+    /// Messages the [`PeerReader`] of `conn` opened, in order.
+    pub fn handle_opened(
+        &mut self,
+        now: Timestamp,
+        now_unix: u64,
+        conn: ConnId,
+        opened: impl IntoIterator<Item = Opened>,
+    ) {
+        self.advance(now, now_unix);
+        let Some(peer) = self.conns.get_mut(&conn).and_then(|c| c.peer.as_mut()) else {
+            return;
+        };
+        for o in opened {
+            peer.handle_opened(self.now, o);
+        }
+        self.dirty.insert(conn);
+        self.flush();
+    }
+
+    /// The [`PeerReader`] of `conn` found a reason to drop it (a bad frame, XDR or MAC):
+    /// the peer sends the ERROR it calls for, and closes.
+    pub fn handle_read_failed(&mut self, now: Timestamp, now_unix: u64, conn: ConnId, reason: DropReason) {
+        self.advance(now, now_unix);
+        if let Some(peer) = self.conns.get_mut(&conn).and_then(|c| c.peer.as_mut()) {
+            peer.close(self.now, reason);
+            self.dirty.insert(conn);
+        }
+        self.flush();
+    }
+
     /// The socket of `conn` ended (end of stream or an error).
     pub fn handle_socket_closed(&mut self, now: Timestamp, now_unix: u64, conn: ConnId, reason: DropReason) {
         self.advance(now, now_unix);
@@ -618,7 +659,7 @@ impl Node {
         match ev {
             PeerEvent::GotHello(facts) => self.on_got_hello(conn, &facts),
             PeerEvent::Authenticated(facts) => self.on_authenticated(conn, facts),
-            PeerEvent::Message { message, size, xdr } => self.on_message(conn, message, size, xdr),
+            PeerEvent::Message { message, size, flood } => self.on_message(conn, message, size, flood),
             PeerEvent::Handled { message_type, size } => {
                 if let Some(peer) = self.conns.get(&conn).and_then(|c| c.node_id) {
                     self.outputs.push_back(Output::Event(NodeEvent::Control { conn, peer, message_type, size }));

@@ -15,17 +15,19 @@
 //! overlay manager decides on the authenticated slot (§3.6 step 6).
 
 mod config;
+mod reader;
 mod reason;
 mod stats;
 
 pub use config::PeerConfig;
+pub use reader::{Opened, PeerReader};
 pub use reason::DropReason;
 pub use stats::PeerStats;
 
 use crate::metrics::{Histogram, Traffic};
-use overlay_auth::{Handshake, HelloFacts, MacChannel, PeerPolicy, Progress, Role};
+use overlay_auth::{Handshake, HelloFacts, MacOpener, MacSealer, PeerPolicy, Progress, Role};
 use overlay_flow::{FlowControl, LedgerLimits, OutboundMessage};
-use overlay_proto::frame::{FrameDecoder, HEADER_LEN, MAX_MESSAGE_SIZE, encode_unauthenticated};
+use overlay_proto::frame::{FrameDecoder, HEADER_LEN, encode_unauthenticated};
 use overlay_proto::wire::{self, RawMessage};
 use overlay_proto::xdr::{DontHave, MessageType, SError, StellarMessage, Uint256};
 use overlay_proto::{Hash256, MessageClass, PeerAddress, Timestamp};
@@ -47,9 +49,9 @@ pub enum PeerEvent {
         message: StellarMessage,
         /// Its XDR size, the unit of byte flow control.
         size: usize,
-        /// Its XDR as received, for SCP_MESSAGE and TRANSACTION: hashed for flood identity
-        /// and forwarded to other peers without encoding it again.
-        xdr: Option<Arc<[u8]>>,
+        /// For SCP_MESSAGE and TRANSACTION: its XDR as received (forwarded to other peers
+        /// without encoding it again) and its flood identity.
+        flood: Option<(Arc<[u8]>, Hash256)>,
     },
     /// An authenticated message the peer handled itself (SEND_MORE_EXTENDED), reported for
     /// logs and metrics; nothing to do.
@@ -67,7 +69,7 @@ enum Phase {
     Handshaking(Box<Handshake>),
     /// Authenticated; `admitted` is false until the owner calls `admit`.
     Authenticated {
-        channel: Box<MacChannel>,
+        sealer: Box<MacSealer>,
         admitted: bool,
     },
     Closed,
@@ -89,8 +91,18 @@ pub enum SendError {
 
 /// One peer connection. See the [module docs](self) for the drain contract.
 pub struct Peer {
-    decoder: FrameDecoder,
+    reading: Reading,
     inner: Inner,
+}
+
+/// Where received bytes go.
+enum Reading {
+    /// Handshake frames, to the handshake.
+    Handshake(FrameDecoder),
+    /// Authenticated frames, opened here.
+    Authenticated(Box<PeerReader>),
+    /// The driver took the reader and hands in what it opened.
+    Elsewhere,
 }
 
 struct Inner {
@@ -99,6 +111,9 @@ struct Inner {
     config: Arc<PeerConfig>,
     phase: Phase,
     remote: Option<HelloFacts>,
+    /// The receive half of the MAC channel, between the handshake's end and the reader's
+    /// creation.
+    opener: Option<MacOpener>,
     flow: FlowControl<Arc<[u8]>>,
     /// Sealed frames waiting for the next write batch: handshake, control and response
     /// messages (everything that bypasses flow control). Bounded by `max_unsent_bytes`.
@@ -154,6 +169,7 @@ impl Peer {
             address,
             phase: Phase::Handshaking(Box::new(handshake)),
             remote: None,
+            opener: None,
             flow,
             urgent: Vec::new(),
             urgent_frames: 0,
@@ -174,7 +190,7 @@ impl Peer {
             config,
         };
         inner.take_handshake_output(now);
-        Peer { decoder: FrameDecoder::new(), inner }
+        Peer { reading: Reading::Handshake(FrameDecoder::new()), inner }
     }
 
     /// Our role on this connection.
@@ -259,26 +275,67 @@ impl Peer {
         if self.is_closed() {
             return;
         }
-        self.decoder.feed(data);
+        match &mut self.reading {
+            Reading::Handshake(decoder) => decoder.feed(data),
+            Reading::Authenticated(reader) => reader.feed(data),
+            // The driver reads elsewhere: bytes here are its mistake, and ignored.
+            Reading::Elsewhere => return,
+        }
         self.process_frames(now, now_unix, policy);
     }
 
     fn process_frames(&mut self, now: Timestamp, now_unix: u64, policy: &impl PeerPolicy) {
         while self.inner.ready_to_read() {
-            let body = match self.decoder.next_frame() {
-                Ok(Some(body)) => body,
-                Ok(None) => break,
-                Err(e) => {
-                    self.inner.close(now, DropReason::Frame(e));
-                    break;
+            match &mut self.reading {
+                Reading::Handshake(decoder) => {
+                    let body = match decoder.next_frame() {
+                        Ok(Some(body)) => body,
+                        Ok(None) => break,
+                        Err(e) => {
+                            self.inner.close(now, DropReason::Frame(e));
+                            break;
+                        }
+                    };
+                    self.inner.handle_handshake_frame(now, now_unix, body, policy);
+                    if let Some(opener) = self.inner.opener.take() {
+                        // After AUTH, frames up to MAX_MESSAGE_SIZE are allowed (§1.2); the
+                        // next header is read under the new limit.
+                        let mut decoder = core::mem::take(decoder);
+                        decoder.set_authenticated();
+                        self.reading = Reading::Authenticated(Box::new(PeerReader::new(decoder, opener)));
+                    }
                 }
-            };
-            self.inner.handle_frame(now, now_unix, body, policy);
-            // After AUTH, frames up to MAX_MESSAGE_SIZE are allowed (§1.2); the next
-            // header is read under the new limit.
-            if self.decoder.limit() != MAX_MESSAGE_SIZE && self.is_authenticated() {
-                self.decoder.set_authenticated();
+                Reading::Authenticated(reader) => match reader.next_message() {
+                    None => break,
+                    Some(Ok(opened)) => self.inner.handle_opened(now, opened),
+                    Some(Err(reason)) => self.inner.close(now, reason),
+                },
+                Reading::Elsewhere => break,
             }
+        }
+    }
+
+    /// Take the receive half out of an admitted peer, for the driver to run where it likes
+    /// (see [`PeerReader`]). From then on the peer takes [`handle_opened`](Self::handle_opened)
+    /// instead of bytes. `None` before admission, once closed, or if taken already.
+    pub fn take_reader(&mut self) -> Option<PeerReader> {
+        if !matches!(self.inner.phase, Phase::Authenticated { admitted: true, .. }) {
+            return None;
+        }
+        match core::mem::replace(&mut self.reading, Reading::Elsewhere) {
+            Reading::Authenticated(reader) => Some(*reader),
+            other => {
+                self.reading = other;
+                None
+            }
+        }
+    }
+
+    /// A message the driver's [`PeerReader`] opened: handled as if its bytes had been read
+    /// here. Ignored unless the reader was taken and the peer is open.
+    pub fn handle_opened(&mut self, now: Timestamp, opened: Opened) {
+        if matches!(self.reading, Reading::Elsewhere) && !self.is_closed() {
+            self.inner.handle_opened(now, opened);
         }
     }
 
@@ -389,13 +446,16 @@ impl Inner {
         }
     }
 
-    fn handle_frame(&mut self, now: Timestamp, now_unix: u64, body: &[u8], policy: &impl PeerPolicy) {
+    fn note_read(&mut self, now: Timestamp, type_code: i32, frame_len: usize) {
         self.last_read = now;
         self.stats.messages_read += 1;
-        self.stats.bytes_read += (body.len() + HEADER_LEN) as u64;
-        if let Ok(raw) = RawMessage::parse(body) {
-            self.traffic.note_read(raw.message_type_code(), body.len() + HEADER_LEN);
-        }
+        self.stats.bytes_read += frame_len as u64;
+        self.traffic.note_read(type_code, frame_len);
+    }
+
+    fn handle_handshake_frame(&mut self, now: Timestamp, now_unix: u64, body: &[u8], policy: &impl PeerPolicy) {
+        let code = RawMessage::parse(body).map_or(-1, |raw| raw.message_type_code());
+        self.note_read(now, code, body.len() + HEADER_LEN);
         match &mut self.phase {
             Phase::Handshaking(hs) => {
                 let result = hs.handle_frame(body, now_unix, policy);
@@ -411,8 +471,7 @@ impl Inner {
                     }
                 }
             }
-            Phase::Authenticated { .. } => self.handle_authenticated_frame(now, body),
-            Phase::Closed => {}
+            Phase::Authenticated { .. } | Phase::Closed => {}
         }
     }
 
@@ -431,7 +490,9 @@ impl Inner {
         let est = *est;
         self.stats.authenticated_at = Some(now);
         self.remote = Some(est.remote.clone());
-        self.phase = Phase::Authenticated { channel: Box::new(est.channel), admitted: false };
+        let (sealer, opener) = est.channel.split();
+        self.opener = Some(opener);
+        self.phase = Phase::Authenticated { sealer: Box::new(sealer), admitted: false };
         self.events.push_back(PeerEvent::Authenticated(est.remote));
     }
 
@@ -457,26 +518,15 @@ impl Inner {
         self.urgent_last_enqueued = now;
     }
 
-    fn handle_authenticated_frame(&mut self, now: Timestamp, body: &[u8]) {
-        let Phase::Authenticated { channel, .. } = &mut self.phase else {
-            return;
-        };
-        let decoded = RawMessage::parse(body).and_then(|raw| raw.decode().map(|m| (raw, m)));
-        let (raw, msg) = match decoded {
-            Ok(v) => v,
-            Err(e) => return self.close(now, DropReason::CorruptXdr(e)),
-        };
-        if let Err(e) = channel.open(&raw) {
-            return self.close(now, DropReason::Mac(e));
-        }
-        let size = raw.message_len();
+    /// An authenticated message that passed framing, decoding and the MAC check.
+    fn handle_opened(&mut self, now: Timestamp, opened: Opened) {
+        let Opened { message: msg, size, frame_len, flood } = opened;
+        self.note_read(now, msg.discriminant() as i32, frame_len);
         let receipt = match self.flow.handle_received(now, msg.discriminant(), size) {
             Ok(r) => r,
             Err(e) => return self.close(now, DropReason::Flow(e)),
         };
-        let xdr = matches!(msg, StellarMessage::ScpMessage(_) | StellarMessage::Transaction(_))
-            .then(|| Arc::<[u8]>::from(raw.message_xdr()));
-        self.dispatch(now, msg, size, xdr);
+        self.dispatch(now, msg, size, flood);
         self.flow.handle_processed(now, receipt);
         if !matches!(self.phase, Phase::Closed) {
             self.send_grants(now);
@@ -484,7 +534,7 @@ impl Inner {
     }
 
     /// What the peer handles itself; the rest goes to the owner.
-    fn dispatch(&mut self, now: Timestamp, msg: StellarMessage, size: usize, xdr: Option<Arc<[u8]>>) {
+    fn dispatch(&mut self, now: Timestamp, msg: StellarMessage, size: usize, flood: Option<(Arc<[u8]>, Hash256)>) {
         match msg {
             StellarMessage::ErrorMsg(e) => self.close(now, DropReason::RemoteError(e)),
             StellarMessage::Hello(_) => self.close(now, DropReason::UnexpectedHello),
@@ -503,11 +553,11 @@ impl Inner {
             StellarMessage::Peers(_) if self.got_peers => self.close(now, DropReason::TooManyPeers),
             StellarMessage::Peers(p) => {
                 self.got_peers = true;
-                self.events.push_back(PeerEvent::Message { message: StellarMessage::Peers(p), size, xdr });
+                self.events.push_back(PeerEvent::Message { message: StellarMessage::Peers(p), size, flood });
             }
             msg => {
                 self.check_ping_reply(now, &msg);
-                self.events.push_back(PeerEvent::Message { message: msg, size, xdr });
+                self.events.push_back(PeerEvent::Message { message: msg, size, flood });
             }
         }
     }
@@ -537,11 +587,11 @@ impl Inner {
 
     /// Seal a non-flood message into the urgent buffer.
     fn send_now(&mut self, now: Timestamp, msg: &StellarMessage) {
-        let Phase::Authenticated { channel, .. } = &mut self.phase else {
+        let Phase::Authenticated { sealer, .. } = &mut self.phase else {
             return;
         };
         let before = self.urgent.len();
-        if channel.seal(msg, &mut self.urgent).is_err() {
+        if sealer.seal(msg, &mut self.urgent).is_err() {
             self.urgent.truncate(before);
             return;
         }
@@ -573,13 +623,13 @@ impl Inner {
         let mut batch = core::mem::take(&mut self.urgent);
         let mut frames = core::mem::take(&mut self.urgent_frames);
         let mut last_enqueued = (!batch.is_empty()).then_some(self.urgent_last_enqueued);
-        if let Phase::Authenticated { channel, admitted: true } = &mut self.phase {
+        if let Phase::Authenticated { sealer, admitted: true } = &mut self.phase {
             while frames < self.config.max_batch_write_count && batch.len() < self.config.max_batch_write_bytes {
                 let Some(s) = self.flow.poll_send(now) else {
                     break;
                 };
                 let before = batch.len();
-                channel.seal_xdr(&s.payload, &mut batch);
+                sealer.seal_xdr(&s.payload, &mut batch);
                 let code = s.payload.get(..4).map_or(-1, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
                 self.traffic.note_written(code, batch.len() - before);
                 self.queue_delay[s.priority.index()].observe(now - s.enqueued_at);

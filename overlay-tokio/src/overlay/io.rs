@@ -1,9 +1,10 @@
 //! Socket tasks: the listener, dials, and a reader and a writer per connection. They move
-//! bytes and report; no protocol decision is made here.
+//! bytes and report; no protocol decision is made here (the reader runs the peer's
+//! `PeerReader`, which the node hands over once the peer is admitted).
 
 use super::task::Input;
 use overlay_host::connect::DialError;
-use overlay_node::{ConnId, DropReason};
+use overlay_node::{ConnId, DropReason, PeerReader};
 use overlay_proto::PeerAddress;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 /// Dial `address` for `conn` and report the outcome.
 pub(crate) async fn dial(conn: ConnId, address: PeerAddress, timeout: Duration, inputs: mpsc::Sender<Input>) {
@@ -27,19 +28,77 @@ pub(crate) async fn dial(conn: ConnId, address: PeerAddress, timeout: Duration, 
     let _ = inputs.send(Input::Dialed(conn, result)).await;
 }
 
-pub(crate) async fn read_loop(conn: ConnId, mut rd: OwnedReadHalf, chunk: usize, inputs: mpsc::Sender<Input>) {
+/// Batches of opened messages a connection's reader may have waiting for the node task.
+pub(crate) const OPENED_IN_FLIGHT: usize = 2;
+
+/// What the node task answers each read of a connection that is not admitted yet: the
+/// connection's [`PeerReader`] once it can be taken, `None` until then.
+pub(crate) type Handover = Option<PeerReader>;
+
+/// Read the socket of `conn` until it ends. Until the peer is admitted, each read goes to the
+/// node task as bytes, and the next waits for its answer; once the answer is the peer's
+/// reader, framing, the MAC check, decoding and hashing happen here, and the node task gets
+/// opened messages.
+pub(crate) async fn read_loop(
+    conn: ConnId,
+    mut rd: OwnedReadHalf,
+    chunk: usize,
+    inputs: mpsc::Sender<Input>,
+    mut handover: mpsc::Receiver<Handover>,
+    credit: Arc<Semaphore>,
+) {
     let mut buf = vec![0u8; chunk.max(4096)];
-    loop {
-        let input = match rd.read(&mut buf).await {
-            Ok(0) => Input::Closed(conn, DropReason::RemoteClosed),
-            Ok(n) => Input::Bytes(conn, buf[..n].to_vec()),
-            Err(e) => Input::Closed(conn, DropReason::Io(format!("error during read: {e}").into())),
+    let mut reader = loop {
+        let n = match read(conn, &mut rd, &mut buf, &inputs).await {
+            Some(n) => n,
+            None => return,
         };
-        let last = matches!(input, Input::Closed(..));
-        if inputs.send(input).await.is_err() || last {
+        if inputs.send(Input::Bytes(conn, buf[..n].to_vec())).await.is_err() {
             return;
         }
+        match handover.recv().await {
+            Some(Some(reader)) => break reader,
+            Some(None) => {}
+            None => return,
+        }
+    };
+    // The reader may hold whole frames already.
+    let mut n = 0;
+    loop {
+        let mut opened = Vec::new();
+        let result = reader.read(&buf[..n], &mut opened);
+        if !opened.is_empty() {
+            // Decoded messages take more memory than their bytes: a connection has at most
+            // OPENED_IN_FLIGHT batches waiting for the node task.
+            match credit.acquire().await {
+                Ok(permit) => permit.forget(),
+                Err(_) => return,
+            }
+            if inputs.send(Input::Opened(conn, opened)).await.is_err() {
+                return;
+            }
+        }
+        if let Err(reason) = result {
+            let _ = inputs.send(Input::ReadFailed(conn, reason)).await;
+            return;
+        }
+        n = match read(conn, &mut rd, &mut buf, &inputs).await {
+            Some(n) => n,
+            None => return,
+        };
     }
+}
+
+/// One read; at the end of the stream or on an error, the node task is told and `None` is
+/// returned.
+async fn read(conn: ConnId, rd: &mut OwnedReadHalf, buf: &mut [u8], inputs: &mpsc::Sender<Input>) -> Option<usize> {
+    let reason = match rd.read(buf).await {
+        Ok(0) => DropReason::RemoteClosed,
+        Ok(n) => return Some(n),
+        Err(e) => DropReason::Io(format!("error during read: {e}").into()),
+    };
+    let _ = inputs.send(Input::Closed(conn, reason)).await;
+    None
 }
 
 /// Bytes gathered into one write at most (beyond one batch).

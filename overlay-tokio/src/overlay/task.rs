@@ -16,7 +16,7 @@ use overlay_host::{
 };
 use overlay_node::app::{AppInput, Delivery};
 use overlay_node::discovery::StoreError;
-use overlay_node::{ConnId, DropReason, LedgerState, Node, NodeError, NodeEvent, NodeSizes, Output};
+use overlay_node::{ConnId, DropReason, LedgerState, Node, NodeError, NodeEvent, NodeSizes, Opened, Output};
 use overlay_proto::xdr::StellarMessage;
 use overlay_proto::{MessageClass, NodeId, PeerAddress};
 use std::collections::{BTreeMap, VecDeque};
@@ -33,9 +33,16 @@ pub(crate) enum Input {
     Accepted(TcpStream, SocketAddr),
     Dialed(ConnId, Result<TcpStream, DialError>),
     Bytes(ConnId, Vec<u8>),
+    /// Messages the connection's reader opened.
+    Opened(ConnId, Vec<Opened>),
+    /// The connection's reader found a reason to drop it.
+    ReadFailed(ConnId, DropReason),
     Closed(ConnId, DropReason),
     Writable(ConnId),
-    Resolved { known: Vec<PeerAddress>, preferred: Vec<PeerAddress> },
+    Resolved {
+        known: Vec<PeerAddress>,
+        preferred: Vec<PeerAddress>,
+    },
 }
 
 type Reply<T> = oneshot::Sender<T>;
@@ -71,6 +78,10 @@ struct ConnIo {
     blocked: Arc<AtomicBool>,
     /// Batches the writer could not take yet.
     pending: VecDeque<Vec<u8>>,
+    /// Answers the reader's reads until it has the peer's reader.
+    handover: Option<mpsc::Sender<io::Handover>>,
+    /// Returned to the reader for each batch of opened messages taken.
+    read_credit: Arc<tokio::sync::Semaphore>,
     reader: JoinHandle<()>,
     writer_task: JoinHandle<()>,
     span: tracing::Span,
@@ -256,7 +267,17 @@ impl NodeTask {
                 }
                 self.node.handle_connect_failed(t, unix, conn, &e.to_string());
             }
-            Input::Bytes(conn, bytes) => self.processing.handle_bytes(&mut self.node, t, unix, conn, &bytes),
+            Input::Bytes(conn, bytes) => {
+                self.processing.handle_bytes(&mut self.node, t, unix, conn, &bytes);
+                self.answer_read(conn);
+            }
+            Input::Opened(conn, opened) => {
+                self.processing.measure(&mut self.node, conn, |n| n.handle_opened(t, unix, conn, opened));
+                if let Some(c) = self.conns.get(&conn) {
+                    c.read_credit.add_permits(1);
+                }
+            }
+            Input::ReadFailed(conn, reason) => self.node.handle_read_failed(t, unix, conn, reason),
             Input::Closed(conn, reason) => self.node.handle_socket_closed(t, unix, conn, reason),
             Input::Writable(conn) => {
                 self.flush_pending(conn);
@@ -395,9 +416,37 @@ impl NodeTask {
         let writer_task =
             tokio::spawn(io::write_loop(conn, wr, wrx, blocked.clone(), inputs.clone()).instrument(span.clone()));
         let chunk = self.settings.read_chunk_bytes;
-        let reader = tokio::spawn(io::read_loop(conn, rd, chunk, inputs).instrument(span.clone()));
-        let io = ConnIo { remote, writer: Some(wtx), blocked, pending: VecDeque::new(), reader, writer_task, span };
+        // One answer per read, and the reader waits for it before the next.
+        let (handover, handover_rx) = mpsc::channel(1);
+        let read_credit = Arc::new(tokio::sync::Semaphore::new(io::OPENED_IN_FLIGHT));
+        let read_loop = io::read_loop(conn, rd, chunk, inputs, handover_rx, read_credit.clone());
+        let reader = tokio::spawn(read_loop.instrument(span.clone()));
+        let io = ConnIo {
+            remote,
+            writer: Some(wtx),
+            blocked,
+            pending: VecDeque::new(),
+            handover: Some(handover),
+            read_credit,
+            reader,
+            writer_task,
+            span,
+        };
         self.conns.insert(conn, io);
+    }
+
+    /// After a read of `conn` went to the node as bytes: hand the connection's reader over
+    /// if the node offers it, or tell the reader to go on.
+    fn answer_read(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(handover) = c.handover.as_ref() else { return };
+        let reader = self.node.take_reader(conn);
+        let taken = reader.is_some();
+        // The reader waits for this answer and sends nothing meanwhile: there is room.
+        let _ = handover.try_send(reader);
+        if taken {
+            c.handover = None;
+        }
     }
 
     fn transmit(&mut self, conn: ConnId, bytes: Vec<u8>) {
