@@ -17,6 +17,8 @@ pub(super) struct Entry {
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct Bucket {
+    /// The ledger its records were created at.
+    pub ledger: u32,
     entries: VecDeque<Entry>,
     /// `words` words per entry: the peers that sent us the message or that we told.
     told: VecDeque<u64>,
@@ -27,6 +29,10 @@ pub(super) struct Bucket {
 }
 
 impl Bucket {
+    pub fn new(ledger: u32) -> Self {
+        Bucket { ledger, ..Bucket::default() }
+    }
+
     fn position(&self, index: u32) -> Option<usize> {
         let i = index.wrapping_sub(self.base) as usize;
         (i < self.entries.len()).then_some(i)

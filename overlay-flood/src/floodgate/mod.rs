@@ -15,8 +15,10 @@
 //!
 //! # Layout
 //!
-//! Records live in one insertion-ordered queue per ledger; a hash table of 8-byte locations
-//! (ledger, index) finds them by identity, so the 32-byte identity is stored once. A record
+//! Records live in one insertion-ordered queue per ledger, each in a slot of a slab; a hash
+//! table of 8-byte locations (slot, index) finds them by identity, so the 32-byte identity
+//! is stored once and a lookup reaches its record without searching for its ledger. An
+//! ordered map from ledger to slot keeps the ledgers' order for eviction and clearing. A record
 //! is its identity, a liveness byte and its peer set, stored as only as many 64-bit words as
 //! the highest peer slot in use needs: 41 bytes while the node has at most 64 peers. Eviction
 //! takes the front of the oldest ledger's queue, and clearing a ledger drops its queue.
@@ -47,16 +49,21 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::hash::{BuildHasher, Hash};
 
-/// Where a record is: its ledger's bucket and its index there.
+/// Where a record is: the slab slot of its ledger's bucket and its index there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Loc {
-    ledger: u32,
+    bucket: u32,
     index: u32,
 }
 
+/// The bucket in slot `slot`.
+fn bucket_at(slab: &[Option<Bucket>], slot: u32) -> Option<&Bucket> {
+    slab.get(slot as usize)?.as_ref()
+}
+
 /// The identity of the record at `loc`.
-fn id_at(buckets: &BTreeMap<u32, Bucket>, loc: Loc) -> Option<&Hash256> {
-    buckets.get(&loc.ledger)?.entry(loc.index).map(|e| &e.id)
+fn id_at(slab: &[Option<Bucket>], loc: Loc) -> Option<&Hash256> {
+    bucket_at(slab, loc.bucket)?.entry(loc.index).map(|e| &e.id)
 }
 
 /// Counters of a [`Floodgate`]; the names in brackets are stellar-core's metrics (§14).
@@ -113,9 +120,15 @@ pub struct Floodgate<P> {
     /// limit evicts one (see the module doc).
     index: HashTable<Loc>,
     hasher: SeededState,
-    /// The records, one queue per ledger. Bound: live and dead slots together at most
-    /// `2 × max(live, 1024)` (compacted past it).
-    buckets: BTreeMap<u32, Bucket>,
+    /// The records, one bucket per ledger. Bound: live and dead slots together at most
+    /// `2 × max(live, 1024)` (compacted past it); a bucket lives while it holds a live record.
+    slab: Vec<Option<Bucket>>,
+    /// Empty slots of `slab`.
+    free: Vec<u32>,
+    /// The slot of each ledger's bucket, oldest ledger first.
+    ledgers: BTreeMap<u32, u32>,
+    /// The ledger and slot of the bucket last added to (the current ledger, mostly).
+    current: Option<(u32, u32)>,
     /// Slots in all buckets, live and dead.
     slots: usize,
     /// Words of peer set per record: enough for the highest peer slot used so far.
@@ -131,7 +144,10 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         Floodgate {
             index: HashTable::new(),
             hasher: SeededState::new(hasher_seed),
-            buckets: BTreeMap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            ledgers: BTreeMap::new(),
+            current: None,
             slots: 0,
             words: 1,
             entries_max: config.floodgate_entries_max.max(1),
@@ -146,8 +162,9 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     pub fn record_received(&mut self, msg_id: Hash256, from: P, ledger_seq: u32) -> Result<bool, FloodError> {
         let slot = self.slot_of(from)?;
         if let Some(loc) = self.find_loc(&msg_id) {
-            if let Some(b) = self.buckets.get_mut(&loc.ledger) {
-                b.add_peer(loc.index, self.words, slot);
+            let words = self.words;
+            if let Some(b) = self.bucket_mut(loc.bucket) {
+                b.add_peer(loc.index, words, slot);
             }
             self.metrics.received_duplicate += 1;
             return Ok(false);
@@ -173,7 +190,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         self.metrics.broadcasts += 1;
         let mut out = Vec::new();
         let words = self.words;
-        let found = self.find_loc(&msg_id).and_then(|l| Some((l.index, self.buckets.get_mut(&l.ledger)?)));
+        let found = self.find_loc(&msg_id).and_then(|l| Some((l.index, self.bucket_mut(l.bucket)?)));
         match found {
             Some((index, bucket)) => {
                 for (&p, &slot) in authenticated.iter().zip(&slots) {
@@ -199,8 +216,8 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     /// Drop the record of `msg_id` (the Herder rejected the message, so it may be accepted and
     /// re-flooded later). Returns whether there was one.
     pub fn forget(&mut self, msg_id: &Hash256) -> bool {
-        let buckets = &self.buckets;
-        let found = self.index.find_entry(self.hasher.hash_one(msg_id), |&l| id_at(buckets, l) == Some(msg_id));
+        let slab = &self.slab;
+        let found = self.index.find_entry(self.hasher.hash_one(msg_id), |&l| id_at(slab, l) == Some(msg_id));
         let Ok(entry) = found else { return false };
         let (loc, _) = entry.remove();
         self.kill(loc);
@@ -214,14 +231,15 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     /// Drop every record created at a ledger below `min_ledger_seq` (stellar-core
     /// `clearBelow`, called with `trackingSlot − MAX_SLOTS_TO_REMEMBER + 1`).
     pub fn clear_below(&mut self, min_ledger_seq: u32) {
-        while let Some(entry) = self.buckets.first_entry() {
+        while let Some(entry) = self.ledgers.first_entry() {
             if *entry.key() >= min_ledger_seq {
                 break;
             }
-            let (ledger, bucket) = entry.remove_entry();
+            let (_, slot) = entry.remove_entry();
+            let Some(bucket) = self.release(slot) else { continue };
             self.slots -= bucket.len();
             for (index, id) in bucket.live_entries() {
-                unindex(&mut self.index, &self.hasher, id, Loc { ledger, index });
+                unindex(&mut self.index, &self.hasher, id, Loc { bucket: slot, index });
                 self.metrics.cleared += 1;
             }
         }
@@ -230,14 +248,17 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     /// Drop every record (shutdown). Peers stay registered.
     pub fn clear(&mut self) {
         self.index.clear();
-        self.buckets.clear();
+        self.slab.clear();
+        self.free.clear();
+        self.ledgers.clear();
+        self.current = None;
         self.slots = 0;
     }
 
     /// Forget a peer: free its slot and erase it from every record. Idempotent.
     pub fn remove_peer(&mut self, peer: &P) {
         if let Some(slot) = self.peers.release(peer) {
-            for b in self.buckets.values_mut() {
+            for b in self.slab.iter_mut().flatten() {
                 b.remove_peer(slot, self.words);
             }
         }
@@ -258,7 +279,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
 
     /// The ledger a record was created at.
     pub fn record_ledger(&self, msg_id: &Hash256) -> Option<u32> {
-        self.find_loc(msg_id).map(|l| l.ledger)
+        self.find_loc(msg_id).and_then(|l| bucket_at(&self.slab, l.bucket)).map(|b| b.ledger)
     }
 
     /// Number of records.
@@ -281,7 +302,10 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         use core::mem::size_of;
         // hashbrown: one control byte per bucket (plus a group of trailing ones).
         let index_bytes = self.index.capacity() * (size_of::<Loc>() + 1);
-        let slot_bytes: usize = self.buckets.values().map(|b| b.heap_bytes() + size_of::<(u32, Bucket)>()).sum();
+        let slot_bytes: usize = self.slab.iter().flatten().map(Bucket::heap_bytes).sum::<usize>()
+            + self.slab.capacity() * size_of::<Option<Bucket>>()
+            + self.free.capacity() * size_of::<u32>()
+            + self.ledgers.len() * size_of::<(u32, u32)>();
         let peer_bytes = self.peers.slots.capacity() * size_of::<Option<P>>()
             + self.peers.by_peer.capacity() * (size_of::<(P, u16)>() + 1);
         FloodgateStats {
@@ -298,7 +322,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         let slot = self.peers.get_or_assign(peer)?;
         let words = words_for(slot);
         if words > self.words {
-            for b in self.buckets.values_mut() {
+            for b in self.slab.iter_mut().flatten() {
                 b.widen(self.words, words);
             }
             self.words = words;
@@ -307,12 +331,53 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     }
 
     fn find_loc(&self, id: &Hash256) -> Option<Loc> {
-        let buckets = &self.buckets;
-        self.index.find(self.hasher.hash_one(id), |&l| id_at(buckets, l) == Some(id)).copied()
+        let slab = &self.slab;
+        self.index.find(self.hasher.hash_one(id), |&l| id_at(slab, l) == Some(id)).copied()
     }
 
     fn told(&self, loc: Loc) -> PeerBits {
-        self.buckets.get(&loc.ledger).map(|b| b.told(loc.index, self.words)).unwrap_or_default()
+        bucket_at(&self.slab, loc.bucket).map(|b| b.told(loc.index, self.words)).unwrap_or_default()
+    }
+
+    fn bucket_mut(&mut self, slot: u32) -> Option<&mut Bucket> {
+        self.slab.get_mut(slot as usize)?.as_mut()
+    }
+
+    /// The slot of the bucket of `ledger`, created if there is none.
+    fn bucket_for(&mut self, ledger: u32) -> u32 {
+        if let Some((l, slot)) = self.current.filter(|&(l, _)| l == ledger) {
+            debug_assert_eq!(self.ledgers.get(&l), Some(&slot));
+            return slot;
+        }
+        let slot = match self.ledgers.get(&ledger) {
+            Some(&slot) => slot,
+            None => {
+                let slot = match self.free.pop() {
+                    Some(slot) => {
+                        self.slab[slot as usize] = Some(Bucket::new(ledger));
+                        slot
+                    }
+                    None => {
+                        self.slab.push(Some(Bucket::new(ledger)));
+                        (self.slab.len() - 1) as u32
+                    }
+                };
+                self.ledgers.insert(ledger, slot);
+                slot
+            }
+        };
+        self.current = Some((ledger, slot));
+        slot
+    }
+
+    /// Empty slot `slot` (its ledger is already out of `ledgers`); the bucket it held.
+    fn release(&mut self, slot: u32) -> Option<Bucket> {
+        let bucket = self.slab.get_mut(slot as usize)?.take()?;
+        self.free.push(slot);
+        if self.current.is_some_and(|(_, s)| s == slot) {
+            self.current = None;
+        }
+        Some(bucket)
     }
 
     fn insert_new(&mut self, id: Hash256, ledger_seq: u32, told: &PeerBits) {
@@ -321,19 +386,22 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
                 break;
             }
         }
-        let index = self.buckets.entry(ledger_seq).or_default().push(id, self.words, told);
+        let slot = self.bucket_for(ledger_seq);
+        let words = self.words;
+        let Some(bucket) = self.bucket_mut(slot) else { return };
+        let index = bucket.push(id, words, told);
         self.slots += 1;
-        let (buckets, hasher) = (&self.buckets, &self.hasher);
-        let loc = Loc { ledger: ledger_seq, index };
-        self.index.insert_unique(hasher.hash_one(id), loc, |&l| id_at(buckets, l).map_or(0, |id| hasher.hash_one(id)));
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        let loc = Loc { bucket: slot, index };
+        self.index.insert_unique(hasher.hash_one(id), loc, |&l| id_at(slab, l).map_or(0, |id| hasher.hash_one(id)));
     }
 
     /// Evict the oldest ledger's oldest record. False if there is none.
     fn evict_one(&mut self) -> bool {
-        let Some((&ledger, bucket)) = self.buckets.first_key_value() else { return false };
-        let Some(index) = bucket.front_index() else { return false };
-        let loc = Loc { ledger, index };
-        if let Some(id) = id_at(&self.buckets, loc).copied() {
+        let Some((_, &slot)) = self.ledgers.first_key_value() else { return false };
+        let Some(index) = bucket_at(&self.slab, slot).and_then(Bucket::front_index) else { return false };
+        let loc = Loc { bucket: slot, index };
+        if let Some(id) = id_at(&self.slab, loc).copied() {
             unindex(&mut self.index, &self.hasher, &id, loc);
         }
         self.kill(loc);
@@ -344,28 +412,32 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     /// Mark the (unindexed) record at `loc` dead; drop its bucket if no record is left, or
     /// the dead slots at the bucket's front.
     fn kill(&mut self, loc: Loc) {
-        let Some(bucket) = self.buckets.get_mut(&loc.ledger) else { return };
-        self.slots -= bucket.kill(loc.index, self.words);
-        if bucket.live() == 0 {
-            self.slots -= bucket.len();
-            self.buckets.remove(&loc.ledger);
+        let words = self.words;
+        let Some(bucket) = self.bucket_mut(loc.bucket) else { return };
+        let mut dropped = bucket.kill(loc.index, words);
+        let emptied = (bucket.live() == 0).then_some(bucket.ledger);
+        if let Some(ledger) = emptied {
+            dropped += bucket.len();
+            self.ledgers.remove(&ledger);
+            self.release(loc.bucket);
         }
+        self.slots -= dropped;
     }
 
     /// Drop every dead slot and index the records again.
     fn compact(&mut self) {
         self.index.clear();
-        for b in self.buckets.values_mut() {
+        for b in self.slab.iter_mut().flatten() {
             b.compact(self.words);
         }
-        self.slots = self.buckets.values().map(Bucket::len).sum();
-        let (buckets, hasher) = (&self.buckets, &self.hasher);
-        for (&ledger, b) in buckets {
+        self.slots = self.slab.iter().flatten().map(Bucket::len).sum();
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        for (slot, b) in slab.iter().enumerate() {
+            let Some(b) = b else { continue };
             for (index, id) in b.live_entries() {
-                let loc = Loc { ledger, index };
-                self.index.insert_unique(hasher.hash_one(id), loc, |&l| {
-                    id_at(buckets, l).map_or(0, |id| hasher.hash_one(id))
-                });
+                let loc = Loc { bucket: slot as u32, index };
+                self.index
+                    .insert_unique(hasher.hash_one(id), loc, |&l| id_at(slab, l).map_or(0, |id| hasher.hash_one(id)));
             }
         }
     }

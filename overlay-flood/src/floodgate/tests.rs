@@ -202,3 +202,30 @@ fn stats_estimate_grows_with_entries() {
     g.clear();
     assert!(g.is_empty());
 }
+
+#[test]
+fn a_ledger_emptied_gives_its_slot_to_the_next_and_records_stay_apart() {
+    let mut g = gate(100);
+    g.record_received(h(1), 1, 5).unwrap();
+    g.record_received(h(2), 1, 6).unwrap();
+    g.clear_below(7);
+    assert_eq!((g.slab.len(), g.free.len()), (2, 2), "both slots free");
+    // Ledger 7 takes a freed slot; ledger 6, created after it, the other.
+    g.record_received(h(3), 1, 7).unwrap();
+    g.record_received(h(4), 1, 6).unwrap();
+    assert_eq!(g.slab.len(), 2, "slots are reused");
+    assert!(!g.contains(&h(1)) && !g.contains(&h(2)));
+    assert_eq!((g.record_ledger(&h(3)), g.record_ledger(&h(4))), (Some(7), Some(6)));
+    // Forgetting ledger 6's only record empties its slot; the next ledger reuses it while
+    // ledger 7's record keeps its peers.
+    assert!(g.forget(&h(4)));
+    g.record_received(h(5), 2, 8).unwrap();
+    assert_eq!(g.slab.len(), 2);
+    assert!(g.knows(&h(3), &1) && !g.knows(&h(3), &2));
+    assert_eq!(g.record_ledger(&h(5)), Some(8));
+    // Eviction takes the oldest ledger, whichever its slot.
+    g.clear_below(8);
+    assert_eq!(g.len(), 1);
+    assert!(!g.record_received(h(5), 3, 9).unwrap(), "still known");
+    assert_eq!(g.record_ledger(&h(5)), Some(8));
+}
