@@ -38,7 +38,7 @@ impl Node {
         Some(id)
     }
 
-    /// The TCP connection of an [`Output::Connect`] is up: the handshake starts (HELLO).
+    /// The TCP connection of an [`Output::Connect`](super::Output::Connect) is up: the handshake starts (HELLO).
     pub fn handle_connected(&mut self, now: Timestamp, now_unix: u64, conn: ConnId) {
         self.advance(now, now_unix);
         let nonce = self.random_nonce();
@@ -58,7 +58,7 @@ impl Node {
         self.flush();
     }
 
-    /// The TCP connection of an [`Output::Connect`] failed.
+    /// The TCP connection of an [`Output::Connect`](super::Output::Connect) failed.
     pub fn handle_connect_failed(&mut self, now: Timestamp, now_unix: u64, conn: ConnId, error: &str) {
         self.advance(now, now_unix);
         self.metrics.outbound_cancel += 1;

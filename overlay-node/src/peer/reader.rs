@@ -57,7 +57,7 @@ impl PeerReader {
         PeerReader { decoder, opener }
     }
 
-    /// Add received bytes; [`next`](Self::next) takes the messages they complete.
+    /// Add received bytes; [`next_message`](Self::next_message) takes the messages they complete.
     pub fn feed(&mut self, data: &[u8]) {
         self.decoder.feed(data);
     }

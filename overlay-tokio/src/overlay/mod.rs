@@ -1,10 +1,14 @@
 //! [`OverlayManager`]: the async public API over the sans-IO node.
 //!
 //! One task owns the node; each socket has a reader and a writer task; a listener task
-//! accepts; a resolver task re-resolves configured host names. The application runs on a
-//! thread of its own (the [`Relay`](overlay_node::Relay) unless another is given), or
-//! outside the overlay reading [`Deliveries`]; the peer database is written behind the node
-//! on another thread. Everything between them is a bounded channel.
+//! accepts; a resolver task re-resolves configured host names. Once a peer is admitted, its
+//! reader task runs the peer's [`PeerReader`](overlay_node::PeerReader) (framing, MAC check,
+//! XDR decoding, the flood hash) and hands the node task opened messages; the node task
+//! keeps the decisions. The application runs on a thread of its own (the
+//! [`Relay`](overlay_node::Relay) unless another is given), or outside the overlay reading
+//! [`Deliveries`]; the peer database is written behind the node on another thread.
+//! Everything between them is a bounded channel, and what a turn of the node task's loop
+//! produces for the application and for subscribers goes over in one hand-off.
 //!
 //! A validator drives it like this: it reads deliveries, checks signatures on its own
 //! threads, answers with verdicts, tells the overlay which items it holds, and reports each
