@@ -122,22 +122,17 @@ pub(crate) fn channel<T>(capacity: usize, wake: Option<Arc<Wake>>) -> (Sender<T>
 impl<T> Sender<T> {
     /// Queue `value` unless the queue is full or closed.
     pub(crate) fn try_send(&self, value: T) -> Result<(), SendError<T>> {
-        let mut s = self.shared.lock();
-        if !s.receiver {
-            return Err(SendError::Closed(value));
-        }
-        if s.items.len() >= s.capacity {
-            return Err(SendError::Full(value));
-        }
-        s.items.push_back(value);
-        self.shared.notify_receiver(s);
-        Ok(())
+        self.push(value, true)
     }
 
     /// Queue `value` like [`try_send`](Self::try_send) without rousing the receiver: a
     /// batch of these is announced by one [`announce`](Self::announce), so a receiver that
     /// keeps up is woken once per batch rather than once per item.
     pub(crate) fn try_send_quiet(&self, value: T) -> Result<(), SendError<T>> {
+        self.push(value, false)
+    }
+
+    fn push(&self, value: T, announce: bool) -> Result<(), SendError<T>> {
         let mut s = self.shared.lock();
         if !s.receiver {
             return Err(SendError::Closed(value));
@@ -146,7 +141,11 @@ impl<T> Sender<T> {
             return Err(SendError::Full(value));
         }
         s.items.push_back(value);
-        s.unannounced = true;
+        if announce {
+            self.shared.notify_receiver(s);
+        } else {
+            s.unannounced = true;
+        }
         Ok(())
     }
 
