@@ -4,7 +4,7 @@
 //! scheduling for 10,000 hashes across 8 and 64 peers.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use overlay_flood::{FloodConfig, Floodgate, LedgerLimits, PullMessageKind, PullMode};
+use overlay_flood::{FloodConfig, Floodgate, LedgerLimits, PeerSlot, PullMessageKind, PullMode};
 use overlay_proto::{Hash256, NodeId, Timestamp};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -121,6 +121,16 @@ fn floodgate_node_ids(c: &mut Criterion) {
             black_box(gate.record_received(id(n - 1 - i), peers[(i % 8) as usize], 1).unwrap())
         })
     });
+    // The node records by the slot handle it took when the peer was admitted.
+    g.bench_function("record_duplicate_recent_by_slot", |b| {
+        let mut gate = full.clone();
+        let slots: Vec<PeerSlot> = peers.iter().map(|&p| gate.peer_slot(p).unwrap()).collect();
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % 64;
+            black_box(gate.record_received_from(id(n - 1 - i), slots[(i % 8) as usize], 1).unwrap())
+        })
+    });
     g.bench_function("broadcast_new_to_8_peers", |b| {
         let mut gate = full.clone();
         let mut next = 2 * n;
@@ -132,25 +142,33 @@ fn floodgate_node_ids(c: &mut Criterion) {
     // Ledgers closing, as on a relay that tracks consensus: 4,096 new records a ledger, the
     // twelve latest ledgers kept (clear_below after each), far below the 200,000 bound, so
     // nothing is evicted; the clearing is inside the timing.
-    g.bench_function("record_new_ledgers_closing", |b| {
-        const PER_LEDGER: u64 = 4_096;
-        let cfg = FloodConfig::default();
-        let mut gate: Floodgate<NodeId> = Floodgate::new(&cfg, 1);
-        let mut next = 0u64;
-        let mut insert = |gate: &mut Floodgate<NodeId>| {
-            let ledger = (next / PER_LEDGER) as u32 + 100;
-            if next % PER_LEDGER == 0 {
-                gate.clear_below(ledger - 11);
+    for by_slot in [false, true] {
+        let name = if by_slot { "record_new_ledgers_closing_by_slot" } else { "record_new_ledgers_closing" };
+        g.bench_function(name, |b| {
+            const PER_LEDGER: u64 = 4_096;
+            let cfg = FloodConfig::default();
+            let mut gate: Floodgate<NodeId> = Floodgate::new(&cfg, 1);
+            let slots: Vec<PeerSlot> = peers.iter().map(|&p| gate.peer_slot(p).unwrap()).collect();
+            let mut next = 0u64;
+            let mut insert = |gate: &mut Floodgate<NodeId>| {
+                let ledger = (next / PER_LEDGER) as u32 + 100;
+                if next % PER_LEDGER == 0 {
+                    gate.clear_below(ledger - 11);
+                }
+                let (id, k) = (id(1 << 40 | next), (next % 8) as usize);
+                let fresh = match by_slot {
+                    true => gate.record_received_from(id, slots[k], ledger),
+                    false => gate.record_received(id, peers[k], ledger),
+                };
+                next += 1;
+                fresh.unwrap()
+            };
+            for _ in 0..13 * PER_LEDGER {
+                insert(&mut gate);
             }
-            let fresh = gate.record_received(id(1 << 40 | next), peers[(next % 8) as usize], ledger).unwrap();
-            next += 1;
-            fresh
-        };
-        for _ in 0..13 * PER_LEDGER {
-            insert(&mut gate);
-        }
-        b.iter(|| black_box(insert(&mut gate)))
-    });
+            b.iter(|| black_box(insert(&mut gate)))
+        });
+    }
     g.finish();
 }
 

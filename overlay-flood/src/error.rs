@@ -14,6 +14,9 @@ pub enum FloodError {
     /// `remove_peer` when a peer goes away.
     #[error("all {0} peer slots are in use")]
     PeerSlotsExhausted(usize),
+    /// A [`PeerSlot`](crate::floodgate::PeerSlot) of a peer that was removed since.
+    #[error("the peer slot handle is of a removed peer")]
+    StalePeerSlot,
     /// Encoding a value to XDR failed (it broke an XDR length or depth limit).
     #[error("XDR encoding failed")]
     XdrEncode,

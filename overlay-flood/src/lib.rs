@@ -75,7 +75,7 @@ pub use config::{FloodConfig, LedgerLimits, PEERS_MAX, TX_HASHES_PER_MESSAGE_MAX
 pub use demands::{AdvertQueues, DemandMetrics, DemandScheduler, DemandStatus, PullLatency};
 pub use error::FloodError;
 pub use fetcher::{FetchKind, FetchMetrics, FetchRequest, ItemFetcher};
-pub use floodgate::{Floodgate, FloodgateMetrics, FloodgateStats};
+pub use floodgate::{Floodgate, FloodgateMetrics, FloodgateStats, PeerSlot};
 pub use pull::{PullMessageKind, PullMetrics, PullMode, PullTransmit, TxAvailability};
 pub use query_limit::{QueryKind, QueryLimiter, QueryLimits};
 pub use tracker::{EnvelopeKnowers, FetchPeer, NextPeer, NoKnowers, Tracker, Waiting};

@@ -8,8 +8,8 @@
 //!    them, eviction by oldest ledger then oldest insertion).
 
 use overlay_flood::{
-    FetchKind, FetchPeer, FloodConfig, Floodgate, ItemFetcher, LedgerLimits, PullMessageKind, PullMode, QueryKind,
-    QueryLimiter, QueryLimits, TxAvailability, Waiting,
+    FetchKind, FetchPeer, FloodConfig, Floodgate, ItemFetcher, LedgerLimits, PeerSlot, PullMessageKind, PullMode,
+    QueryKind, QueryLimiter, QueryLimits, TxAvailability, Waiting,
 };
 use overlay_proto::{Hash256, Timestamp};
 use proptest::prelude::*;
@@ -30,6 +30,8 @@ enum GateOp {
         msg: u8,
         from: u8,
         ledger: u8,
+        /// Through the sender's [`PeerSlot`] rather than its handle.
+        by_slot: bool,
     },
     Broadcast {
         msg: u8,
@@ -61,7 +63,8 @@ fn crowd(count: u8) -> Vec<u8> {
 
 fn gate_op() -> impl Strategy<Value = GateOp> {
     prop_oneof![
-        4 => (0..12u8, 0..6u8, 0..20u8).prop_map(|(msg, from, ledger)| GateOp::Recv { msg, from, ledger }),
+        4 => (0..12u8, 0..6u8, 0..20u8, any::<bool>())
+            .prop_map(|(msg, from, ledger, by_slot)| GateOp::Recv { msg, from, ledger, by_slot }),
         4 => (0..12u8, any::<u8>(), 0..20u8).prop_map(|(msg, peers, ledger)| GateOp::Broadcast { msg, peers, ledger }),
         1 => (0..12u8).prop_map(|msg| GateOp::Forget { msg }),
         1 => (0..20u8).prop_map(|ledger| GateOp::ClearBelow { ledger }),
@@ -80,7 +83,7 @@ proptest! {
         for op in ops {
             senders.retain(|m, _| gate.contains(&hash(0, *m)));
             match op {
-                GateOp::Recv { msg, from, ledger } => {
+                GateOp::Recv { msg, from, ledger, .. } => {
                     let new = gate.record_received(hash(0, msg), from, u32::from(ledger)).unwrap();
                     let known = senders.contains_key(&msg);
                     if new {
@@ -147,10 +150,29 @@ proptest! {
         let mut gate: Floodgate<u8> = Floodgate::new(&cfg, seed);
         let mut model: BTreeMap<u8, ModelRecord> = BTreeMap::new();
         let mut n = 0u64;
+        // The slot handles taken, and those of peers removed since.
+        let mut slots: BTreeMap<u8, PeerSlot> = BTreeMap::new();
+        let mut stale: Vec<PeerSlot> = Vec::new();
         for op in ops {
             match op {
-                GateOp::Recv { msg, from, ledger } => {
-                    let new = gate.record_received(hash(0, msg), from, u32::from(ledger)).unwrap();
+                GateOp::Recv { msg, from, ledger, by_slot } => {
+                    let new = if by_slot {
+                        // A removed peer's handle is refused and changes nothing.
+                        if let Some(&old) = stale.last() {
+                            prop_assert!(gate.record_received_from(hash(0, msg), old, u32::from(ledger)).is_err());
+                        }
+                        let slot = match slots.get(&from).copied() {
+                            Some(s) => s,
+                            None => {
+                                let s = gate.peer_slot(from).unwrap();
+                                slots.insert(from, s);
+                                s
+                            }
+                        };
+                        gate.record_received_from(hash(0, msg), slot, u32::from(ledger)).unwrap()
+                    } else {
+                        gate.record_received(hash(0, msg), from, u32::from(ledger)).unwrap()
+                    };
                     prop_assert_eq!(new, !model.contains_key(&msg));
                     if new {
                         if model.len() >= max {
@@ -195,6 +217,7 @@ proptest! {
                 }
                 GateOp::RemovePeer { peer } => {
                     gate.remove_peer(&peer);
+                    stale.extend(slots.remove(&peer));
                     for (_, _, k) in model.values_mut() {
                         k.remove(&peer);
                     }

@@ -44,6 +44,7 @@ use crate::tracker::EnvelopeKnowers;
 use bucket::{Bucket, words_for};
 use hashbrown::HashTable;
 use overlay_proto::{Hash256, SeededState};
+pub use peers::PeerSlot;
 use peers::{PeerBits, PeerSlots};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -161,17 +162,57 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     /// it was known (the sender is added to its record).
     pub fn record_received(&mut self, msg_id: Hash256, from: P, ledger_seq: u32) -> Result<bool, FloodError> {
         let slot = self.slot_of(from)?;
+        Ok(self.record_at(msg_id, slot, ledger_seq))
+    }
+
+    /// [`record_received`](Self::record_received) from the peer of `from`, a handle from
+    /// [`peer_slot`](Self::peer_slot): no lookup of the peer. A handle of a removed peer is
+    /// refused with [`FloodError::StalePeerSlot`].
+    ///
+    /// ```
+    /// use overlay_flood::{FloodConfig, Floodgate};
+    /// use overlay_proto::Hash256;
+    ///
+    /// let mut gate: Floodgate<u32> = Floodgate::new(&FloodConfig::default(), 7);
+    /// let peer = gate.peer_slot(3)?;
+    /// let id = Hash256::sha256(b"tx");
+    /// assert!(gate.record_received_from(id, peer, 100)?, "new");
+    /// assert!(!gate.record_received_from(id, peer, 100)?, "a duplicate");
+    /// assert!(gate.knows(&id, &3));
+    /// gate.remove_peer(&3);
+    /// assert!(gate.record_received_from(id, peer, 100).is_err());
+    /// # Ok::<(), overlay_flood::FloodError>(())
+    /// ```
+    pub fn record_received_from(
+        &mut self,
+        msg_id: Hash256,
+        from: PeerSlot,
+        ledger_seq: u32,
+    ) -> Result<bool, FloodError> {
+        let slot = self.peers.resolve(from).ok_or(FloodError::StalePeerSlot)?;
+        Ok(self.record_at(msg_id, slot, ledger_seq))
+    }
+
+    /// The slot of `peer`, assigned if it has none: a handle for
+    /// [`record_received_from`](Self::record_received_from), valid until
+    /// [`remove_peer`](Self::remove_peer).
+    pub fn peer_slot(&mut self, peer: P) -> Result<PeerSlot, FloodError> {
+        let slot = self.slot_of(peer)?;
+        Ok(self.peers.handle(slot))
+    }
+
+    fn record_at(&mut self, msg_id: Hash256, slot: u16, ledger_seq: u32) -> bool {
         if let Some(loc) = self.find_loc(&msg_id) {
             let words = self.words;
             if let Some(b) = self.bucket_mut(loc.bucket) {
                 b.add_peer(loc.index, words, slot);
             }
             self.metrics.received_duplicate += 1;
-            return Ok(false);
+            return false;
         }
         self.insert_new(msg_id, ledger_seq, &PeerBits::single(slot));
         self.metrics.received_unique += 1;
-        Ok(true)
+        true
     }
 
     /// Broadcast `msg_id`: creates its record if needed (with `ledger_seq`) and returns the

@@ -49,17 +49,42 @@ impl PeerBits {
     }
 }
 
+/// A peer's slot in one [`Floodgate`](super::Floodgate), from
+/// [`peer_slot`](super::Floodgate::peer_slot): records made through it skip the lookup of the
+/// peer. It stays valid until the peer is removed; after that the Floodgate refuses it, even
+/// once the slot has gone to another peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerSlot {
+    slot: u16,
+    generation: u32,
+}
+
 /// Peer handle ↔ slot index, at most [`PEERS_MAX`] slots.
 #[derive(Debug, Clone)]
 pub(super) struct PeerSlots<P> {
     pub(super) by_peer: HashMap<P, u16, SeededState>,
     /// Bound: `PEERS_MAX` entries; a full table refuses new peers.
     pub(super) slots: Vec<Option<P>>,
+    /// Per slot, how many times it was released: a [`PeerSlot`] of an older generation is
+    /// stale.
+    generations: Vec<u32>,
 }
 
 impl<P: Copy + Eq + Hash> PeerSlots<P> {
     pub(super) fn new(seed: u64) -> Self {
-        PeerSlots { by_peer: HashMap::with_hasher(SeededState::new(seed)), slots: Vec::new() }
+        PeerSlots { by_peer: HashMap::with_hasher(SeededState::new(seed)), slots: Vec::new(), generations: Vec::new() }
+    }
+
+    /// The handle of `slot`, held now.
+    pub(super) fn handle(&self, slot: u16) -> PeerSlot {
+        PeerSlot { slot, generation: self.generations.get(usize::from(slot)).copied().unwrap_or(0) }
+    }
+
+    /// The slot of `handle` if it is still held by the peer it was given for.
+    pub(super) fn resolve(&self, handle: PeerSlot) -> Option<u16> {
+        let i = usize::from(handle.slot);
+        let held = self.generations.get(i) == Some(&handle.generation) && self.slots.get(i)?.is_some();
+        held.then_some(handle.slot)
     }
 
     pub(super) fn get(&self, peer: &P) -> Option<u16> {
@@ -75,6 +100,7 @@ impl<P: Copy + Eq + Hash> PeerSlots<P> {
             Some(i) => i,
             None if self.slots.len() < PEERS_MAX => {
                 self.slots.push(None);
+                self.generations.push(0);
                 self.slots.len() - 1
             }
             None => return Err(FloodError::PeerSlotsExhausted(PEERS_MAX)),
@@ -89,6 +115,9 @@ impl<P: Copy + Eq + Hash> PeerSlots<P> {
         let slot = self.by_peer.remove(peer)?;
         if let Some(s) = self.slots.get_mut(usize::from(slot)) {
             *s = None;
+        }
+        if let Some(g) = self.generations.get_mut(usize::from(slot)) {
+            *g = g.wrapping_add(1);
         }
         Some(slot)
     }

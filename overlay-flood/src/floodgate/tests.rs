@@ -163,6 +163,22 @@ fn removed_peer_slot_is_reused_without_its_knowledge() {
 }
 
 #[test]
+fn a_slot_handle_outlives_its_peer_only_as_a_refusal() {
+    let mut g = gate(100);
+    let old = g.peer_slot(100).unwrap();
+    assert_eq!(g.peer_slot(100).unwrap(), old, "one slot per peer");
+    assert!(g.record_received_from(h(1), old, 1).unwrap());
+    g.remove_peer(&100);
+    // Peer 200 takes the freed slot; the old handle must not record for it.
+    let new = g.peer_slot(200).unwrap();
+    assert_ne!(new, old);
+    assert_eq!(g.record_received_from(h(2), old, 1), Err(FloodError::StalePeerSlot));
+    assert!(!g.contains(&h(2)));
+    assert!(g.record_received_from(h(2), new, 1).unwrap());
+    assert!(g.knows(&h(2), &200) && !g.knows(&h(1), &200));
+}
+
+#[test]
 fn peer_slots_are_bounded() {
     let mut g = gate(100);
     for p in 0..PEERS_MAX as u32 {

@@ -2,7 +2,7 @@
 
 use crate::peer::Peer;
 use overlay_auth::Role;
-use overlay_flood::QueryLimiter;
+use overlay_flood::{PeerSlot, QueryLimiter};
 use overlay_proto::{NodeId, PeerAddress};
 
 /// A connection handle, unique for the node's lifetime.
@@ -23,6 +23,8 @@ pub(crate) struct Conn {
     pub peer: Option<Box<Peer>>,
     /// Set once admitted to an authenticated slot.
     pub node_id: Option<NodeId>,
+    /// The peer's Floodgate slot, taken at admission.
+    pub flood_slot: Option<PeerSlot>,
     pub writable: bool,
     pub closed: bool,
     pub limiter: QueryLimiter,
@@ -37,6 +39,7 @@ impl Conn {
             address,
             peer,
             node_id: None,
+            flood_slot: None,
             writable: true,
             closed: false,
             limiter: QueryLimiter::new(),

@@ -3,7 +3,7 @@
 
 use super::{ConnId, Node, NodeEvent, Output, Received, Waiter};
 use crate::app::{Delivery, ScpDelivery, TxDelivery};
-use overlay_flood::FetchKind;
+use overlay_flood::{FetchKind, PeerSlot};
 use overlay_proto::xdr::{DontHave, ScpEnvelope, ScpQuorumSet, StellarMessage, TransactionEnvelope};
 use overlay_proto::{Hash256, MessageClass, NodeId};
 use std::sync::Arc;
@@ -16,7 +16,7 @@ impl Node {
         size: usize,
         flood: Option<(Arc<[u8]>, Hash256)>,
     ) {
-        let Some(from) = self.conns.get(&conn).and_then(|c| c.node_id) else {
+        let Some((from, slot)) = self.conns.get(&conn).and_then(|c| Some((c.node_id?, c.flood_slot))) else {
             return;
         };
         if message.is_flood() {
@@ -30,12 +30,12 @@ impl Node {
         let (received, first_seen) = match message {
             StellarMessage::Transaction(tx) => {
                 let tx = Arc::new(tx);
-                let first = self.on_transaction(from, &tx, flood);
+                let first = self.on_transaction(from, slot, &tx, flood);
                 (Received::Transaction(tx), first)
             }
             StellarMessage::ScpMessage(env) => {
                 let env = Arc::new(env);
-                let first = self.on_scp(from, &env, flood);
+                let first = self.on_scp(from, slot, &env, flood);
                 (Received::ScpMessage(env), first)
             }
             other => {
@@ -87,6 +87,7 @@ impl Node {
     fn on_transaction(
         &mut self,
         from: NodeId,
+        slot: Option<PeerSlot>,
         tx: &Arc<TransactionEnvelope>,
         flood: Option<(Arc<[u8]>, Hash256)>,
     ) -> bool {
@@ -98,7 +99,7 @@ impl Node {
         if let Some(latency) = self.pull.handle_transaction(self.now, from, &hash) {
             self.measures.pull_latency.observe(latency.since_first_demand);
         }
-        if !self.record_flood(hash, from) {
+        if !self.record_flood(hash, from, slot) {
             return false;
         }
         if self.items.txs.contains(&hash) {
@@ -120,9 +121,15 @@ impl Node {
 
     /// An SCP_MESSAGE: recorded in the Floodgate before the application sees it (§8.1);
     /// whether it was new.
-    fn on_scp(&mut self, from: NodeId, env: &Arc<ScpEnvelope>, flood: Option<(Arc<[u8]>, Hash256)>) -> bool {
+    fn on_scp(
+        &mut self,
+        from: NodeId,
+        slot: Option<PeerSlot>,
+        env: &Arc<ScpEnvelope>,
+        flood: Option<(Arc<[u8]>, Hash256)>,
+    ) -> bool {
         let Some((xdr, id)) = flood else { return false };
-        if !self.record_flood(id, from) {
+        if !self.record_flood(id, from, slot) {
             return false;
         }
         let w = Waiter { envelope: env.clone(), xdr, from: Some(from), hand_backs: 0 };
@@ -130,9 +137,15 @@ impl Node {
         true
     }
 
-    /// Record a flooded message from `from` in the Floodgate; whether it is new.
-    fn record_flood(&mut self, id: Hash256, from: NodeId) -> bool {
-        match self.floodgate.record_received(id, from, self.ledger.tracking_ledger) {
+    /// Record a flooded message from `from` (its Floodgate slot `slot`) in the Floodgate;
+    /// whether it is new.
+    fn record_flood(&mut self, id: Hash256, from: NodeId, slot: Option<PeerSlot>) -> bool {
+        let ledger = self.ledger.tracking_ledger;
+        let recorded = match slot {
+            Some(slot) => self.floodgate.record_received_from(id, slot, ledger),
+            None => self.floodgate.record_received(id, from, ledger),
+        };
+        match recorded {
             Ok(true) => {
                 self.metrics.flood_unique_recv += 1;
                 true

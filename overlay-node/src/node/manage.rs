@@ -154,8 +154,12 @@ impl Node {
             return;
         }
         let scp_ledger = self.ledger.scp_state_ledger(self.remember());
+        // A full slot table leaves it unset: its floods are then recorded by node ID, and
+        // refused the same way.
+        let flood_slot = self.floodgate.peer_slot(id).ok();
         if let Some(c) = self.conns.get_mut(&conn) {
             c.node_id = Some(id);
+            c.flood_slot = flood_slot;
             if let Some(p) = c.peer.as_mut() {
                 p.admit(self.now, peers, scp_ledger);
             }
