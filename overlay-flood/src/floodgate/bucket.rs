@@ -64,11 +64,25 @@ impl Bucket {
         new
     }
 
-    /// Append a live record; its index.
+    /// Append a live record known to the peers `told`; its index.
     pub fn push(&mut self, id: Hash256, words: usize, told: &PeerBits) -> u32 {
         let index = self.base.wrapping_add(self.entries.len() as u32);
         self.entries.push_back(Entry { id, live: true });
-        self.told.extend(&told.0[..words]);
+        for &word in &told.0[..words] {
+            self.told.push_back(word);
+        }
+        self.live += 1;
+        index
+    }
+
+    /// Append a live record known to peer `slot` (below `64 × words`) alone; its index.
+    pub fn push_one(&mut self, id: Hash256, words: usize, slot: u16) -> u32 {
+        let index = self.base.wrapping_add(self.entries.len() as u32);
+        self.entries.push_back(Entry { id, live: true });
+        let (at, mask) = (usize::from(slot) / 64, 1u64 << (slot % 64));
+        for w in 0..words {
+            self.told.push_back(if w == at { mask } else { 0 });
+        }
         self.live += 1;
         index
     }
@@ -171,7 +185,7 @@ mod tests {
     fn records_keep_their_peers_through_kills_compaction_and_widening() {
         let mut b = Bucket::default();
         for i in 0..6u8 {
-            b.push(h(i), 1, &PeerBits::single(u16::from(i)));
+            b.push_one(h(i), 1, u16::from(i));
         }
         assert_eq!(b.kill(0, 1), 1);
         assert_eq!(b.kill(2, 1), 0, "a dead entry behind a live one stays");

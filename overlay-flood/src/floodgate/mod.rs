@@ -202,7 +202,8 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     }
 
     fn record_at(&mut self, msg_id: Hash256, slot: u16, ledger_seq: u32) -> bool {
-        if let Some(loc) = self.find_loc(&msg_id) {
+        let hash = self.hasher.hash_one(msg_id);
+        if let Some(loc) = self.find_hashed(hash, &msg_id) {
             let words = self.words;
             if let Some(b) = self.bucket_mut(loc.bucket) {
                 b.add_peer(loc.index, words, slot);
@@ -210,7 +211,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
             self.metrics.received_duplicate += 1;
             return false;
         }
-        self.insert_new(msg_id, ledger_seq, &PeerBits::single(slot));
+        self.insert_new(hash, ledger_seq, |bucket, words| bucket.push_one(msg_id, words, slot));
         self.metrics.received_unique += 1;
         true
     }
@@ -247,7 +248,8 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
                         out.push(p);
                     }
                 }
-                self.insert_new(msg_id, ledger_seq, &told);
+                let hash = self.hasher.hash_one(msg_id);
+                self.insert_new(hash, ledger_seq, |bucket, words| bucket.push(msg_id, words, &told));
             }
         }
         self.metrics.broadcast_recipients += out.len() as u64;
@@ -372,8 +374,13 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
     }
 
     fn find_loc(&self, id: &Hash256) -> Option<Loc> {
+        self.find_hashed(self.hasher.hash_one(id), id)
+    }
+
+    /// [`find_loc`](Self::find_loc) with the hash of `id` computed already.
+    fn find_hashed(&self, hash: u64, id: &Hash256) -> Option<Loc> {
         let slab = &self.slab;
-        self.index.find(self.hasher.hash_one(id), |&l| id_at(slab, l) == Some(id)).copied()
+        self.index.find(hash, |&l| id_at(slab, l) == Some(id)).copied()
     }
 
     fn told(&self, loc: Loc) -> PeerBits {
@@ -421,7 +428,9 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         Some(bucket)
     }
 
-    fn insert_new(&mut self, id: Hash256, ledger_seq: u32, told: &PeerBits) {
+    /// A new record, its identity hashing to `hash`, appended to the bucket of `ledger_seq` by
+    /// `push` (given the bucket and the words per record; it returns the record's index).
+    fn insert_new(&mut self, hash: u64, ledger_seq: u32, push: impl FnOnce(&mut Bucket, usize) -> u32) {
         while self.index.len() >= self.entries_max {
             if !self.evict_one() {
                 break;
@@ -430,11 +439,11 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         let slot = self.bucket_for(ledger_seq);
         let words = self.words;
         let Some(bucket) = self.bucket_mut(slot) else { return };
-        let index = bucket.push(id, words, told);
+        let index = push(bucket, words);
         self.slots += 1;
         let (slab, hasher) = (&self.slab, &self.hasher);
         let loc = Loc { bucket: slot, index };
-        self.index.insert_unique(hasher.hash_one(id), loc, |&l| id_at(slab, l).map_or(0, |id| hasher.hash_one(id)));
+        self.index.insert_unique(hash, loc, |&l| id_at(slab, l).map_or(0, |id| hasher.hash_one(id)));
     }
 
     /// Evict the oldest ledger's oldest record. False if there is none.

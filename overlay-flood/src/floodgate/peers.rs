@@ -15,12 +15,6 @@ pub(super) const PEER_WORDS: usize = PEERS_MAX / 64;
 pub(super) struct PeerBits(pub(super) [u64; PEER_WORDS]);
 
 impl PeerBits {
-    pub(super) fn single(slot: u16) -> Self {
-        let mut b = PeerBits::default();
-        b.insert(slot);
-        b
-    }
-
     /// Insert; true if it was not there.
     pub(super) fn insert(&mut self, slot: u16) -> bool {
         let (w, m) = (usize::from(slot) / 64, 1u64 << (slot % 64));
