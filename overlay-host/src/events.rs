@@ -209,7 +209,8 @@ impl ReceivedMessage {
     pub fn new(from_peer: NodeId, message: overlay_node::Received, first_seen: bool) -> Self {
         let message = match message {
             overlay_node::Received::Other(m) => m,
-            other => Arc::new(other.to_message()),
+            overlay_node::Received::Transaction(t) => t.message().clone(),
+            scp => Arc::new(scp.to_message()),
         };
         ReceivedMessage { from_peer, message, first_seen }
     }

@@ -24,7 +24,7 @@ pub mod peer;
 pub mod relay;
 pub mod survey;
 
-pub use app::{AppInput, Application, Delivery, MemoryApp, ScpVerdict, TxVerdict};
+pub use app::{AppInput, Application, Delivery, MemoryApp, ScpVerdict, SharedTransaction, TxVerdict};
 pub use config::{ItemLimits, NodeConfig};
 pub use ledger::LedgerState;
 pub use node::{ConnId, Node, NodeError, NodeEvent, NodeSizes, Output, Received, SURVEY_BAD_SIGNATURE};

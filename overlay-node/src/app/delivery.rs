@@ -1,8 +1,9 @@
 //! What the node hands the application ([`Delivery`]) and what it takes back
 //! ([`AppInput`]): the application boundary as plain data (DESIGN.md, STYLE rule 5).
 
+use super::SharedTransaction;
 use crate::ledger::LedgerState;
-use overlay_proto::xdr::{ScpEnvelope, ScpQuorumSet, StellarMessage, TransactionEnvelope};
+use overlay_proto::xdr::{ScpEnvelope, ScpQuorumSet, StellarMessage};
 use overlay_proto::{Hash256, NodeId};
 use std::sync::Arc;
 
@@ -45,8 +46,8 @@ pub struct TxDelivery {
     pub hash: Hash256,
     /// The peer that sent it.
     pub from: NodeId,
-    /// The envelope, shared with the node's message event.
-    pub envelope: Arc<TransactionEnvelope>,
+    /// The envelope, shared with the node's message event and subscribers.
+    pub envelope: SharedTransaction,
     /// The TRANSACTION message as it travelled (StellarMessage XDR), shared: the node serves
     /// FLOOD_DEMANDs with these bytes once the transaction is accepted.
     pub xdr: Arc<[u8]>,

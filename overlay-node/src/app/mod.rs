@@ -21,9 +21,11 @@
 
 mod delivery;
 mod memory;
+mod transaction;
 
 pub use delivery::{AppInput, Delivery, ScpDelivery, ScpVerdict, TxDelivery, TxVerdict};
 pub use memory::{MemoryApp, MemoryAppLimits};
+pub use transaction::SharedTransaction;
 
 use overlay_proto::Timestamp;
 

@@ -2,9 +2,9 @@
 //! §9). Flow-control, ERROR, HELLO and AUTH messages never get here: the peer handles them.
 
 use super::{ConnId, Node, NodeEvent, Output, Received, Waiter};
-use crate::app::{Delivery, ScpDelivery, TxDelivery};
+use crate::app::{Delivery, ScpDelivery, SharedTransaction, TxDelivery};
 use overlay_flood::{FetchKind, PeerSlot};
-use overlay_proto::xdr::{DontHave, ScpEnvelope, ScpQuorumSet, StellarMessage, TransactionEnvelope};
+use overlay_proto::xdr::{DontHave, ScpEnvelope, ScpQuorumSet, StellarMessage};
 use overlay_proto::{Hash256, MessageClass, NodeId};
 use std::sync::Arc;
 
@@ -27,18 +27,17 @@ impl Node {
                 }
             }
         }
-        let (received, first_seen) = match message {
-            StellarMessage::Transaction(tx) => {
-                let tx = Arc::new(tx);
+        let (received, first_seen) = match SharedTransaction::new(message) {
+            Ok(tx) => {
                 let first = self.on_transaction(from, slot, &tx, flood);
                 (Received::Transaction(tx), first)
             }
-            StellarMessage::ScpMessage(env) => {
+            Err(StellarMessage::ScpMessage(env)) => {
                 let env = Arc::new(env);
                 let first = self.on_scp(from, slot, &env, flood);
                 (Received::ScpMessage(env), first)
             }
-            other => {
+            Err(other) => {
                 let other = Arc::new(other);
                 let first = self.on_other(conn, from, &other);
                 (Received::Other(other), first)
@@ -88,7 +87,7 @@ impl Node {
         &mut self,
         from: NodeId,
         slot: Option<PeerSlot>,
-        tx: &Arc<TransactionEnvelope>,
+        tx: &SharedTransaction,
         flood: Option<(Arc<[u8]>, Hash256)>,
     ) -> bool {
         if !self.ledger.synced {

@@ -2,11 +2,11 @@
 //! it refuses a command ([`NodeError`]).
 
 use super::ConnId;
-use crate::app::Delivery;
+use crate::app::{Delivery, SharedTransaction};
 use crate::discovery::StoreChange;
 use crate::peer::DropReason;
 use overlay_auth::{HelloFacts, Role};
-use overlay_proto::xdr::{MessageType, ScpEnvelope, StellarMessage, TransactionEnvelope};
+use overlay_proto::xdr::{MessageType, ScpEnvelope, StellarMessage};
 use overlay_proto::{MessageClass, NodeId, PeerAddress};
 use std::sync::Arc;
 
@@ -45,7 +45,7 @@ pub enum Output {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Received {
     /// A TRANSACTION.
-    Transaction(Arc<TransactionEnvelope>),
+    Transaction(SharedTransaction),
     /// An SCP_MESSAGE.
     ScpMessage(Arc<ScpEnvelope>),
     /// Any other message.
@@ -65,7 +65,7 @@ impl Received {
     /// The message (a copy for transactions and SCP envelopes).
     pub fn to_message(&self) -> StellarMessage {
         match self {
-            Received::Transaction(t) => StellarMessage::Transaction((**t).clone()),
+            Received::Transaction(t) => (**t.message()).clone(),
             Received::ScpMessage(e) => StellarMessage::ScpMessage((**e).clone()),
             Received::Other(m) => (**m).clone(),
         }
