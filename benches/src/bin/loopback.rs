@@ -38,6 +38,9 @@ const BATCH: usize = 50;
 /// Messages in flight from A's `send_many_to` to B's subscriber: below A's transaction queue
 /// limit, above the flow-control window (PEER_FLOOD_READING_CAPACITY, 200).
 const WINDOW: usize = 500;
+/// The run fails if no transaction arrives for this long (other messages do not count: B
+/// also gets a few control and fetch messages, which must not keep a stalled run alive).
+const STALL: Duration = Duration::from_secs(30);
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -116,11 +119,14 @@ async fn overlay(messages: u64) -> Result<f64, Error> {
         })
         .collect();
     let mut seen = 0u64;
+    let mut deadline = tokio::time::Instant::now() + STALL;
     while seen < messages {
-        match tokio::time::timeout(Duration::from_secs(30), at_b.recv()).await? {
+        let next = tokio::time::timeout_at(deadline, at_b.recv()).await;
+        match next.map_err(|_| format!("no transaction for {STALL:?} after {seen} of {messages}"))? {
             Ok(m) if m.message.discriminant() == MessageType::Transaction => {
                 seen += 1;
                 window.add_permits(1);
+                deadline = tokio::time::Instant::now() + STALL;
             }
             Ok(_) => {}
             Err(overlay_tokio::Closed) => return Err("node B stopped".into()),
@@ -205,11 +211,15 @@ fn mio_overlay(messages: u64) -> Result<f64, Error> {
         })
         .collect();
     let mut seen = 0u64;
+    let mut deadline = Instant::now() + STALL;
     while seen < messages {
-        let m = at_b.recv_timeout(Duration::from_secs(30))?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m =
+            at_b.recv_timeout(left).map_err(|_| format!("no transaction for {STALL:?} after {seen} of {messages}"))?;
         if m.message.discriminant() == MessageType::Transaction {
             seen += 1;
             window.release();
+            deadline = Instant::now() + STALL;
         }
     }
     let rate = messages as f64 / start.elapsed().as_secs_f64();

@@ -97,6 +97,8 @@ async fn measure(transactions: u64) -> Result<(), Error> {
     let idle = rss()?;
     let mut seen = 0u64;
     let mut asked = 0u64;
+    // A deadline for the next transaction: other messages must not keep a stalled run alive.
+    let mut deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while seen < transactions {
         if asked < transactions && asked - seen <= BATCH {
             let n = BATCH.min(transactions - asked);
@@ -104,12 +106,13 @@ async fn measure(transactions: u64) -> Result<(), Error> {
             to_b.flush()?;
             asked += n;
         }
-        let next = tokio::time::timeout(Duration::from_secs(30), received.recv())
+        let next = tokio::time::timeout_at(deadline, received.recv())
             .await
             .map_err(|_| format!("no transaction for 30 s after {seen} of {transactions}"))?;
         match next {
             Ok(m) if m.message.discriminant() == MessageType::Transaction => {
                 seen += 1;
+                deadline = tokio::time::Instant::now() + Duration::from_secs(30);
                 if seen % 10_000 == 0 {
                     eprint!("\r{seen} received");
                 }
