@@ -498,11 +498,12 @@ impl Crawler {
                         // SEND_MORE_EXTENDED or an ERROR.
                         peer.admit(now, None, 0);
                     }
-                    PeerEvent::Message { message: StellarMessage::Peers(list), .. } => {
-                        v.peers_len = Some(list.len());
-                        v.peers = Some(list.to_vec());
+                    PeerEvent::Message { message, .. } => {
+                        if let StellarMessage::Peers(list) = &*message {
+                            v.peers_len = Some(list.len());
+                            v.peers = Some(list.to_vec());
+                        }
                     }
-                    PeerEvent::Message { .. } => {}
                     PeerEvent::Handled { message_type: MessageType::SendMoreExtended, .. } => {
                         if v.stage == Stage::Authenticated && v.end.is_none() {
                             v.end = Some(End::Admitted);

@@ -64,7 +64,10 @@ impl Pair {
                     match &e {
                         PeerEvent::Authenticated(_) => p.admit(self.now, None, 0),
                         // Answer pings as a node without that quorum set does.
-                        PeerEvent::Message { message: StellarMessage::GetScpQuorumset(h), .. } => {
+                        PeerEvent::Message { message, .. }
+                            if matches!(**message, StellarMessage::GetScpQuorumset(_)) =>
+                        {
+                            let StellarMessage::GetScpQuorumset(h) = &**message else { unreachable!() };
                             let dont_have = DontHave { type_: MessageType::ScpQuorumset, req_hash: h.clone() };
                             p.send(self.now, &StellarMessage::DontHave(dont_have)).unwrap();
                         }

@@ -139,7 +139,9 @@ fn flood_messages_carry_their_identity_either_way() {
     t.deliver(&stream);
     t.assert_same();
     let flood = t.outside_events.iter().find_map(|e| match e {
-        PeerEvent::Message { message: StellarMessage::Transaction(_), flood, .. } => flood.clone(),
+        PeerEvent::Message { message, flood, .. } if matches!(**message, StellarMessage::Transaction(_)) => {
+            flood.clone()
+        }
         _ => None,
     });
     let (xdr, id) = flood.expect("the transaction came with its XDR and identity");

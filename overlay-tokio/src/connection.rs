@@ -274,7 +274,11 @@ async fn run(
                 }
                 PeerEvent::GotHello(_) => {}
                 PeerEvent::Message { message, size, .. } => {
-                    pending.push_back(TaskEvent::Connection(ConnectionEvent::Message { message, size }))
+                    pending.push_back(TaskEvent::Connection(ConnectionEvent::Message {
+                        // The peer held the only reference: this moves, not copies.
+                        message: Arc::unwrap_or_clone(message),
+                        size,
+                    }))
                 }
                 PeerEvent::Handled { message_type, size } => {
                     pending.push_back(TaskEvent::Connection(ConnectionEvent::Handled { message_type, size }))

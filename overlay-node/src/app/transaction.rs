@@ -31,6 +31,15 @@ impl SharedTransaction {
         }
     }
 
+    /// `message` if it is a TRANSACTION, without copying it; otherwise it comes back as the
+    /// error.
+    pub fn from_shared(message: Arc<StellarMessage>) -> Result<Self, Arc<StellarMessage>> {
+        match &*message {
+            StellarMessage::Transaction(_) => Ok(SharedTransaction(message)),
+            _ => Err(message),
+        }
+    }
+
     /// A TRANSACTION message of `envelope`.
     pub fn from_envelope(envelope: TransactionEnvelope) -> Self {
         SharedTransaction(Arc::new(StellarMessage::Transaction(envelope)))
@@ -79,7 +88,13 @@ mod tests {
     #[test]
     fn only_a_transaction_is_taken_and_others_come_back_whole() {
         let other = StellarMessage::GetScpState(9);
-        assert_eq!(SharedTransaction::new(other.clone()), Err(other));
+        assert_eq!(SharedTransaction::new(other.clone()), Err(other.clone()));
+        let shared = Arc::new(other);
+        let back = SharedTransaction::from_shared(shared.clone()).expect_err("not a TRANSACTION");
+        assert!(Arc::ptr_eq(&back, &shared));
+        let shared = Arc::new(transaction_message(3));
+        let tx = SharedTransaction::from_shared(shared.clone()).expect("a TRANSACTION");
+        assert!(Arc::ptr_eq(tx.message(), &shared), "not copied");
         let msg = transaction_message(3);
         let tx = SharedTransaction::new(msg.clone()).expect("a TRANSACTION");
         assert_eq!(**tx.message(), msg);

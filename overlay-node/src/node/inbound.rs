@@ -12,7 +12,7 @@ impl Node {
     pub(super) fn on_message(
         &mut self,
         conn: ConnId,
-        message: StellarMessage,
+        message: Arc<StellarMessage>,
         size: usize,
         flood: Option<(Arc<[u8]>, Hash256)>,
     ) {
@@ -27,18 +27,19 @@ impl Node {
                 }
             }
         }
-        let (received, first_seen) = match SharedTransaction::new(message) {
+        let (received, first_seen) = match SharedTransaction::from_shared(message) {
             Ok(tx) => {
                 let first = self.on_transaction(from, slot, &tx, flood);
                 (Received::Transaction(tx), first)
             }
-            Err(StellarMessage::ScpMessage(env)) => {
+            Err(message) if matches!(*message, StellarMessage::ScpMessage(_)) => {
+                // Nothing else holds it yet, so this moves the envelope out.
+                let StellarMessage::ScpMessage(env) = Arc::unwrap_or_clone(message) else { return };
                 let env = Arc::new(env);
                 let first = self.on_scp(from, slot, &env, flood);
                 (Received::ScpMessage(env), first)
             }
             Err(other) => {
-                let other = Arc::new(other);
                 let first = self.on_other(conn, from, &other);
                 (Received::Other(other), first)
             }

@@ -46,8 +46,8 @@ pub enum PeerEvent {
     /// An authenticated message for the node. Flow-control messages, pings and protocol
     /// violations are handled inside the peer and never appear here.
     Message {
-        /// The message.
-        message: StellarMessage,
+        /// The message (shared with nothing yet: the owner may take it out of the `Arc`).
+        message: Arc<StellarMessage>,
         /// Its XDR size, the unit of byte flow control.
         size: usize,
         /// For SCP_MESSAGE and TRANSACTION: its XDR as received (forwarded to other peers

@@ -17,8 +17,9 @@ use std::sync::Arc;
 /// A message that passed framing, XDR decoding and the MAC check, in the order it came.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Opened {
-    /// The message.
-    pub message: StellarMessage,
+    /// The message, put behind an `Arc` as it is decoded: from here to the application and
+    /// subscribers it moves as a pointer.
+    pub message: Arc<StellarMessage>,
     /// Its XDR size, the unit of byte flow control.
     pub size: usize,
     /// Its frame's size on the wire (record mark included), for traffic counters.
@@ -93,5 +94,6 @@ fn open(opener: &mut MacOpener, body: &[u8]) -> Result<Opened, DropReason> {
         let xdr = raw.message_xdr();
         (Arc::<[u8]>::from(xdr), overlay_flood::identity::flood_message_id_from_xdr(xdr))
     });
+    let message = Arc::new(message);
     Ok(Opened { message, size: raw.message_len(), frame_len: body.len() + HEADER_LEN, flood })
 }

@@ -99,19 +99,19 @@ impl Inner {
     pub(super) fn dispatch(
         &mut self,
         now: Timestamp,
-        msg: StellarMessage,
+        msg: Arc<StellarMessage>,
         size: usize,
         flood: Option<(Arc<[u8]>, Hash256)>,
     ) {
-        match msg {
-            StellarMessage::ErrorMsg(e) => self.close(now, DropReason::RemoteError(e)),
+        match &*msg {
+            StellarMessage::ErrorMsg(e) => self.close(now, DropReason::RemoteError(e.clone())),
             StellarMessage::Hello(_) => self.close(now, DropReason::UnexpectedHello),
             StellarMessage::Auth(_) => self.close(now, DropReason::OutOfOrderAuth),
             StellarMessage::SendMore(_) => {
                 let e = self.flow.handle_legacy_send_more(now).err();
                 self.close(now, DropReason::Flow(e.unwrap_or(overlay_flow::FlowError::LegacySendMore)));
             }
-            StellarMessage::SendMoreExtended(g) => match self.flow.handle_send_more(now, &g) {
+            StellarMessage::SendMoreExtended(g) => match self.flow.handle_send_more(now, g) {
                 Ok(()) => {
                     self.events.push_back(PeerEvent::Handled { message_type: MessageType::SendMoreExtended, size })
                 }
@@ -119,12 +119,12 @@ impl Inner {
             },
             StellarMessage::Peers(_) if self.role == Role::Acceptor => self.close(now, DropReason::ReceivedPeers),
             StellarMessage::Peers(_) if self.got_peers => self.close(now, DropReason::TooManyPeers),
-            StellarMessage::Peers(p) => {
+            StellarMessage::Peers(_) => {
                 self.got_peers = true;
-                self.events.push_back(PeerEvent::Message { message: StellarMessage::Peers(p), size, flood });
+                self.events.push_back(PeerEvent::Message { message: msg, size, flood });
             }
-            msg => {
-                self.check_ping_reply(now, &msg);
+            other => {
+                self.check_ping_reply(now, other);
                 self.events.push_back(PeerEvent::Message { message: msg, size, flood });
             }
         }
