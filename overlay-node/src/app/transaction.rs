@@ -13,8 +13,9 @@ use std::sync::Arc;
 /// ```
 /// use overlay_node::SharedTransaction;
 /// use overlay_proto::fixtures::transaction_message;
+/// use std::sync::Arc;
 ///
-/// let tx = SharedTransaction::new(transaction_message(7)).expect("a TRANSACTION");
+/// let tx = SharedTransaction::from_shared(Arc::new(transaction_message(7))).expect("a TRANSACTION");
 /// assert_eq!(tx.envelope(), &*tx);
 /// let for_subscribers = tx.message().clone();
 /// assert!(std::sync::Arc::ptr_eq(&for_subscribers, tx.message()));
@@ -23,14 +24,6 @@ use std::sync::Arc;
 pub struct SharedTransaction(Arc<StellarMessage>);
 
 impl SharedTransaction {
-    /// `message` if it is a TRANSACTION; otherwise it comes back as the error.
-    pub fn new(message: StellarMessage) -> Result<Self, StellarMessage> {
-        match message {
-            StellarMessage::Transaction(_) => Ok(SharedTransaction(Arc::new(message))),
-            other => Err(other),
-        }
-    }
-
     /// `message` if it is a TRANSACTION, without copying it; otherwise it comes back as the
     /// error.
     pub fn from_shared(message: Arc<StellarMessage>) -> Result<Self, Arc<StellarMessage>> {
@@ -87,16 +80,14 @@ mod tests {
 
     #[test]
     fn only_a_transaction_is_taken_and_others_come_back_whole() {
-        let other = StellarMessage::GetScpState(9);
-        assert_eq!(SharedTransaction::new(other.clone()), Err(other.clone()));
-        let shared = Arc::new(other);
+        let shared = Arc::new(StellarMessage::GetScpState(9));
         let back = SharedTransaction::from_shared(shared.clone()).expect_err("not a TRANSACTION");
         assert!(Arc::ptr_eq(&back, &shared));
         let shared = Arc::new(transaction_message(3));
         let tx = SharedTransaction::from_shared(shared.clone()).expect("a TRANSACTION");
         assert!(Arc::ptr_eq(tx.message(), &shared), "not copied");
         let msg = transaction_message(3);
-        let tx = SharedTransaction::new(msg.clone()).expect("a TRANSACTION");
+        let tx = SharedTransaction::from_shared(Arc::new(msg.clone())).expect("a TRANSACTION");
         assert_eq!(**tx.message(), msg);
         let StellarMessage::Transaction(env) = msg else { unreachable!() };
         assert_eq!(SharedTransaction::from_envelope(env.clone()), tx);
