@@ -162,9 +162,13 @@ fn outbound(kind: &Kind, size: u16, via_message: bool, id: u64) -> OutboundMessa
         return OutboundMessage::new(&msg, size, id).expect("flood messages are accepted");
     }
     let meta = match kind {
-        Kind::Scp { node, slot, pledge, counter } => {
-            MessageMeta::scp(Arc::new(statement(*node, *slot, *pledge, *counter)), size)
-        }
+        Kind::Scp { node, slot, pledge, counter } => MessageMeta::scp(
+            Arc::new(ScpEnvelope {
+                statement: statement(*node, *slot, *pledge, *counter),
+                signature: Default::default(),
+            }),
+            size,
+        ),
         Kind::Tx => MessageMeta::transaction(size),
         Kind::Advert { hashes: n } => MessageMeta::advert(usize::from(n % 8), size),
         Kind::Demand { hashes: n } => MessageMeta::demand(usize::from(n % 8), size),

@@ -3,15 +3,16 @@
 //! [`Sendable`] (a message released for writing) and [`WriteTicket`] (its receipt).
 
 use crate::error::FlowError;
-use overlay_proto::xdr::{MessageType, ScpStatement, StellarMessage};
+use overlay_proto::xdr::{MessageType, ScpEnvelope, ScpStatement, StellarMessage};
 use overlay_proto::{NodeId, Priority, Timestamp};
 use std::sync::Arc;
 
 /// The kind-specific part of [`MessageMeta`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Detail {
-    /// The statement, shared so that one metadata value can be cloned to every peer cheaply.
-    Scp(Arc<ScpStatement>),
+    /// The envelope, shared with its sender, so that one metadata value can be cloned to
+    /// every peer cheaply.
+    Scp(Arc<ScpEnvelope>),
     Transaction,
     Demand {
         hashes: u64,
@@ -23,7 +24,7 @@ enum Detail {
 
 /// What flow control needs to know about an outbound flood message.
 ///
-/// Build it once per message and clone it for each peer: cloning is cheap (the SCP statement
+/// Build it once per message and clone it for each peer: cloning is cheap (the SCP envelope
 /// is behind an [`Arc`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageMeta {
@@ -41,7 +42,7 @@ impl MessageMeta {
     /// messages.
     pub fn new(msg: &StellarMessage, size_bytes: usize) -> Result<Self, FlowError> {
         match msg {
-            StellarMessage::ScpMessage(env) => Ok(MessageMeta::scp(Arc::new(env.statement.clone()), size_bytes)),
+            StellarMessage::ScpMessage(env) => Ok(MessageMeta::scp(Arc::new(env.clone()), size_bytes)),
             StellarMessage::Transaction(_) => Ok(MessageMeta::transaction(size_bytes)),
             StellarMessage::FloodDemand(d) => Ok(MessageMeta::demand(d.tx_hashes.0.len(), size_bytes)),
             StellarMessage::FloodAdvert(a) => Ok(MessageMeta::advert(a.tx_hashes.0.len(), size_bytes)),
@@ -49,9 +50,9 @@ impl MessageMeta {
         }
     }
 
-    /// An SCP_MESSAGE carrying `statement`.
-    pub fn scp(statement: Arc<ScpStatement>, size_bytes: usize) -> Self {
-        MessageMeta { size_bytes: size_u64(size_bytes), detail: Detail::Scp(statement) }
+    /// An SCP_MESSAGE of `envelope` (shared: the queues read its statement).
+    pub fn scp(envelope: Arc<ScpEnvelope>, size_bytes: usize) -> Self {
+        MessageMeta { size_bytes: size_u64(size_bytes), detail: Detail::Scp(envelope) }
     }
 
     /// A TRANSACTION.
@@ -105,7 +106,7 @@ impl MessageMeta {
     /// The SCP statement of an SCP_MESSAGE.
     pub fn scp_statement(&self) -> Option<&ScpStatement> {
         match &self.detail {
-            Detail::Scp(st) => Some(st),
+            Detail::Scp(env) => Some(&env.statement),
             _ => None,
         }
     }

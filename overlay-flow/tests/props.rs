@@ -24,7 +24,7 @@
 use core::time::Duration;
 use overlay_flow::{FlowConfig, FlowControl, FlowError, LedgerLimits, MessageMeta, OutboundMessage, Receipt};
 use overlay_proto::xdr::{
-    Hash, MessageType, NodeId, PublicKey, ScpBallot, ScpNomination, ScpStatement, ScpStatementConfirm,
+    Hash, MessageType, NodeId, PublicKey, ScpBallot, ScpEnvelope, ScpNomination, ScpStatement, ScpStatementConfirm,
     ScpStatementExternalize, ScpStatementPledges, ScpStatementPrepare, SendMoreExtended, Uint256, Value,
 };
 use overlay_proto::{Priority, Timestamp};
@@ -83,9 +83,10 @@ fn statement(node: u8, slot: u64, pledge: u8, counter: u32) -> ScpStatement {
 
 fn meta(k: &Kind) -> MessageMeta {
     match *k {
-        Kind::Scp { node, slot, pledge, counter } => {
-            MessageMeta::scp(Arc::new(statement(node, slot, pledge, counter)), 150 + 8 * counter as usize)
-        }
+        Kind::Scp { node, slot, pledge, counter } => MessageMeta::scp(
+            Arc::new(ScpEnvelope { statement: statement(node, slot, pledge, counter), signature: Default::default() }),
+            150 + 8 * counter as usize,
+        ),
         Kind::Tx { size } => MessageMeta::transaction(size),
         Kind::Advert { hashes } => MessageMeta::advert(hashes, 8 + 32 * hashes),
         Kind::Demand { hashes } => MessageMeta::demand(hashes, 8 + 32 * hashes),

@@ -34,18 +34,14 @@ impl Node {
             StellarMessage::ScpMessage(env) => {
                 let id = overlay_flood::identity::flood_message_id_from_xdr(&xdr);
                 let w = Waiter { envelope: Arc::new(env), xdr, from: None, hand_backs: 0 };
-                let known = self.authenticated.keys().filter(|p| self.floodgate.knows(&id, p)).count();
-                self.flood_envelope(id, &w);
-                self.authenticated.len().saturating_sub(known)
+                self.flood_envelope(id, &w)
             }
             StellarMessage::TimeSlicedSurveyStartCollecting(_)
             | StellarMessage::TimeSlicedSurveyStopCollecting(_)
             | StellarMessage::TimeSlicedSurveyRequest(_)
             | StellarMessage::TimeSlicedSurveyResponse(_) => {
                 let id = overlay_flood::identity::flood_message_id_from_xdr(&xdr);
-                let known = self.authenticated.keys().filter(|p| self.floodgate.knows(&id, p)).count();
-                self.flood_push(id, None, &msg, &xdr);
-                self.authenticated.len().saturating_sub(known)
+                self.flood_push(id, None, &msg, &xdr)
             }
             _ => return Err(NodeError::NotFlooded(t)),
         };
@@ -240,7 +236,9 @@ impl Node {
             return;
         };
         match verdict {
-            ScpVerdict::Ready => self.flood_envelope(id, &w),
+            ScpVerdict::Ready => {
+                self.flood_envelope(id, &w);
+            }
             ScpVerdict::Fetch { tx_sets, quorum_set } => self.fetch_items(id, w, tx_sets, quorum_set),
             ScpVerdict::Discard => {
                 self.floodgate.forget(&id);

@@ -134,37 +134,51 @@ impl Node {
 
     /// Flood by push (SCP and surveys) the message with Floodgate identity `id`: send it to
     /// every authenticated peer that does not know it. `meta` is its flow-control metadata
-    /// (`None` for messages outside flow control, which are sent at once).
-    pub(super) fn flood_push(&mut self, id: Hash256, meta: Option<MessageMeta>, msg: &StellarMessage, xdr: &Arc<[u8]>) {
+    /// (`None` for messages outside flow control, which are sent at once). The number of
+    /// peers it went to.
+    pub(super) fn flood_push(
+        &mut self,
+        id: Hash256,
+        meta: Option<MessageMeta>,
+        msg: &StellarMessage,
+        xdr: &Arc<[u8]>,
+    ) -> usize {
         let told = match self.floodgate.broadcast(id, self.ledger.tracking_ledger, &self.authenticated_ids) {
             Ok(t) => t,
-            Err(_) => return,
+            Err(_) => return 0,
         };
         let out = meta.map(|m| OutboundMessage::from_meta(m, xdr.clone()));
+        let mut sent = 0;
         for p in &told {
             if let Some(conn) = self.authenticated.get(p).copied() {
                 match &out {
                     Some(out) => self.send_flood_conn(conn, out),
                     None => self.send_conn(conn, msg),
                 }
+                sent += 1;
             }
         }
         self.metrics.message_broadcast += 1;
+        sent
     }
 
-    /// Flood a ready SCP envelope and keep it in the SCP state (§8.1, §8.5).
-    pub(super) fn flood_envelope(&mut self, id: Hash256, w: &Waiter) {
-        let meta = MessageMeta::scp(Arc::new(w.envelope.statement.clone()), w.xdr.len());
+    /// Flood a ready SCP envelope and keep it in the SCP state (§8.1, §8.5); the number of
+    /// peers it went to.
+    pub(super) fn flood_envelope(&mut self, id: Hash256, w: &Waiter) -> usize {
+        let meta = MessageMeta::scp(w.envelope.clone(), w.xdr.len());
         let out = OutboundMessage::from_meta(meta, w.xdr.clone());
+        let mut sent = 0;
         if let Ok(told) = self.floodgate.broadcast(id, self.ledger.tracking_ledger, &self.authenticated_ids) {
             for p in &told {
                 if let Some(conn) = self.authenticated.get(p).copied() {
                     self.send_flood_conn(conn, &out);
+                    sent += 1;
                 }
             }
             self.metrics.message_broadcast += 1;
         }
         self.items.hold_envelope(w.envelope.clone());
+        sent
     }
 }
 
