@@ -66,22 +66,21 @@ impl Bucket {
 
     /// Append a live record known to the peers `told`; its index.
     pub fn push(&mut self, id: Hash256, words: usize, told: &PeerBits) -> u32 {
-        let index = self.base.wrapping_add(self.entries.len() as u32);
-        self.entries.push_back(Entry { id, live: true });
-        for &word in &told.0[..words] {
-            self.told.push_back(word);
-        }
-        self.live += 1;
-        index
+        self.push_words(id, told.0[..words].iter().copied())
     }
 
     /// Append a live record known to peer `slot` (below `64 × words`) alone; its index.
     pub fn push_one(&mut self, id: Hash256, words: usize, slot: u16) -> u32 {
+        let (at, mask) = (usize::from(slot) / 64, 1u64 << (slot % 64));
+        self.push_words(id, (0..words).map(|w| if w == at { mask } else { 0 }))
+    }
+
+    /// Append a live record whose peer set is `told`, one word each; its index.
+    fn push_words(&mut self, id: Hash256, told: impl Iterator<Item = u64>) -> u32 {
         let index = self.base.wrapping_add(self.entries.len() as u32);
         self.entries.push_back(Entry { id, live: true });
-        let (at, mask) = (usize::from(slot) / 64, 1u64 << (slot % 64));
-        for w in 0..words {
-            self.told.push_back(if w == at { mask } else { 0 });
+        for word in told {
+            self.told.push_back(word);
         }
         self.live += 1;
         index

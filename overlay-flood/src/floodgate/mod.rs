@@ -232,7 +232,8 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         self.metrics.broadcasts += 1;
         let mut out = Vec::new();
         let words = self.words;
-        let found = self.find_loc(&msg_id).and_then(|l| Some((l.index, self.bucket_mut(l.bucket)?)));
+        let hash = self.hasher.hash_one(msg_id);
+        let found = self.find_hashed(hash, &msg_id).and_then(|l| Some((l.index, self.bucket_mut(l.bucket)?)));
         match found {
             Some((index, bucket)) => {
                 for (&p, &slot) in authenticated.iter().zip(&slots) {
@@ -248,7 +249,6 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
                         out.push(p);
                     }
                 }
-                let hash = self.hasher.hash_one(msg_id);
                 self.insert_new(hash, ledger_seq, |bucket, words| bucket.push(msg_id, words, &told));
             }
         }

@@ -67,12 +67,6 @@ impl fmt::Debug for SharedTransaction {
     }
 }
 
-impl From<TransactionEnvelope> for SharedTransaction {
-    fn from(envelope: TransactionEnvelope) -> Self {
-        SharedTransaction::from_envelope(envelope)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
