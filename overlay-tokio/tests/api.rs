@@ -245,27 +245,26 @@ async fn a_lagging_subscriber_is_told_and_its_loop_goes_on() {
     })
     .await;
     assert!(missed >= 1);
-    // Once the node has answered all 40, the subscriber reads what its queue kept, then
+    // Once the node has answered all 40 and then taken a command (so the turns that
+    // published them have ended), the subscriber reads what its queue kept, the oldest, then
     // newer messages: never an error.
     for _ in 0..40 {
         reply(&mut c, |m| matches!(m, StellarMessage::DontHave(_)).then_some(())).await;
     }
-    let mut kept = 0;
-    while sub.try_recv().is_some() {
-        kept += 1;
+    a.sizes().await.unwrap();
+    // (The client's own GET_SCP_STATE at connection is among the oldest.)
+    for _ in 0..4 {
+        let m = sub.try_recv().expect("the queue kept its capacity's worth");
+        let oldest = match &*m.message {
+            StellarMessage::GetScpQuorumset(Uint256(h)) => h[0] < 4,
+            other => matches!(other, StellarMessage::GetScpState(_)),
+        };
+        assert!(oldest, "the oldest are kept, not {:?}", m.message.name());
     }
-    assert_eq!(kept, 4, "the queue kept its capacity's worth");
+    assert!(sub.try_recv().is_none(), "nothing beyond the capacity was kept");
     c.send(StellarMessage::GetScpQuorumset(Uint256([99; 32]))).await.unwrap();
-    let later = tokio::time::timeout(WAIT, async {
-        loop {
-            let m = sub.recv().await.expect("the loop goes on");
-            if *m.message == StellarMessage::GetScpQuorumset(Uint256([99; 32])) {
-                return m;
-            }
-        }
-    })
-    .await;
-    assert!(later.is_ok());
+    let later = tokio::time::timeout(WAIT, sub.recv()).await.expect("a newer message").expect("the loop goes on");
+    assert_eq!(*later.message, StellarMessage::GetScpQuorumset(Uint256([99; 32])));
     assert!(sub.missed() >= missed);
     a.shutdown().await;
 }
