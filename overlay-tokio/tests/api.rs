@@ -325,9 +325,10 @@ async fn an_outside_application_drives_the_node_through_deliveries_and_verdicts(
     sender.send(transaction_message(8)).await.unwrap();
     sender.send(StellarMessage::GetScpQuorumset(Uint256([1; 32]))).await.unwrap();
     reply(&mut sender, |m| matches!(m, StellarMessage::DontHave(_)).then_some(())).await;
-    assert!(deliveries.try_recv().is_none());
     // The accepted transaction was held at ledger 1: ledger 77 cleared it with its window.
+    // (A command is also a barrier: the turns that took both messages have ended.)
     assert_eq!(v.sizes().await.unwrap().transactions, 0);
+    assert!(deliveries.try_recv().is_none());
     v.shutdown().await;
     assert!(tokio::time::timeout(WAIT, deliveries.recv()).await.unwrap().is_none(), "deliveries end at shutdown");
 }
