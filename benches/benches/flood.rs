@@ -139,6 +139,16 @@ fn floodgate_node_ids(c: &mut Criterion) {
             black_box(gate.broadcast(id(next), 1, &peers).unwrap())
         })
     });
+    // The node broadcasts to the slot handles of its authenticated peers.
+    g.bench_function("broadcast_new_to_8_peers_by_slot", |b| {
+        let mut gate = full.clone();
+        let slots: Vec<PeerSlot> = peers.iter().map(|&p| gate.peer_slot(p).unwrap()).collect();
+        let mut next = 2 * n;
+        b.iter(|| {
+            next += 1;
+            black_box(gate.broadcast_to_slots(id(next), 1, &slots).unwrap())
+        })
+    });
     // Ledgers closing, as on a relay that tracks consensus: 4,096 new records a ledger, the
     // twelve latest ledgers kept (clear_below after each), far below the 200,000 bound, so
     // nothing is evicted; the clearing is inside the timing.

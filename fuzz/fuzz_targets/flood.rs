@@ -116,8 +116,10 @@ fuzz_target!(|input: Input| {
                 }
             }
             Op::Broadcast { msg } => {
-                for p in gate.broadcast(hash(0, msg), ledger, &list).unwrap() {
-                    pull.queue_outgoing_advert(now, p, hash(1, msg));
+                // By slot handle, as the node broadcasts.
+                let handles: Vec<_> = list.iter().map(|&p| gate.peer_slot(p).unwrap()).collect();
+                for i in gate.broadcast_to_slots(hash(0, msg), ledger, &handles).unwrap() {
+                    pull.queue_outgoing_advert(now, list[i], hash(1, msg));
                 }
             }
             Op::Forget { msg } => {

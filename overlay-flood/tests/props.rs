@@ -191,7 +191,22 @@ proptest! {
                         GateOp::Crowd { msg, count, ledger } => (msg, ledger, crowd(count)),
                         _ => unreachable!(),
                     };
-                    let told = gate.broadcast(hash(0, msg), u32::from(ledger), &list).unwrap();
+                    // Even messages go by slot handle, and a removed peer's handle among them
+                    // is refused before anything is recorded.
+                    let told = if msg % 2 == 0 {
+                        let mut handles = Vec::new();
+                        for &p in &list {
+                            handles.push(*slots.entry(p).or_insert_with(|| gate.peer_slot(p).unwrap()));
+                        }
+                        if let Some(&old) = stale.last() {
+                            let with_stale = [handles.as_slice(), &[old]].concat();
+                            prop_assert!(gate.broadcast_to_slots(hash(0, msg), u32::from(ledger), &with_stale).is_err());
+                        }
+                        let at = gate.broadcast_to_slots(hash(0, msg), u32::from(ledger), &handles).unwrap();
+                        at.into_iter().map(|i| list[i]).collect::<Vec<u8>>()
+                    } else {
+                        gate.broadcast(hash(0, msg), u32::from(ledger), &list).unwrap()
+                    };
                     if !model.contains_key(&msg) {
                         if model.len() >= max {
                             model_evict(&mut model);

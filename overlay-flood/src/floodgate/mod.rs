@@ -229,6 +229,42 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         for &p in authenticated {
             slots.push(self.slot_of(p)?);
         }
+        let told = self.broadcast_at(msg_id, ledger_seq, &slots);
+        Ok(told.into_iter().map(|i| authenticated[i]).collect())
+    }
+
+    /// [`broadcast`](Self::broadcast) to peers given by their handles from
+    /// [`peer_slot`](Self::peer_slot): no lookup of the peers. Returns the positions in
+    /// `peers` of those newly told, in order. A handle of a removed peer is refused with
+    /// [`FloodError::StalePeerSlot`], and then nothing is recorded.
+    ///
+    /// ```
+    /// use overlay_flood::{FloodConfig, Floodgate};
+    /// use overlay_proto::Hash256;
+    ///
+    /// let mut gate: Floodgate<u32> = Floodgate::new(&FloodConfig::default(), 7);
+    /// let peers = [gate.peer_slot(1)?, gate.peer_slot(2)?, gate.peer_slot(3)?];
+    /// let id = Hash256::sha256(b"envelope");
+    /// gate.record_received_from(id, peers[1], 100)?;
+    /// assert_eq!(gate.broadcast_to_slots(id, 100, &peers)?, [0, 2], "not back to its sender");
+    /// assert!(gate.broadcast_to_slots(id, 100, &peers)?.is_empty(), "each peer is told once");
+    /// # Ok::<(), overlay_flood::FloodError>(())
+    /// ```
+    pub fn broadcast_to_slots(
+        &mut self,
+        msg_id: Hash256,
+        ledger_seq: u32,
+        peers: &[PeerSlot],
+    ) -> Result<Vec<usize>, FloodError> {
+        let mut slots = Vec::with_capacity(peers.len());
+        for &p in peers {
+            slots.push(self.peers.resolve(p).ok_or(FloodError::StalePeerSlot)?);
+        }
+        Ok(self.broadcast_at(msg_id, ledger_seq, &slots))
+    }
+
+    /// Broadcast to the peers in `slots`: the positions of those newly told.
+    fn broadcast_at(&mut self, msg_id: Hash256, ledger_seq: u32, slots: &[u16]) -> Vec<usize> {
         self.metrics.broadcasts += 1;
         let mut out = Vec::new();
         let words = self.words;
@@ -236,24 +272,24 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         let found = self.find_hashed(hash, &msg_id).and_then(|l| Some((l.index, self.bucket_mut(l.bucket)?)));
         match found {
             Some((index, bucket)) => {
-                for (&p, &slot) in authenticated.iter().zip(&slots) {
+                for (i, &slot) in slots.iter().enumerate() {
                     if bucket.add_peer(index, words, slot) {
-                        out.push(p);
+                        out.push(i);
                     }
                 }
             }
             None => {
                 let mut told = PeerBits::default();
-                for (&p, &slot) in authenticated.iter().zip(&slots) {
+                for (i, &slot) in slots.iter().enumerate() {
                     if told.insert(slot) {
-                        out.push(p);
+                        out.push(i);
                     }
                 }
                 self.insert_new(hash, ledger_seq, |bucket, words| bucket.push(msg_id, words, &told));
             }
         }
         self.metrics.broadcast_recipients += out.len() as u64;
-        Ok(out)
+        out
     }
 
     /// Drop the record of `msg_id` (the Herder rejected the message, so it may be accepted and

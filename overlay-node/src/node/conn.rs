@@ -4,6 +4,7 @@ use crate::peer::Peer;
 use overlay_auth::Role;
 use overlay_flood::{PeerSlot, QueryLimiter};
 use overlay_proto::{NodeId, PeerAddress};
+use std::collections::BTreeMap;
 
 /// A connection handle, unique for the node's lifetime.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -12,6 +13,32 @@ pub struct ConnId(pub u64);
 impl core::fmt::Display for ConnId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "#{}", self.0)
+    }
+}
+
+/// The authenticated peers a broadcast goes to, in node-ID order, as parallel lists: the
+/// Floodgate takes their slot handles and answers with positions, so a broadcast looks up
+/// no peer. A peer without a Floodgate slot (its table full) is left out.
+#[derive(Debug, Default)]
+pub(crate) struct FloodPeers {
+    pub ids: Vec<NodeId>,
+    pub conns: Vec<ConnId>,
+    pub slots: Vec<PeerSlot>,
+}
+
+impl FloodPeers {
+    /// Rebuild from the authenticated peers and their connections.
+    pub fn rebuild(&mut self, authenticated: &BTreeMap<NodeId, ConnId>, conns: &BTreeMap<ConnId, Conn>) {
+        self.ids.clear();
+        self.conns.clear();
+        self.slots.clear();
+        for (&id, &conn) in authenticated {
+            if let Some(slot) = conns.get(&conn).and_then(|c| c.flood_slot) {
+                self.ids.push(id);
+                self.conns.push(conn);
+                self.slots.push(slot);
+            }
+        }
     }
 }
 

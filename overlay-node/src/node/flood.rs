@@ -121,12 +121,13 @@ impl Node {
     /// Flood a transaction: adverts to every authenticated peer that does not know it. Its
     /// pull-mode hash is its Floodgate identity.
     pub(super) fn flood_transaction(&mut self, tx_hash: Hash256) -> usize {
-        let told = match self.floodgate.broadcast(tx_hash, self.ledger.tracking_ledger, &self.authenticated_ids) {
-            Ok(t) => t,
-            Err(_) => return 0,
-        };
-        for p in &told {
-            self.pull.queue_outgoing_advert(self.now, *p, tx_hash);
+        let told =
+            match self.floodgate.broadcast_to_slots(tx_hash, self.ledger.tracking_ledger, &self.flood_peers.slots) {
+                Ok(t) => t,
+                Err(_) => return 0,
+            };
+        for &i in &told {
+            self.pull.queue_outgoing_advert(self.now, self.flood_peers.ids[i], tx_hash);
         }
         self.drain_pull();
         told.len()
@@ -143,23 +144,20 @@ impl Node {
         msg: &StellarMessage,
         xdr: &Arc<[u8]>,
     ) -> usize {
-        let told = match self.floodgate.broadcast(id, self.ledger.tracking_ledger, &self.authenticated_ids) {
+        let told = match self.floodgate.broadcast_to_slots(id, self.ledger.tracking_ledger, &self.flood_peers.slots) {
             Ok(t) => t,
             Err(_) => return 0,
         };
         let out = meta.map(|m| OutboundMessage::from_meta(m, xdr.clone()));
-        let mut sent = 0;
-        for p in &told {
-            if let Some(conn) = self.authenticated.get(p).copied() {
-                match &out {
-                    Some(out) => self.send_flood_conn(conn, out),
-                    None => self.send_conn(conn, msg),
-                }
-                sent += 1;
+        for &i in &told {
+            let conn = self.flood_peers.conns[i];
+            match &out {
+                Some(out) => self.send_flood_conn(conn, out),
+                None => self.send_conn(conn, msg),
             }
         }
         self.metrics.message_broadcast += 1;
-        sent
+        told.len()
     }
 
     /// Flood a ready SCP envelope and keep it in the SCP state (§8.1, §8.5); the number of
@@ -168,13 +166,11 @@ impl Node {
         let meta = MessageMeta::scp(w.envelope.clone(), w.xdr.len());
         let out = OutboundMessage::from_meta(meta, w.xdr.clone());
         let mut sent = 0;
-        if let Ok(told) = self.floodgate.broadcast(id, self.ledger.tracking_ledger, &self.authenticated_ids) {
-            for p in &told {
-                if let Some(conn) = self.authenticated.get(p).copied() {
-                    self.send_flood_conn(conn, &out);
-                    sent += 1;
-                }
+        if let Ok(told) = self.floodgate.broadcast_to_slots(id, self.ledger.tracking_ledger, &self.flood_peers.slots) {
+            for &i in &told {
+                self.send_flood_conn(self.flood_peers.conns[i], &out);
             }
+            sent = told.len();
             self.metrics.message_broadcast += 1;
         }
         self.items.hold_envelope(w.envelope.clone());

@@ -166,7 +166,7 @@ impl Node {
         }
         self.authenticated.insert(id, conn);
         self.survey.data.peer_added();
-        self.authenticated_ids = self.authenticated.keys().copied().collect();
+        self.flood_peers.rebuild(&self.authenticated, &self.conns);
         let _ = self.pull.add_peer(id);
         match direction {
             Role::Initiator => self.metrics.outbound_establish += 1,

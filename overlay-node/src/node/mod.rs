@@ -52,7 +52,7 @@ use crate::discovery::{DiscoveryConfig, JournalStore, MemoryStore, PeerManager};
 use crate::ledger::LedgerState;
 use crate::metrics::{ConnectionCounts, Measures, MetricsSnapshot, NodeMetrics, PeerTotals};
 use crate::peer::{DropReason, Peer, PeerConfig, PeerEvent};
-use conn::Conn;
+use conn::{Conn, FloodPeers};
 use items::ItemStore;
 use overlay_auth::{LocalAuth, Role};
 use overlay_flood::{FetchKind, Floodgate, ItemFetcher, PullMode, QueryLimits};
@@ -92,8 +92,8 @@ pub struct Node {
     conns: BTreeMap<ConnId, Conn>,
     next_conn: u64,
     authenticated: BTreeMap<NodeId, ConnId>,
-    /// The keys of `authenticated`, in order, kept for the Floodgate's broadcasts.
-    authenticated_ids: Vec<NodeId>,
+    /// The peers of `authenticated` with their Floodgate slots, for broadcasts.
+    flood_peers: FloodPeers,
     floodgate: Floodgate<NodeId>,
     pull: PullMode<NodeId>,
     tx_sets: ItemFetcher<NodeId, Waiter>,
@@ -194,7 +194,7 @@ impl Node {
             conns: BTreeMap::new(),
             next_conn: 1,
             authenticated: BTreeMap::new(),
-            authenticated_ids: Vec::new(),
+            flood_peers: FloodPeers::default(),
             outputs: VecDeque::new(),
             dirty: BTreeSet::new(),
             now,
@@ -546,7 +546,7 @@ impl Node {
             if let Some(id) = peer_id {
                 self.authenticated.remove(&id);
                 self.survey.data.peer_dropped(&id);
-                self.authenticated_ids = self.authenticated.keys().copied().collect();
+                self.flood_peers.rebuild(&self.authenticated, &self.conns);
                 self.floodgate.remove_peer(&id);
                 self.pull.remove_peer(&id);
             }
