@@ -111,6 +111,10 @@ pub struct FloodgateStats {
 ///   TRANSACTION, survey) arrives from a peer; `true` if it is new.
 /// * [`broadcast`](Self::broadcast) with the authenticated peers: returns those to send to
 ///   (SCP, surveys) or to advertise to (transactions, see [`PullMode`](crate::PullMode)).
+/// * [`peer_slot`](Self::peer_slot) once per peer, then
+///   [`record_received_from`](Self::record_received_from) and
+///   [`broadcast_to_slots`](Self::broadcast_to_slots) with that handle: the same calls without
+///   a lookup of the peer (what the node does).
 /// * [`forget`](Self::forget) when the Herder rejects a message, [`clear_below`](Self::clear_below)
 ///   after every externalized ledger, [`remove_peer`](Self::remove_peer) when a peer is dropped.
 /// * [`peers_knowing`](Self::peers_knowing) for the fetcher (it implements
