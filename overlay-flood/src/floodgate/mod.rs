@@ -233,7 +233,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         for &p in authenticated {
             slots.push(self.slot_of(p)?);
         }
-        let told = self.broadcast_at(msg_id, ledger_seq, &slots);
+        let told = self.broadcast_at(msg_id, ledger_seq, slots.len(), |i| slots[i]);
         Ok(told.into_iter().map(|i| authenticated[i]).collect())
     }
 
@@ -260,32 +260,32 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
         ledger_seq: u32,
         peers: &[PeerSlot],
     ) -> Result<Vec<usize>, FloodError> {
-        let mut slots = Vec::with_capacity(peers.len());
-        for &p in peers {
-            slots.push(self.peers.resolve(p).ok_or(FloodError::StalePeerSlot)?);
+        if !peers.iter().all(|&p| self.peers.resolve(p).is_some()) {
+            return Err(FloodError::StalePeerSlot);
         }
-        Ok(self.broadcast_at(msg_id, ledger_seq, &slots))
+        Ok(self.broadcast_at(msg_id, ledger_seq, peers.len(), |i| peers[i].slot()))
     }
 
-    /// Broadcast to the peers in `slots`: the positions of those newly told.
-    fn broadcast_at(&mut self, msg_id: Hash256, ledger_seq: u32, slots: &[u16]) -> Vec<usize> {
+    /// Broadcast to `n` peers, the `i`-th in slot `slot(i)`: the positions of those newly
+    /// told.
+    fn broadcast_at(&mut self, msg_id: Hash256, ledger_seq: u32, n: usize, slot: impl Fn(usize) -> u16) -> Vec<usize> {
         self.metrics.broadcasts += 1;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(n);
         let words = self.words;
         let hash = self.hasher.hash_one(msg_id);
         let found = self.find_hashed(hash, &msg_id).and_then(|l| Some((l.index, self.bucket_mut(l.bucket)?)));
         match found {
             Some((index, bucket)) => {
-                for (i, &slot) in slots.iter().enumerate() {
-                    if bucket.add_peer(index, words, slot) {
+                for i in 0..n {
+                    if bucket.add_peer(index, words, slot(i)) {
                         out.push(i);
                     }
                 }
             }
             None => {
                 let mut told = PeerBits::default();
-                for (i, &slot) in slots.iter().enumerate() {
-                    if told.insert(slot) {
+                for i in 0..n {
+                    if told.insert(slot(i)) {
                         out.push(i);
                     }
                 }

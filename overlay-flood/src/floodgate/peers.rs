@@ -53,6 +53,14 @@ pub struct PeerSlot {
     generation: u32,
 }
 
+impl PeerSlot {
+    /// The slot number (whether the handle is still valid is for
+    /// [`PeerSlots::resolve`] to say).
+    pub(super) fn slot(self) -> u16 {
+        self.slot
+    }
+}
+
 /// Peer handle ↔ slot index, at most [`PEERS_MAX`] slots.
 #[derive(Debug, Clone)]
 pub(super) struct PeerSlots<P> {
