@@ -83,3 +83,33 @@ impl Conn {
         !self.closed && self.node_id.is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overlay_flood::{FloodConfig, Floodgate};
+
+    #[test]
+    fn a_peer_without_a_floodgate_slot_is_left_out_of_broadcasts_and_the_rest_keep_their_order() {
+        let mut gate: Floodgate<NodeId> = Floodgate::new(&FloodConfig::default(), 1);
+        let (mut authenticated, mut conns) = (BTreeMap::new(), BTreeMap::new());
+        for k in [3u8, 1, 2] {
+            let (id, conn) = (NodeId([k; 32]), ConnId(u64::from(k)));
+            let mut c = Conn::new(Role::Acceptor, PeerAddress::new("127.0.0.1", 11625), None);
+            c.node_id = Some(id);
+            // Peer 2 found the slot table full.
+            c.flood_slot = (k != 2).then(|| gate.peer_slot(id).unwrap());
+            authenticated.insert(id, conn);
+            conns.insert(conn, c);
+        }
+        let mut peers = FloodPeers::default();
+        peers.rebuild(&authenticated, &conns);
+        assert_eq!(peers.ids, [NodeId([1; 32]), NodeId([3; 32])], "node-ID order, peer 2 left out");
+        assert_eq!(peers.conns, [ConnId(1), ConnId(3)]);
+        let told = gate.broadcast_to_slots(overlay_proto::Hash256([9; 32]), 1, &peers.slots).unwrap();
+        assert_eq!(told, [0, 1], "a broadcast still reaches the others");
+        authenticated.remove(&NodeId([1; 32]));
+        peers.rebuild(&authenticated, &conns);
+        assert_eq!(peers.conns, [ConnId(3)], "a dropped peer leaves the lists");
+    }
+}
