@@ -41,7 +41,7 @@ impl Node {
             | StellarMessage::TimeSlicedSurveyRequest(_)
             | StellarMessage::TimeSlicedSurveyResponse(_) => {
                 let id = overlay_flood::identity::flood_message_id_from_xdr(&xdr);
-                self.flood_push(id, None, &msg, &xdr)
+                self.flood_push(id, &msg)
             }
             _ => return Err(NodeError::NotFlooded(t)),
         };

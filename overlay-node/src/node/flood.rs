@@ -133,48 +133,38 @@ impl Node {
         told.len()
     }
 
-    /// Flood by push (SCP and surveys) the message with Floodgate identity `id`: send it to
-    /// every authenticated peer that does not know it. `meta` is its flow-control metadata
-    /// (`None` for messages outside flow control, which are sent at once). The number of
-    /// peers it went to.
-    pub(super) fn flood_push(
-        &mut self,
-        id: Hash256,
-        meta: Option<MessageMeta>,
-        msg: &StellarMessage,
-        xdr: &Arc<[u8]>,
-    ) -> usize {
-        let told = match self.floodgate.broadcast_to_slots(id, self.ledger.tracking_ledger, &self.flood_peers.slots) {
-            Ok(t) => t,
-            Err(_) => return 0,
+    /// The connections of the authenticated peers that do not know the message with
+    /// Floodgate identity `id`, now recorded as told; none if the Floodgate refused.
+    fn push_targets(&mut self, id: Hash256) -> Vec<ConnId> {
+        let ledger = self.ledger.tracking_ledger;
+        let Ok(told) = self.floodgate.broadcast_to_slots(id, ledger, &self.flood_peers.slots) else {
+            return Vec::new();
         };
-        let out = meta.map(|m| OutboundMessage::from_meta(m, xdr.clone()));
-        for &i in &told {
-            let conn = self.flood_peers.conns[i];
-            match &out {
-                Some(out) => self.send_flood_conn(conn, out),
-                None => self.send_conn(conn, msg),
-            }
-        }
         self.metrics.message_broadcast += 1;
-        told.len()
+        told.into_iter().map(|i| self.flood_peers.conns[i]).collect()
     }
 
-    /// Flood a ready SCP envelope and keep it in the SCP state (§8.1, §8.5); the number of
-    /// peers it went to.
+    /// Flood `msg` (a survey message, outside flow control: sent at once), Floodgate identity
+    /// `id`, to every authenticated peer that does not know it; the number of peers.
+    pub(super) fn flood_push(&mut self, id: Hash256, msg: &StellarMessage) -> usize {
+        let conns = self.push_targets(id);
+        for &conn in &conns {
+            self.send_conn(conn, msg);
+        }
+        conns.len()
+    }
+
+    /// Flood a ready SCP envelope through flow control and keep it in the SCP state (§8.1,
+    /// §8.5); the number of peers it went to.
     pub(super) fn flood_envelope(&mut self, id: Hash256, w: &Waiter) -> usize {
         let meta = MessageMeta::scp(w.envelope.clone(), w.xdr.len());
         let out = OutboundMessage::from_meta(meta, w.xdr.clone());
-        let mut sent = 0;
-        if let Ok(told) = self.floodgate.broadcast_to_slots(id, self.ledger.tracking_ledger, &self.flood_peers.slots) {
-            for &i in &told {
-                self.send_flood_conn(self.flood_peers.conns[i], &out);
-            }
-            sent = told.len();
-            self.metrics.message_broadcast += 1;
+        let conns = self.push_targets(id);
+        for &conn in &conns {
+            self.send_flood_conn(conn, &out);
         }
         self.items.hold_envelope(w.envelope.clone());
-        sent
+        conns.len()
     }
 }
 

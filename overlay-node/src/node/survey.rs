@@ -64,7 +64,7 @@ impl Node {
         if let Some(f) = from {
             let _ = self.floodgate.record_received(id, f, self.ledger.tracking_ledger);
         }
-        self.flood_push(id, None, msg, &xdr);
+        self.flood_push(id, msg);
     }
 
     /// A survey message from the authenticated peer on `conn`: whether it was taken (started,
