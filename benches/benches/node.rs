@@ -16,13 +16,14 @@ use overlay_benches::{receive_path, sealed_transactions};
 use overlay_node::app::{AppInput, Application, Delivery, TxVerdict};
 use overlay_node::discovery::MemoryStore;
 use overlay_node::harness::Harness;
-use overlay_node::{ConnId, LedgerState, Node, NodeConfig, Output, Relay, RelayConfig};
+use overlay_node::{ConnId, LedgerState, Node, NodeConfig, Output, PeerWriter, Relay, RelayConfig};
 use overlay_proto::fixtures::scp_message;
 use overlay_proto::frame::FrameDecoder;
 use overlay_proto::wire::encode_message;
 use overlay_proto::xdr::{SendMoreExtended, StellarMessage};
 use overlay_proto::{Network, PeerAddress, Timestamp};
 use sha2::Sha256;
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -234,41 +235,79 @@ fn send_to_peers(c: &mut Criterion) {
         })
     });
 
+    // The node seals every frame itself.
     g.bench_function("node_broadcast", |b| {
         b.iter_batched(
-            || {
-                let mut n = node();
-                for k in 0..PEERS {
-                    let (conn, mut channel) = attach_remote(&mut n, k);
-                    // A grant large enough for the whole run.
-                    let grant = StellarMessage::SendMoreExtended(SendMoreExtended {
-                        num_messages: 1_000_000,
-                        num_bytes: 1 << 30,
-                    });
-                    let mut frame = Vec::new();
-                    channel.seal(&grant, &mut frame).unwrap();
-                    n.handle_bytes(now(), NOW_UNIX, conn, &frame);
-                }
-                while n.poll_output().is_some() {}
-                (n, envelopes.clone())
-            },
-            |(mut n, envelopes)| {
-                let mut bytes = 0;
-                for env in envelopes {
-                    assert_eq!(n.broadcast(now(), env).unwrap(), usize::from(PEERS));
-                    while let Some(o) = n.poll_output() {
-                        if let Output::Transmit { bytes: b, .. } = o {
-                            bytes += b.len();
-                        }
-                    }
-                }
-                black_box(bytes);
-                n
-            },
+            || granted_node(&envelopes, false),
+            |(n, envelopes, _)| broadcast_all(n, envelopes, None),
+            BatchSize::PerIteration,
+        )
+    });
+    // The connections' writers were taken: the node writes unsealed frames and each
+    // connection's `PeerWriter` seals them, here on the same thread (the same total work).
+    g.bench_function("node_broadcast_sealed_by_writers", |b| {
+        b.iter_batched(
+            || granted_node(&envelopes, true),
+            |(n, envelopes, mut writers)| broadcast_all(n, envelopes, Some(&mut writers)),
+            BatchSize::PerIteration,
+        )
+    });
+    // The same, without the sealing: the node loop's own share, what is left on its thread
+    // when a driver seals on the connections' tasks.
+    g.bench_function("node_broadcast_node_share", |b| {
+        b.iter_batched(
+            || granted_node(&envelopes, true),
+            |(n, envelopes, _)| broadcast_all(n, envelopes, None),
             BatchSize::PerIteration,
         )
     });
     g.finish();
+}
+
+/// A node with PEERS admitted peers, each granting enough for the whole run; with
+/// `take_writers`, the peers' writers taken out.
+fn granted_node(
+    envelopes: &[StellarMessage],
+    take_writers: bool,
+) -> (Node, Vec<StellarMessage>, BTreeMap<ConnId, PeerWriter>) {
+    let mut n = node();
+    let mut conns = Vec::new();
+    for k in 0..PEERS {
+        let (conn, mut channel) = attach_remote(&mut n, k);
+        let grant = StellarMessage::SendMoreExtended(SendMoreExtended { num_messages: 1_000_000, num_bytes: 1 << 30 });
+        let mut frame = Vec::new();
+        channel.seal(&grant, &mut frame).unwrap();
+        n.handle_bytes(now(), NOW_UNIX, conn, &frame);
+        conns.push(conn);
+    }
+    while n.poll_output().is_some() {}
+    let writers = match take_writers {
+        true => conns.iter().map(|&c| (c, n.take_writer(c).expect("admitted and drained"))).collect(),
+        false => BTreeMap::new(),
+    };
+    (n, envelopes.to_vec(), writers)
+}
+
+/// Broadcast every envelope and take the node's outputs, sealing them with `writers` if given.
+fn broadcast_all(
+    mut n: Node,
+    envelopes: Vec<StellarMessage>,
+    mut writers: Option<&mut BTreeMap<ConnId, PeerWriter>>,
+) -> Node {
+    let mut bytes = 0;
+    for env in envelopes {
+        assert_eq!(n.broadcast(now(), env).unwrap(), usize::from(PEERS));
+        while let Some(o) = n.poll_output() {
+            if let Output::Transmit { conn, bytes: mut b } = o {
+                if let Some(w) = writers.as_deref_mut().and_then(|w| w.get_mut(&conn)) {
+                    w.seal(&mut b).unwrap();
+                }
+                bytes += b.len();
+            }
+        }
+    }
+    black_box(bytes);
+    n
 }
 
 criterion_group!(benches, receive_pipeline, send_to_peers);

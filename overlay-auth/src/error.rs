@@ -62,6 +62,16 @@ pub enum MacError {
     BadMac,
 }
 
+/// Bytes given to [`MacSealer::seal_in_place`](crate::MacSealer::seal_in_place) that are not
+/// whole frames of [`MacSealer::frame_unsealed`](crate::MacSealer::frame_unsealed): a bug of
+/// the caller, never something a peer sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("not a whole authenticated frame at byte {offset}")]
+pub struct UnsealedFrameError {
+    /// Where the first bad frame starts; the frames before it are sealed.
+    pub offset: usize,
+}
+
 impl MacError {
     /// The text stellar-core puts in the ERR_AUTH message.
     pub fn text(&self) -> &'static str {

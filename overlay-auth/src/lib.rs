@@ -28,7 +28,7 @@ pub mod fuzz_build {
     pub mod fuzzing;
 }
 
-pub use error::{CertError, CryptoError, HandshakeError, IdentityError, MacError};
+pub use error::{CertError, CryptoError, HandshakeError, IdentityError, MacError, UnsealedFrameError};
 pub use handshake::{Established, Handshake, LocalAuth, LocalKeys, OpenPolicy, PeerPolicy, Progress};
 pub use hello::{HelloFacts, HelloParams};
 pub use identity::NodeIdentity;

@@ -1,10 +1,10 @@
 //! The authenticated channel: per-direction sequence numbers and HMAC-SHA256 (PROTOCOL.md §2).
 
-use crate::error::MacError;
+use crate::error::{MacError, UnsealedFrameError};
 use crate::keys::MacKeys;
 use hmac::{Hmac, KeyInit, Mac};
 use overlay_proto::MessageClass;
-use overlay_proto::frame::encode_authenticated_with;
+use overlay_proto::frame::{HEADER_LEN, LAST_FRAGMENT_BIT, encode_authenticated_with};
 use overlay_proto::wire::{self, RawMessage};
 use overlay_proto::xdr::{MessageType, StellarMessage};
 use sha2::Sha256;
@@ -116,11 +116,7 @@ impl MacSealer {
     ///
     /// The message type is read from the first four bytes of `message_xdr`.
     pub fn seal_xdr(&mut self, message_xdr: &[u8], out: &mut Vec<u8>) {
-        let unauthenticated = message_xdr
-            .first_chunk::<4>()
-            .and_then(|t| MessageType::try_from(i32::from_be_bytes(*t)).ok())
-            .is_some_and(|t| t.is_unauthenticated());
-        if unauthenticated {
+        if is_unauthenticated(message_xdr) {
             encode_authenticated_with(0, message_xdr, out, |_| [0u8; 32]);
             return;
         }
@@ -139,6 +135,70 @@ impl MacSealer {
         self.seal_xdr(&xdr, out);
         Ok(())
     }
+
+    /// Append a whole frame carrying `message_xdr` with its sequence and MAC left zero, for a
+    /// later [`seal_in_place`](Self::seal_in_place) to fill in, on whichever thread holds the
+    /// sealer. A frame of HELLO or ERROR_MSG is final as written.
+    pub fn frame_unsealed(message_xdr: &[u8], out: &mut Vec<u8>) {
+        encode_authenticated_with(0, message_xdr, out, |_| [0u8; 32]);
+    }
+
+    /// Fill in the sequence and the MAC of every frame in `frames`, in order, as
+    /// [`seal_xdr`](Self::seal_xdr) would have written them: `frames` holds whole frames of
+    /// [`frame_unsealed`](Self::frame_unsealed), back to back. On an error the frames before
+    /// the bad one are sealed and the sequence counts them.
+    ///
+    /// ```
+    /// use overlay_auth::{MacChannel, MacKeys, MacSealer};
+    /// use overlay_proto::wire;
+    /// use overlay_proto::xdr::StellarMessage;
+    ///
+    /// let keys = MacKeys { send: [1; 32], recv: [2; 32] };
+    /// let (mut here, _) = MacChannel::new(&keys).split();
+    /// let (mut elsewhere, _) = MacChannel::new(&keys).split();
+    /// let xdr = wire::encode_message(&StellarMessage::GetScpState(7)).unwrap();
+    ///
+    /// let mut sealed = Vec::new();
+    /// here.seal_xdr(&xdr, &mut sealed);
+    /// let mut frames = Vec::new();
+    /// MacSealer::frame_unsealed(&xdr, &mut frames);
+    /// elsewhere.seal_in_place(&mut frames).unwrap();
+    /// assert_eq!(frames, sealed);
+    /// ```
+    pub fn seal_in_place(&mut self, frames: &mut [u8]) -> Result<(), UnsealedFrameError> {
+        // version (4), sequence (8), message type (4), MAC (32)
+        const MIN_BODY: usize = 4 + 8 + 4 + 32;
+        let mut offset = 0;
+        while offset < frames.len() {
+            let rest = &mut frames[offset..];
+            let len = rest.first_chunk::<HEADER_LEN>().map(|m| u32::from_be_bytes(*m) & !LAST_FRAGMENT_BIT);
+            let Some(len) = len.map(|l| l as usize).filter(|&l| l >= MIN_BODY && l <= rest.len() - HEADER_LEN) else {
+                return Err(UnsealedFrameError { offset });
+            };
+            let body = &mut rest[HEADER_LEN..HEADER_LEN + len];
+            if body[..4] != [0; 4] {
+                return Err(UnsealedFrameError { offset });
+            }
+            let (signed, mac) = body[4..].split_at_mut(len - 4 - 32);
+            if !is_unauthenticated(&signed[8..]) {
+                signed[..8].copy_from_slice(&self.send_seq.to_be_bytes());
+                let mut m = self.send_mac.clone();
+                m.update(signed);
+                mac.copy_from_slice(&m.finalize().into_bytes());
+                self.send_seq = self.send_seq.wrapping_add(1);
+            }
+            offset += HEADER_LEN + len;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a message (its XDR) goes out with sequence 0 and a zero MAC: HELLO, ERROR_MSG.
+fn is_unauthenticated(message_xdr: &[u8]) -> bool {
+    message_xdr
+        .first_chunk::<4>()
+        .and_then(|t| MessageType::try_from(i32::from_be_bytes(*t)).ok())
+        .is_some_and(|t| t.is_unauthenticated())
 }
 
 impl MacOpener {

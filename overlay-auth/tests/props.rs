@@ -1,12 +1,14 @@
 //! Properties of the handshake machine and the MAC channel.
 
 use overlay_auth::{
-    Handshake, HandshakeError, HelloParams, LocalAuth, MacChannel, MacKeys, NodeIdentity, OpenPolicy, Progress,
+    Handshake, HandshakeError, HelloParams, LocalAuth, MacChannel, MacKeys, MacSealer, NodeIdentity, OpenPolicy,
+    Progress,
 };
 use overlay_proto::Network;
 use overlay_proto::frame::FrameDecoder;
+use overlay_proto::wire;
 use overlay_proto::wire::RawMessage;
-use overlay_proto::xdr::{StellarMessage, Uint256};
+use overlay_proto::xdr::{ErrorCode, SError, StellarMessage, Uint256};
 use proptest::prelude::*;
 
 const NOW: u64 = 1_800_000_000;
@@ -134,5 +136,63 @@ proptest! {
         if let Ok(raw) = RawMessage::parse(&body) {
             prop_assert!(rx.open(&raw).is_err());
         }
+    }
+
+    /// Frames written unsealed and sealed in place, in batches of any sizes, are byte for
+    /// byte the frames sealed directly: sequences, MACs, and ERROR_MSG left unauthenticated.
+    #[test]
+    fn sealing_in_place_equals_sealing_directly(
+        kinds in prop::collection::vec(0u8..3, 1..40),
+        cuts in prop::collection::vec(1usize..6, 1..40),
+    ) {
+        let keys = MacKeys { send: [5; 32], recv: [6; 32] };
+        let (mut direct, _) = MacChannel::new(&keys).split();
+        let (mut in_place, _) = MacChannel::new(&keys).split();
+        let xdrs: Vec<Vec<u8>> = kinds.iter().enumerate().map(|(i, k)| {
+            let msg = match k {
+                0 => StellarMessage::GetScpState(i as u32),
+                1 => StellarMessage::GetTxSet(Uint256([i as u8; 32])),
+                _ => StellarMessage::ErrorMsg(SError { code: ErrorCode::Load, msg: "x".try_into().unwrap() }),
+            };
+            wire::encode_message(&msg).unwrap()
+        }).collect();
+        let mut expected = Vec::new();
+        for x in &xdrs {
+            direct.seal_xdr(x, &mut expected);
+        }
+        let mut got = Vec::new();
+        let mut rest = &xdrs[..];
+        for cut in cuts.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (batch, tail) = rest.split_at((*cut).min(rest.len()));
+            let mut frames = Vec::new();
+            for x in batch {
+                MacSealer::frame_unsealed(x, &mut frames);
+            }
+            prop_assert!(in_place.seal_in_place(&mut frames).is_ok());
+            got.extend_from_slice(&frames);
+            rest = tail;
+        }
+        prop_assert_eq!(got, expected);
+        prop_assert_eq!(in_place.send_sequence(), direct.send_sequence());
+    }
+
+    /// Bytes that are not whole frames are refused at the first bad frame; the frames
+    /// before it are sealed and counted.
+    #[test]
+    fn cut_frames_are_refused(cut in 1usize..200) {
+        let keys = MacKeys { send: [5; 32], recv: [6; 32] };
+        let (mut sealer, _) = MacChannel::new(&keys).split();
+        let xdr = wire::encode_message(&StellarMessage::GetTxSet(Uint256([9; 32]))).unwrap();
+        let mut frames = Vec::new();
+        MacSealer::frame_unsealed(&xdr, &mut frames);
+        let one = frames.len();
+        MacSealer::frame_unsealed(&xdr, &mut frames);
+        let end = one + 1 + cut % (one - 1);
+        let result = sealer.seal_in_place(&mut frames[..end]);
+        prop_assert_eq!(result.map_err(|e| e.offset), Err(one));
+        prop_assert_eq!(sealer.send_sequence(), 1);
     }
 }

@@ -28,5 +28,5 @@ pub use app::{AppInput, Application, Delivery, MemoryApp, ScpVerdict, SharedTran
 pub use config::{ItemLimits, NodeConfig};
 pub use ledger::LedgerState;
 pub use node::{ConnId, Node, NodeError, NodeEvent, NodeSizes, Output, Received, SURVEY_BAD_SIGNATURE};
-pub use peer::{DropReason, Opened, Peer, PeerConfig, PeerEvent, PeerReader, PeerStats, SendError};
+pub use peer::{DropReason, Opened, Peer, PeerConfig, PeerEvent, PeerReader, PeerStats, PeerWriter, SendError};
 pub use relay::{Relay, RelayConfig};

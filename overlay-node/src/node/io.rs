@@ -5,7 +5,7 @@
 use super::conn::Conn;
 use super::{ConnId, Node};
 use crate::discovery::{JournalStore, PeerManager};
-use crate::peer::{DropReason, Opened, PeerReader};
+use crate::peer::{DropReason, Opened, PeerReader, PeerWriter};
 use overlay_auth::{PeerPolicy, Role};
 use overlay_proto::{NodeId, PeerAddress, Timestamp};
 use std::collections::BTreeMap;
@@ -93,6 +93,20 @@ impl Node {
     /// [`handle_bytes`](Self::handle_bytes). A driver that never asks loses nothing.
     pub fn take_reader(&mut self, conn: ConnId) -> Option<PeerReader> {
         self.conns.get_mut(&conn)?.peer.as_mut()?.take_reader()
+    }
+
+    /// Take the send half of `conn`'s MAC channel out of the node, to seal on the
+    /// connection's own thread or task (see [`PeerWriter`]). Offered once the peer is admitted
+    /// and every frame sealed so far was handed out: a driver asks after draining the
+    /// outputs, and until it gets the writer nothing changes. From then on every
+    /// [`Output::Transmit`](super::Output::Transmit) for `conn` holds unsealed frames, which
+    /// the driver passes through [`PeerWriter::seal`], in order, before writing them.
+    pub fn take_writer(&mut self, conn: ConnId) -> Option<PeerWriter> {
+        let queued = self.outputs.iter().any(|o| matches!(o, super::Output::Transmit { conn: c, .. } if *c == conn));
+        if queued {
+            return None;
+        }
+        self.conns.get_mut(&conn)?.peer.as_mut()?.take_writer()
     }
 
     /// Messages the [`PeerReader`] of `conn` opened, in order.

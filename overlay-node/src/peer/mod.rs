@@ -19,11 +19,13 @@ mod reader;
 mod reason;
 mod receive;
 mod stats;
+mod writer;
 
 pub use config::PeerConfig;
 pub use reader::{Opened, PeerReader};
 pub use reason::DropReason;
 pub use stats::PeerStats;
+pub use writer::PeerWriter;
 
 use crate::metrics::{Histogram, Traffic};
 use overlay_auth::{Handshake, HelloFacts, MacOpener, MacSealer, PeerPolicy, Role};
@@ -68,9 +70,10 @@ pub enum PeerEvent {
 
 enum Phase {
     Handshaking(Box<Handshake>),
-    /// Authenticated; `admitted` is false until the owner calls `admit`.
+    /// Authenticated; `admitted` is false until the owner calls `admit`. `sealer` is `None`
+    /// once the driver took the [`PeerWriter`]: frames then go out unsealed, for it to seal.
     Authenticated {
-        sealer: Box<MacSealer>,
+        sealer: Option<Box<MacSealer>>,
         admitted: bool,
     },
     Closed,
@@ -332,6 +335,21 @@ impl Peer {
         }
     }
 
+    /// Take the send half of the MAC channel out of an admitted peer, for the driver to seal
+    /// where it writes (see [`PeerWriter`]). Every batch [`poll_transmit`](Self::poll_transmit)
+    /// returns from then on holds unsealed frames. `None` before admission, once closed, if
+    /// taken already, or while frames sealed here wait to be polled: take it only after
+    /// draining every batch, so that no sealed frame comes after an unsealed one.
+    pub fn take_writer(&mut self) -> Option<PeerWriter> {
+        let Phase::Authenticated { sealer, admitted: true } = &mut self.inner.phase else {
+            return None;
+        };
+        if !self.inner.urgent.is_empty() {
+            return None;
+        }
+        sealer.take().map(|s| PeerWriter::new(*s))
+    }
+
     /// A message the driver's [`PeerReader`] opened: handled as if its bytes had been read
     /// here. Ignored unless the reader was taken and the peer is open.
     pub fn handle_opened(&mut self, now: Timestamp, opened: Opened) {
@@ -467,11 +485,11 @@ impl Inner {
         let Phase::Authenticated { sealer, .. } = &mut self.phase else {
             return;
         };
-        let before = self.urgent.len();
-        if sealer.seal(msg, &mut self.urgent).is_err() {
-            self.urgent.truncate(before);
+        let Ok(xdr) = wire::encode_message(msg) else {
             return;
-        }
+        };
+        let before = self.urgent.len();
+        seal_xdr(sealer, &xdr, &mut self.urgent);
         self.traffic.note_written(msg.discriminant() as i32, self.urgent.len() - before);
         self.urgent_frames += 1;
         self.urgent_last_enqueued = now;
@@ -506,7 +524,7 @@ impl Inner {
                     break;
                 };
                 let before = batch.len();
-                sealer.seal_xdr(&s.payload, &mut batch);
+                seal_xdr(sealer, &s.payload, &mut batch);
                 let code = s.payload.get(..4).map_or(-1, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
                 self.traffic.note_written(code, batch.len() - before);
                 self.queue_delay[s.priority.index()].observe(now - s.enqueued_at);
@@ -564,5 +582,14 @@ impl Inner {
             self.ping = Some((Hash256(hash), now));
             self.send_now(now, &StellarMessage::GetScpQuorumset(Uint256(hash)));
         }
+    }
+}
+
+/// Append the frame of `xdr`: sealed, or with its sequence and MAC left for the driver's
+/// [`PeerWriter`] once the sealer is out.
+fn seal_xdr(sealer: &mut Option<Box<MacSealer>>, xdr: &[u8], out: &mut Vec<u8>) {
+    match sealer {
+        Some(s) => s.seal_xdr(xdr, out),
+        None => MacSealer::frame_unsealed(xdr, out),
     }
 }

@@ -63,7 +63,7 @@ impl Inner {
         self.remote = Some(est.remote.clone());
         let (sealer, opener) = est.channel.split();
         self.opener = Some(opener);
-        self.phase = Phase::Authenticated { sealer: Box::new(sealer), admitted: false };
+        self.phase = Phase::Authenticated { sealer: Some(Box::new(sealer)), admitted: false };
         self.events.push_back(PeerEvent::Authenticated(est.remote));
     }
 

@@ -1,10 +1,11 @@
 //! Socket tasks: the listener, dials, and a reader and a writer per connection. They move
 //! bytes and report; no protocol decision is made here (the reader runs the peer's
-//! `PeerReader`, which the node hands over once the peer is admitted).
+//! `PeerReader` and the writer its `PeerWriter`, which the node hands over once the peer is
+//! admitted).
 
 use super::task::Input;
 use overlay_host::connect::DialError;
-use overlay_node::{ConnId, DropReason, PeerReader};
+use overlay_node::{ConnId, DropReason, PeerReader, PeerWriter};
 use overlay_proto::PeerAddress;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,21 +105,49 @@ async fn read(conn: ConnId, rd: &mut OwnedReadHalf, buf: &mut [u8], inputs: &mps
 /// Bytes gathered into one write at most (beyond one batch).
 const WRITE_COALESCE_BYTES: usize = 256 * 1024;
 
+/// What the node task hands a connection's writer, in order.
+pub(crate) enum Write {
+    /// A batch of the node's frames: sealed, or unsealed once the writer has the sealer.
+    Frames(Vec<u8>),
+    /// The peer's [`PeerWriter`]: every batch after it is sealed here.
+    Sealer(Box<PeerWriter>),
+}
+
+/// Write the node's batches on the socket until the node task lets go of the queue. Once
+/// the connection's [`PeerWriter`] arrives, each batch gets its sequences and MACs here, on
+/// this task, rather than on the node task.
 pub(crate) async fn write_loop(
     conn: ConnId,
     mut wr: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut rx: mpsc::Receiver<Write>,
     blocked: Arc<AtomicBool>,
     inputs: mpsc::Sender<Input>,
 ) {
-    while let Some(mut batch) = rx.recv().await {
+    let mut sealer: Option<Box<PeerWriter>> = None;
+    while let Some(item) = rx.recv().await {
+        let mut batch = match item {
+            Write::Frames(b) => b,
+            Write::Sealer(s) => {
+                sealer = Some(s);
+                continue;
+            }
+        };
+        let mut sealed = seal(&mut sealer, &mut batch);
         // Batches that queued up while the last write was in flight go out in the same
         // write: one syscall for many frames on a busy connection (PERF.md).
-        while batch.len() < WRITE_COALESCE_BYTES {
+        while sealed.is_ok() && batch.len() < WRITE_COALESCE_BYTES {
             match rx.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
+                Ok(Write::Frames(mut more)) => {
+                    sealed = seal(&mut sealer, &mut more);
+                    batch.extend_from_slice(&more);
+                }
+                Ok(Write::Sealer(s)) => sealer = Some(s),
                 Err(_) => break,
             }
+        }
+        if let Err(reason) = sealed {
+            let _ = inputs.send(Input::Closed(conn, reason)).await;
+            return;
         }
         if let Err(e) = wr.write_all(&batch).await {
             let reason = DropReason::Io(format!("error during write: {e}").into());
@@ -130,6 +159,13 @@ pub(crate) async fn write_loop(
         }
     }
     let _ = wr.shutdown().await;
+}
+
+fn seal(sealer: &mut Option<Box<PeerWriter>>, batch: &mut [u8]) -> Result<(), DropReason> {
+    match sealer {
+        Some(s) => s.seal(batch),
+        None => Ok(()),
+    }
 }
 
 /// Accept connections and hand them to the node task until it stops.

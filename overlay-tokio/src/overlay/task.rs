@@ -72,12 +72,12 @@ pub(crate) enum Command {
 /// One socket's plumbing.
 struct ConnIo {
     remote: SocketAddr,
-    writer: Option<mpsc::Sender<Vec<u8>>>,
+    writer: Option<mpsc::Sender<io::Write>>,
     /// Set when the node task found the writer full; the writer reports `Writable` after
     /// its next write.
     blocked: Arc<AtomicBool>,
     /// Batches the writer could not take yet.
-    pending: VecDeque<Vec<u8>>,
+    pending: VecDeque<io::Write>,
     /// Answers the reader's reads until it has the peer's reader.
     handover: Option<mpsc::Sender<io::Handover>>,
     /// Returned to the reader for each batch of opened messages taken.
@@ -131,6 +131,8 @@ pub(crate) struct NodeTask {
     closing: Vec<JoinHandle<()>>,
     /// Dials in progress, aborted at shutdown.
     dials: Vec<JoinHandle<()>>,
+    /// Connections whose writer task is to get the peer's sealer (see `hand_sealers`).
+    awaiting_sealer: Vec<ConnId>,
     shutdown_reply: Option<Reply<()>>,
     deliveries_missed: u64,
     peers_refreshed: Instant,
@@ -158,6 +160,7 @@ impl NodeTask {
             connecting: ConnectWaiters::default(),
             closing: Vec::new(),
             dials: Vec::new(),
+            awaiting_sealer: Vec::new(),
             shutdown_reply: None,
             deliveries_missed: 0,
             peers_refreshed: Instant::now(),
@@ -381,6 +384,9 @@ impl NodeTask {
                 Output::Event(e) => self.publish(e),
             }
         }
+        if !self.awaiting_sealer.is_empty() {
+            self.hand_sealers();
+        }
         self.ch.deliveries.flush();
         self.shared.hub.flush();
     }
@@ -446,12 +452,31 @@ impl NodeTask {
         let _ = handover.try_send(reader);
         if taken {
             c.handover = None;
+            self.awaiting_sealer.push(conn);
+        }
+    }
+
+    /// Once a connection's reader is out, its [`PeerWriter`](overlay_node::PeerWriter) goes
+    /// to its writer task too, queued after every batch sealed here. The node offers it only
+    /// when none of its sealed frames is left (all outputs taken, the peer's queue drained), so
+    /// a connection that cannot write yet is asked again after the next turn.
+    fn hand_sealers(&mut self) {
+        let waiting = std::mem::take(&mut self.awaiting_sealer);
+        for conn in waiting {
+            let Some(c) = self.conns.get_mut(&conn) else { continue };
+            match self.node.take_writer(conn) {
+                Some(w) => {
+                    c.pending.push_back(io::Write::Sealer(Box::new(w)));
+                    self.flush_pending(conn);
+                }
+                None => self.awaiting_sealer.push(conn),
+            }
         }
     }
 
     fn transmit(&mut self, conn: ConnId, bytes: Vec<u8>) {
         let Some(c) = self.conns.get_mut(&conn) else { return };
-        c.pending.push_back(bytes);
+        c.pending.push_back(io::Write::Frames(bytes));
         self.flush_pending(conn);
         if self.conns.get(&conn).is_some_and(|c| !c.pending.is_empty()) {
             self.node.set_writable(conn, false);
