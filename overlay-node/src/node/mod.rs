@@ -28,6 +28,16 @@
 //! [`Node::handle_opened`] and [`Node::handle_read_failed`] instead of bytes. A driver that
 //! never asks (the simulator, the mio driver) gets the same behaviour with everything on
 //! its loop.
+//!
+//! # Sealing elsewhere
+//!
+//! Likewise for the send path's MACs: once a peer is admitted, a driver that has taken every
+//! output so far may ask [`Node::take_writer`]. With the [`PeerWriter`](crate::PeerWriter),
+//! every later [`Output::Transmit`] for that connection holds frames whose sequence and MAC
+//! are left zero; the driver seals each batch with the writer, in order, where it writes it
+//! (the tokio driver: on the connection's writer task). A broadcast to many peers then costs
+//! the node's loop one encoding and a copy per peer, and the HMACs run on the connections'
+//! tasks.
 
 mod commands;
 mod conn;

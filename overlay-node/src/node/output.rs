@@ -24,7 +24,8 @@ pub enum Output {
     Transmit {
         /// The connection.
         conn: ConnId,
-        /// Whole frames.
+        /// Whole frames: sealed, or, once the driver took the connection's
+        /// [`PeerWriter`](crate::PeerWriter), with sequence and MAC left for it to fill in.
         bytes: Vec<u8>,
     },
     /// Close the socket of `conn`; nothing more will be written.
