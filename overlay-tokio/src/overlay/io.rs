@@ -30,7 +30,12 @@ pub(crate) async fn dial(conn: ConnId, address: PeerAddress, timeout: Duration, 
 }
 
 /// Batches of opened messages a connection's reader may have waiting for the node task.
-pub(crate) const OPENED_IN_FLIGHT: usize = 2;
+pub(crate) const OPENED_IN_FLIGHT: usize = 4;
+
+/// Opened messages handed to the node task at most at once: flow control's grant batch
+/// (SEND_MORE_BATCH_SIZE, 40). A 64 KiB read holds up to some 250 transactions; in batches,
+/// the node task takes the first (and its grant leaves) while this task opens the next.
+const OPENED_BATCH: usize = 40;
 
 /// What the node task answers each read of a connection that is not admitted yet: the
 /// connection's [`PeerReader`] once it can be taken, `None` until then.
@@ -66,20 +71,37 @@ pub(crate) async fn read_loop(
     // The reader may hold whole frames already.
     let mut n = 0;
     loop {
-        let mut opened = Vec::new();
-        let result = reader.read(&buf[..n], &mut opened);
-        if !opened.is_empty() {
-            // Decoded messages take more memory than their bytes: a connection has at most
-            // OPENED_IN_FLIGHT batches waiting for the node task.
-            match credit.acquire().await {
-                Ok(permit) => permit.forget(),
-                Err(_) => return,
+        reader.feed(&buf[..n]);
+        let mut failed = None;
+        loop {
+            let mut opened = Vec::with_capacity(OPENED_BATCH);
+            while opened.len() < OPENED_BATCH {
+                match reader.next_message() {
+                    Some(Ok(o)) => opened.push(o),
+                    Some(Err(reason)) => {
+                        failed = Some(reason);
+                        break;
+                    }
+                    None => break,
+                }
             }
-            if inputs.send(Input::Opened(conn, opened)).await.is_err() {
-                return;
+            let full = opened.len() == OPENED_BATCH;
+            if !opened.is_empty() {
+                // Decoded messages take more memory than their bytes: a connection has at
+                // most OPENED_IN_FLIGHT batches waiting for the node task.
+                match credit.acquire().await {
+                    Ok(permit) => permit.forget(),
+                    Err(_) => return,
+                }
+                if inputs.send(Input::Opened(conn, opened)).await.is_err() {
+                    return;
+                }
+            }
+            if !full || failed.is_some() {
+                break;
             }
         }
-        if let Err(reason) = result {
+        if let Some(reason) = failed {
             let _ = inputs.send(Input::ReadFailed(conn, reason)).await;
             return;
         }

@@ -195,6 +195,7 @@ impl NodeTask {
                     // Inputs already queued are taken before the next turn of the loop.
                     for _ in 1..INPUTS_PER_TURN {
                         let Ok(input) = self.ch.inputs.try_recv() else { break };
+                        self.carry_out();
                         self.handle_input(input);
                     }
                 }
@@ -374,6 +375,16 @@ impl NodeTask {
     /// Carry out every output, then hand this turn's deliveries and messages over (one
     /// wake-up for the application and for each subscriber).
     fn drain_outputs(&mut self) {
+        self.carry_out();
+        self.ch.deliveries.flush();
+        self.shared.hub.flush();
+    }
+
+    /// Carry out the outputs so far. Between the inputs of one turn, so that what an input
+    /// produced for a socket (a flow-control grant, a forwarded envelope) is written without
+    /// waiting for the rest of the turn; deliveries and subscribers' messages still go over
+    /// once per turn.
+    fn carry_out(&mut self) {
         while let Some(out) = self.node.poll_output() {
             match out {
                 Output::Connect { conn, address } => self.dial(conn, address),
@@ -387,8 +398,6 @@ impl NodeTask {
         if !self.awaiting_sealer.is_empty() {
             self.hand_sealers();
         }
-        self.ch.deliveries.flush();
-        self.shared.hub.flush();
     }
 
     fn deliver(&mut self, d: Delivery) {
