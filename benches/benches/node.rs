@@ -16,7 +16,7 @@ use overlay_benches::{receive_path, sealed_transactions};
 use overlay_node::app::{AppInput, Application, Delivery, TxVerdict};
 use overlay_node::discovery::MemoryStore;
 use overlay_node::harness::Harness;
-use overlay_node::{ConnId, LedgerState, Node, NodeConfig, Output, PeerWriter, Relay, RelayConfig};
+use overlay_node::{ConnId, LedgerState, Node, NodeConfig, Opened, Output, PeerWriter, Relay, RelayConfig};
 use overlay_proto::fixtures::scp_message;
 use overlay_proto::frame::FrameDecoder;
 use overlay_proto::wire::encode_message;
@@ -159,13 +159,28 @@ fn receive_pipeline(c: &mut Criterion) {
     let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&keys.send).unwrap();
     g.bench_function("baseline_receive_path", |b| b.iter(|| black_box(baseline_receive(&stream, &keyed))));
 
-    steady_state(&mut g, "node_null_app", &mut NullApp(Vec::new()), None);
+    let (every, share) = (Timing::Everything, Timing::NodeShare);
+    steady_state(&mut g, "node_null_app", &mut NullApp(Vec::new()), false, every);
     let relay = || Relay::new(RelayConfig::new(Network::Standalone.id()));
-    steady_state(&mut g, "node_relay_app", &mut relay(), None);
+    steady_state(&mut g, "node_relay_app", &mut relay(), false, every);
     // Ledgers close every 4096 transactions (a busy network's 5 s): the Floodgate and the
     // held transactions are cleared below the window instead of evicting at their bounds.
-    steady_state(&mut g, "node_relay_app_ledger_closes", &mut relay(), Some(()));
+    steady_state(&mut g, "node_relay_app_ledger_closes", &mut relay(), true, every);
+    // The node loop's share when the driver opens frames on the connection's task.
+    steady_state(&mut g, "node_null_app_node_share", &mut NullApp(Vec::new()), false, share);
+    steady_state(&mut g, "node_relay_app_ledger_closes_node_share", &mut relay(), true, share);
     g.finish();
+}
+
+/// What a receive-pipeline iteration times.
+#[derive(Clone, Copy, PartialEq)]
+enum Timing {
+    /// Bytes in, everything on this thread: framing, MAC, decoding, hashing and the node.
+    Everything,
+    /// The peer's reader is taken out and opens the frames outside the timing; only the
+    /// node's handling of the opened messages is timed (what is left on the node's loop when
+    /// a driver reads on the connections' tasks).
+    NodeShare,
 }
 
 /// Feed `MESSAGES` new transactions per iteration to one node over one connection, kept for
@@ -173,22 +188,46 @@ fn receive_pipeline(c: &mut Criterion) {
 /// closes the Floodgate and the held transactions fill up to their bounds and then evict;
 /// with them (`closes`), a ledger closes after every iteration. Sealing is outside the
 /// timing; the ledger close is inside.
-fn steady_state(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, app: &mut dyn Application, closes: Option<()>) {
+fn steady_state(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    app: &mut dyn Application,
+    closes: bool,
+    timing: Timing,
+) {
     let mut n = node();
     let (conn, mut channel) = attach_remote(&mut n, 1);
     pump(&mut n, app);
+    let mut reader = (timing == Timing::NodeShare).then(|| n.take_reader(conn).expect("an admitted peer"));
     let mut next_tx = 1u64;
     let mut ledger = LedgerState::relay();
     let mut batch = |n: &mut Node, app: &mut dyn Application| {
         let stream = sealed_transactions(&mut channel, next_tx, MESSAGES as u64);
         next_tx += MESSAGES as u64;
         let accepted = n.counters().flood_unique_recv;
+        let opened: Vec<Vec<Opened>> = match reader.as_mut() {
+            Some(r) => stream
+                .chunks(READ_CHUNK)
+                .map(|chunk| {
+                    let mut out = Vec::new();
+                    r.read(chunk, &mut out).expect("frames we sealed");
+                    out
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let start = Instant::now();
-        for chunk in stream.chunks(READ_CHUNK) {
-            n.handle_bytes(now(), NOW_UNIX, conn, chunk);
+        if opened.is_empty() {
+            for chunk in stream.chunks(READ_CHUNK) {
+                n.handle_bytes(now(), NOW_UNIX, conn, chunk);
+                pump(n, app);
+            }
+        }
+        for read in opened {
+            n.handle_opened(now(), NOW_UNIX, conn, read);
             pump(n, app);
         }
-        if closes.is_some() {
+        if closes {
             ledger.tracking_ledger += 1;
             let _ = n.handle_app(now(), AppInput::Ledger(ledger));
             pump(n, app);
