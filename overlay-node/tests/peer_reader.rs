@@ -3,26 +3,15 @@
 //! itself, the other through its [`PeerReader`] and `handle_opened`; their events and what
 //! they send must be the same, whatever the chunking and wherever the stream is damaged.
 
-use overlay_auth::{HelloParams, LocalAuth, NodeIdentity, OpenPolicy};
-use overlay_flow::LedgerLimits;
-use overlay_node::{DropReason, Peer, PeerConfig, PeerEvent, PeerReader};
+mod common;
+
+use common::{UNIX, trio};
+use overlay_auth::OpenPolicy;
+use overlay_node::{DropReason, Peer, PeerEvent, PeerReader};
+use overlay_proto::Timestamp;
 use overlay_proto::fixtures::transaction_message;
 use overlay_proto::xdr::{DontHave, FloodAdvert, Hash, MessageType, StellarMessage, Uint256};
-use overlay_proto::{Network, Timestamp};
 use proptest::prelude::*;
-use std::sync::Arc;
-
-const UNIX: u64 = 1_800_000_000;
-
-fn local(seed: u8, port: u16) -> LocalAuth {
-    let hello = HelloParams { listening_port: port, ..HelloParams::default() };
-    LocalAuth::new(NodeIdentity::from_seed([seed; 32]), Network::Standalone.id(), [seed ^ 9; 32], hello)
-}
-
-fn acceptor(now: Timestamp, config: &Arc<PeerConfig>) -> Peer {
-    let hs = local(2, 11626).accept(UNIX, [2; 32]);
-    Peer::new(hs, "127.0.0.1:50000".parse().unwrap(), config.clone(), LedgerLimits::default(), now, 2)
-}
 
 /// An initiator and two identical acceptors: `inside` reads its bytes, `outside` had its
 /// reader taken once admitted.
@@ -39,42 +28,13 @@ struct Trio {
 }
 
 fn drain(p: &mut Peer, now: Timestamp, log: &mut Vec<PeerEvent>) {
-    while let Some(e) = p.poll_event() {
-        if let PeerEvent::Authenticated(_) = e {
-            p.admit(now, None, 0);
-        }
-        log.push(e);
-    }
+    log.extend(common::drain(p, now));
 }
 
 impl Trio {
     fn new() -> Self {
         let now = Timestamp::from_secs(100);
-        let config = Arc::new(PeerConfig::default());
-        let hs = local(1, 11625).initiate(UNIX, [1; 32]);
-        let mut a = Peer::new(hs, "127.0.0.1:11626".parse().unwrap(), config.clone(), LedgerLimits::default(), now, 1);
-        let (mut inside, mut outside) = (acceptor(now, &config), acceptor(now, &config));
-        let (mut ie, mut oe, mut ae) = (vec![], vec![], vec![]);
-        for _ in 0..100 {
-            let mut moved = false;
-            while let Some(bytes) = a.poll_transmit(now) {
-                inside.handle_bytes(now, UNIX, &bytes, &OpenPolicy);
-                outside.handle_bytes(now, UNIX, &bytes, &OpenPolicy);
-                moved = true;
-            }
-            drain(&mut inside, now, &mut ie);
-            drain(&mut outside, now, &mut oe);
-            while let Some(bytes) = inside.poll_transmit(now) {
-                assert_eq!(outside.poll_transmit(now).as_deref(), Some(&bytes[..]));
-                a.handle_bytes(now, UNIX, &bytes, &OpenPolicy);
-                moved = true;
-            }
-            drain(&mut a, now, &mut ae);
-            if !moved {
-                break;
-            }
-        }
-        assert_eq!(ie, oe);
+        let (a, inside, mut outside) = trio(now);
         let reader = outside.take_reader().expect("admitted: the reader can be taken");
         assert!(outside.take_reader().is_none(), "only once");
         // From here on the logs hold what the initiator sends next.

@@ -4,37 +4,15 @@
 //! sealed by its [`PeerWriter`]. After sealing, the bytes must be the same, and the
 //! initiator must read them.
 
-use overlay_auth::{HelloParams, LocalAuth, NodeIdentity, OpenPolicy};
-use overlay_flow::LedgerLimits;
-use overlay_node::{DropReason, Peer, PeerConfig, PeerEvent, PeerWriter};
+mod common;
+
+use common::{UNIX, drain, trio};
+use overlay_auth::OpenPolicy;
+use overlay_node::{DropReason, Peer, PeerEvent, PeerWriter};
+use overlay_proto::Timestamp;
 use overlay_proto::fixtures::transaction_message;
 use overlay_proto::xdr::{DontHave, MessageType, StellarMessage, Uint256};
-use overlay_proto::{Network, Timestamp};
 use proptest::prelude::*;
-use std::sync::Arc;
-
-const UNIX: u64 = 1_800_000_000;
-
-fn local(seed: u8, port: u16) -> LocalAuth {
-    let hello = HelloParams { listening_port: port, ..HelloParams::default() };
-    LocalAuth::new(NodeIdentity::from_seed([seed; 32]), Network::Standalone.id(), [seed ^ 9; 32], hello)
-}
-
-fn acceptor(now: Timestamp, config: &Arc<PeerConfig>) -> Peer {
-    let hs = local(2, 11626).accept(UNIX, [2; 32]);
-    Peer::new(hs, "127.0.0.1:50000".parse().unwrap(), config.clone(), LedgerLimits::default(), now, 2)
-}
-
-fn drain(p: &mut Peer, now: Timestamp) -> Vec<PeerEvent> {
-    let mut log = Vec::new();
-    while let Some(e) = p.poll_event() {
-        if let PeerEvent::Authenticated(_) = e {
-            p.admit(now, None, 0);
-        }
-        log.push(e);
-    }
-    log
-}
 
 /// An initiator and two identical acceptors: `inside` seals its own frames, `outside` had
 /// its writer taken once admitted.
@@ -51,28 +29,7 @@ struct Trio {
 impl Trio {
     fn new() -> Self {
         let now = Timestamp::from_secs(100);
-        let config = Arc::new(PeerConfig::default());
-        let hs = local(1, 11625).initiate(UNIX, [1; 32]);
-        let mut a = Peer::new(hs, "127.0.0.1:11626".parse().unwrap(), config.clone(), LedgerLimits::default(), now, 1);
-        let (mut inside, mut outside) = (acceptor(now, &config), acceptor(now, &config));
-        for _ in 0..100 {
-            let mut moved = false;
-            while let Some(bytes) = a.poll_transmit(now) {
-                inside.handle_bytes(now, UNIX, &bytes, &OpenPolicy);
-                outside.handle_bytes(now, UNIX, &bytes, &OpenPolicy);
-                moved = true;
-            }
-            assert_eq!(drain(&mut inside, now), drain(&mut outside, now));
-            while let Some(bytes) = inside.poll_transmit(now) {
-                assert_eq!(outside.poll_transmit(now).as_deref(), Some(&bytes[..]));
-                a.handle_bytes(now, UNIX, &bytes, &OpenPolicy);
-                moved = true;
-            }
-            drain(&mut a, now);
-            if !moved {
-                break;
-            }
-        }
+        let (mut a, mut inside, mut outside) = trio(now);
         for p in [&mut inside, &mut outside] {
             p.send(now, &StellarMessage::GetScpState(0)).unwrap();
         }
