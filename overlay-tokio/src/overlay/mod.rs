@@ -3,8 +3,10 @@
 //! One task owns the node; each socket has a reader and a writer task; a listener task
 //! accepts; a resolver task re-resolves configured host names. Once a peer is admitted, its
 //! reader task runs the peer's [`PeerReader`](overlay_node::PeerReader) (framing, MAC check,
-//! XDR decoding, the flood hash) and hands the node task opened messages; the node task
-//! keeps the decisions. The application runs on a thread of its own (the
+//! XDR decoding, the flood hash) and hands the node task opened messages, a flow-control
+//! batch at a time; its writer task gets the peer's [`PeerWriter`](overlay_node::PeerWriter)
+//! and seals the frames the node task writes (sequence and MAC). The node task keeps the
+//! decisions. The application runs on a thread of its own (the
 //! [`Relay`](overlay_node::Relay) unless another is given), or outside the overlay reading
 //! [`Deliveries`]; the peer database is written behind the node on another thread.
 //! Everything between them is a bounded channel, and what a turn of the node task's loop
