@@ -84,6 +84,15 @@ pub enum Violation {
         /// The node's connection id.
         conn_id: u64,
     },
+    /// A node gave a write batch that its connection's writer could not seal (not whole
+    /// frames), once the writer was taken out (`World::take_connection_work`).
+    #[error("node {node} gave connection #{conn_id} a write batch its writer cannot seal")]
+    UnsealableTransmit {
+        /// The writer.
+        node: NodeIndex,
+        /// The node's connection id.
+        conn_id: u64,
+    },
     /// A node wrote before the connection was up.
     #[error("node {node} wrote on its connection #{conn_id} before it was connected")]
     TransmitBeforeConnect {

@@ -572,11 +572,10 @@ impl World {
         };
         let mut opened = Vec::new();
         let result = reader.read(bytes, &mut opened);
-        self.node.handle_opened(now, unix, conn, opened);
-        if let Err(reason) = result {
+        if result.is_err() {
             self.readers.remove(&conn);
-            self.node.handle_read_failed(now, unix, conn, reason);
         }
+        self.node.handle_read(now, unix, conn, opened, result);
     }
 
     fn remote_of(&self, conn: ConnId) -> Option<usize> {

@@ -88,9 +88,8 @@ impl Node {
     /// decoding and hashing on the connection's own thread or task (see [`PeerReader`]).
     /// Offered once the peer is admitted: a driver asks after each read until it gets it,
     /// reads nothing more from the socket meanwhile, and from then on calls
-    /// [`handle_opened`](Self::handle_opened) and
-    /// [`handle_read_failed`](Self::handle_read_failed) instead of
-    /// [`handle_bytes`](Self::handle_bytes). A driver that never asks loses nothing.
+    /// [`handle_read`](Self::handle_read) instead of [`handle_bytes`](Self::handle_bytes). A
+    /// driver that never asks loses nothing.
     pub fn take_reader(&mut self, conn: ConnId) -> Option<PeerReader> {
         self.conns.get_mut(&conn)?.peer.as_mut()?.take_reader()
     }
@@ -109,13 +108,18 @@ impl Node {
         self.conns.get_mut(&conn)?.peer.as_mut()?.take_writer()
     }
 
-    /// Messages the [`PeerReader`] of `conn` opened, in order.
-    pub fn handle_opened(
+    /// What the [`PeerReader`] of `conn` read: the messages it opened, in order, and then
+    /// whether it found a reason to drop the connection (a bad frame, XDR or MAC), as
+    /// [`PeerReader::read`] returns them. Handled as bytes read by the peer itself are: a
+    /// failure closes the peer (with the ERROR it calls for) before the node acts on the
+    /// messages before it, so none of them is answered on the dying connection.
+    pub fn handle_read(
         &mut self,
         now: Timestamp,
         now_unix: u64,
         conn: ConnId,
         opened: impl IntoIterator<Item = Opened>,
+        result: Result<(), DropReason>,
     ) {
         self.advance(now, now_unix);
         let Some(peer) = self.conns.get_mut(&conn).and_then(|c| c.peer.as_mut()) else {
@@ -124,18 +128,10 @@ impl Node {
         for o in opened {
             peer.handle_opened(self.now, o);
         }
-        self.dirty.insert(conn);
-        self.flush();
-    }
-
-    /// The [`PeerReader`] of `conn` found a reason to drop it (a bad frame, XDR or MAC):
-    /// the peer sends the ERROR it calls for, and closes.
-    pub fn handle_read_failed(&mut self, now: Timestamp, now_unix: u64, conn: ConnId, reason: DropReason) {
-        self.advance(now, now_unix);
-        if let Some(peer) = self.conns.get_mut(&conn).and_then(|c| c.peer.as_mut()) {
+        if let Err(reason) = result {
             peer.close(self.now, reason);
-            self.dirty.insert(conn);
         }
+        self.dirty.insert(conn);
         self.flush();
     }
 

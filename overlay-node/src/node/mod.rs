@@ -25,7 +25,7 @@
 //! flood hash) on the connection's own thread or task: after each `handle_bytes` it asks
 //! [`Node::take_reader`], reading nothing more from that socket until the answer; once it
 //! has the [`PeerReader`](crate::PeerReader), it feeds the reader and gives the node
-//! [`Node::handle_opened`] and [`Node::handle_read_failed`] instead of bytes. A driver that
+//! [`Node::handle_read`] instead of bytes. A driver that
 //! never asks (the simulator, the mio driver) gets the same behaviour with everything on
 //! its loop.
 //!

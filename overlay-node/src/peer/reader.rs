@@ -3,7 +3,7 @@
 //! node-wide state, so a driver may take the reader out of the node
 //! ([`Node::take_reader`](crate::Node::take_reader)) and run it on the connection's own
 //! thread or task, handing the node [`Opened`] messages instead of bytes
-//! ([`Node::handle_opened`](crate::Node::handle_opened)). A driver that does not keeps
+//! ([`Node::handle_read`](crate::Node::handle_read)). A driver that does not keeps
 //! feeding bytes, and the peer runs the same reader inside the node.
 
 use super::DropReason;
@@ -38,11 +38,8 @@ pub struct Opened {
 /// let mut reader = node.take_reader(conn).expect("an admitted peer");
 /// let mut opened = Vec::new();
 /// let result = reader.read(chunk, &mut opened);
-/// // Back on the node's task: what was opened, then the error if there was one.
-/// node.handle_opened(now, 0, conn, opened);
-/// if let Err(reason) = result {
-///     node.handle_read_failed(now, 0, conn, reason);
-/// }
+/// // Back on the node's task: what was opened, and the error if there was one.
+/// node.handle_read(now, 0, conn, opened, result);
 /// # }
 /// ```
 #[derive(Debug)]

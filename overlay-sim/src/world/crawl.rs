@@ -207,8 +207,9 @@ impl World {
             CrawlStep::ToNode { sim, bytes } => {
                 let (now, unix) = (self.q.now(), self.unix());
                 let Some((n, cid)) = self.crawl_node_end(sim) else { return Ok(()) };
+                let take = self.take_connection_work;
                 if let Some(live) = self.nodes[n as usize].live.as_deref_mut() {
-                    live.node.handle_bytes(now, unix, cid, &bytes);
+                    live.feed(now, unix, cid, &bytes, take);
                 }
                 self.drain(n)
             }

@@ -250,6 +250,8 @@ pub struct World {
     crawl: Option<Box<crawl::CrawlRun>>,
     /// The survey scenario's state, if it runs.
     survey: Option<Box<survey::SurveyRun>>,
+    /// Whether nodes' readers and writers are taken out (see [`World::take_connection_work`]).
+    take_connection_work: bool,
 }
 
 impl core::fmt::Debug for World {
@@ -310,6 +312,7 @@ impl World {
             consensus: None,
             crawl: None,
             survey: None,
+            take_connection_work: false,
         };
         if let Some(spec) = world.sc.consensus {
             let c = consensus::Consensus::new(spec, world.validators.clone(), world.nodes.len());
@@ -323,6 +326,15 @@ impl World {
         world.survey = world.sc.survey.map(|spec| Box::new(survey::SurveyRun::new(spec)));
         world.schedule_survey()?;
         Ok(world)
+    }
+
+    /// Run every node as a driver that reads and seals on connection tasks does: each
+    /// admitted peer's `PeerReader` and `PeerWriter` are taken out of the node, the simulator
+    /// opens what the connection reads with the reader and seals what the node writes with the
+    /// writer (still on this one thread, in the same order). The wire is the same byte for
+    /// byte, so a seed's report must be too. Call before [`run`](Self::run).
+    pub fn take_connection_work(&mut self) {
+        self.take_connection_work = true;
     }
 
     /// The scenario.

@@ -16,7 +16,8 @@ use overlay_auth::{HelloParams, LocalAuth, NodeIdentity};
 use overlay_node::app::{AppInput, Application, Delivery, MemoryApp, MemoryAppLimits};
 use overlay_node::discovery::{MemoryStore, PeerStore, StoreChange};
 use overlay_node::{
-    ConnId, ItemLimits, LedgerState, Node, NodeConfig, NodeEvent, Output, Received, Relay, RelayConfig,
+    ConnId, ItemLimits, LedgerState, Node, NodeConfig, NodeEvent, Output, PeerReader, PeerWriter, Received, Relay,
+    RelayConfig,
 };
 use overlay_proto::{Network as StellarNetwork, PeerAddress, Timestamp};
 use std::collections::BTreeMap;
@@ -87,6 +88,43 @@ pub(super) struct Live {
     pub node: SimulatedNode,
     pub app: SimApp,
     pub conns: BTreeMap<ConnId, u64>,
+    /// With `World::take_connection_work`: the receive and send halves taken out of the
+    /// node, per connection, as a driver that reads and seals on connection tasks holds them.
+    pub halves: BTreeMap<ConnId, Halves>,
+}
+
+/// A connection's halves taken out of the node.
+#[derive(Default)]
+pub(super) struct Halves {
+    pub reader: Option<PeerReader>,
+    pub writer: Option<PeerWriter>,
+}
+
+impl Live {
+    /// Bytes read on `conn`: through its reader if it was taken, else to the node (and the
+    /// reader taken once offered, when `take` is set).
+    pub(super) fn feed(&mut self, now: Timestamp, unix: u64, conn: ConnId, bytes: &[u8], take: bool) {
+        let Some(reader) = self.halves.get_mut(&conn).and_then(|h| h.reader.as_mut()) else {
+            self.node.handle_bytes(now, unix, conn, bytes);
+            if let Some(r) = take.then(|| self.node.take_reader(conn)).flatten() {
+                self.halves.entry(conn).or_default().reader = Some(r);
+            }
+            return;
+        };
+        let mut opened = Vec::new();
+        let result = reader.read(bytes, &mut opened);
+        self.node.handle_read(now, unix, conn, opened, result);
+    }
+
+    /// Take the writers the node offers now (after its outputs were drained).
+    pub(super) fn take_writers(&mut self) {
+        for conn in self.conns.keys() {
+            let halves = self.halves.entry(*conn).or_default();
+            if halves.writer.is_none() {
+                halves.writer = self.node.take_writer(*conn);
+            }
+        }
+    }
 }
 
 /// A simulated node, running or not.
@@ -243,7 +281,7 @@ impl World {
         let (mut node, app) = self.make_node(n);
         node.start(now, self.unix());
         let sn = &mut self.nodes[n as usize];
-        sn.live = Some(Box::new(Live { node, app, conns: BTreeMap::new() }));
+        sn.live = Some(Box::new(Live { node, app, conns: BTreeMap::new(), halves: BTreeMap::new() }));
         sn.up_since = Some(now);
         sn.timer_at = None;
         self.drain(n)
@@ -352,6 +390,11 @@ impl World {
             // A refusal (a HoldTxSet that is not a tx set) is the application's mistake; the
             // simulated applications make none.
             let _ = live.node.handle_app(now, input);
+        }
+        if self.take_connection_work {
+            if let Some(live) = self.nodes[n as usize].live.as_deref_mut() {
+                live.take_writers();
+            }
         }
         self.arm_timer(n)
     }

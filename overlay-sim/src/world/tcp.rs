@@ -218,10 +218,16 @@ impl World {
         }
     }
 
-    pub(super) fn on_transmit(&mut self, n: NodeIndex, conn: ConnId, bytes: Vec<u8>) -> Res {
+    pub(super) fn on_transmit(&mut self, n: NodeIndex, conn: ConnId, mut bytes: Vec<u8>) -> Res {
         let Some(sim) = self.nodes[n as usize].live.as_deref().and_then(|l| l.conns.get(&conn).copied()) else {
             return Err(self.fail(Violation::TransmitAfterClose { node: n, conn_id: conn.0 }));
         };
+        let live = self.nodes[n as usize].live.as_deref_mut().expect("checked above");
+        if let Some(w) = live.halves.get_mut(&conn).and_then(|h| h.writer.as_mut()) {
+            if w.seal(&mut bytes).is_err() {
+                return Err(self.fail(Violation::UnsealableTransmit { node: n, conn_id: conn.0 }));
+            }
+        }
         if super::crawl::is_crawl(sim) {
             return self.crawl_node_transmit(n, sim, conn, bytes);
         }
@@ -365,7 +371,10 @@ impl World {
 
     pub(super) fn on_close(&mut self, n: NodeIndex, conn: ConnId) -> Res {
         let now = self.q.now();
-        let Some(sim) = self.nodes[n as usize].live.as_deref_mut().and_then(|l| l.conns.remove(&conn)) else {
+        let Some(sim) = self.nodes[n as usize].live.as_deref_mut().and_then(|l| {
+            l.halves.remove(&conn);
+            l.conns.remove(&conn)
+        }) else {
             return Ok(());
         };
         if super::crawl::is_crawl(sim) {
@@ -410,8 +419,9 @@ impl World {
         g.1 = g.1.max(credit.1);
         self.tap_read(sim, to, &bytes);
         let echoes = self.misbehave_incoming(sim, to, &bytes);
+        let take = self.take_connection_work;
         let Some(live) = self.nodes[r as usize].live.as_deref_mut() else { return Ok(()) };
-        live.node.handle_bytes(now, unix, conn, &bytes);
+        live.feed(now, unix, conn, &bytes, take);
         self.drain(r)?;
         self.echo(sim, to, echoes)
     }

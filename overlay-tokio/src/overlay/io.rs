@@ -5,7 +5,7 @@
 
 use super::task::Input;
 use overlay_host::connect::DialError;
-use overlay_node::{ConnId, DropReason, PeerReader, PeerWriter};
+use overlay_node::{ConnId, DropReason, Opened, PeerReader, PeerWriter};
 use overlay_proto::PeerAddress;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,44 +72,45 @@ pub(crate) async fn read_loop(
     let mut n = 0;
     loop {
         reader.feed(&buf[..n]);
-        let mut failed = None;
         loop {
-            let mut opened = Vec::with_capacity(OPENED_BATCH);
-            while opened.len() < OPENED_BATCH {
-                match reader.next_message() {
-                    Some(Ok(o)) => opened.push(o),
-                    Some(Err(reason)) => {
-                        failed = Some(reason);
-                        break;
-                    }
-                    None => break,
-                }
-            }
-            let full = opened.len() == OPENED_BATCH;
-            if !opened.is_empty() {
-                // Decoded messages take more memory than their bytes: a connection has at
-                // most OPENED_IN_FLIGHT batches waiting for the node task.
-                match credit.acquire().await {
-                    Ok(permit) => permit.forget(),
-                    Err(_) => return,
-                }
-                if inputs.send(Input::Opened(conn, opened)).await.is_err() {
-                    return;
-                }
-            }
-            if !full || failed.is_some() {
+            let (opened, result) = next_batch(&mut reader);
+            let more = result.is_ok() && opened.len() == OPENED_BATCH;
+            if opened.is_empty() && result.is_ok() {
                 break;
             }
-        }
-        if let Some(reason) = failed {
-            let _ = inputs.send(Input::ReadFailed(conn, reason)).await;
-            return;
+            // Decoded messages take more memory than their bytes: a connection has at most
+            // OPENED_IN_FLIGHT batches waiting for the node task.
+            match credit.acquire().await {
+                Ok(permit) => permit.forget(),
+                Err(_) => return,
+            }
+            let failed = result.is_err();
+            if inputs.send(Input::Read(conn, opened, result)).await.is_err() || failed {
+                return;
+            }
+            if !more {
+                break;
+            }
         }
         n = match read(conn, &mut rd, &mut buf, &inputs).await {
             Some(n) => n,
             None => return,
         };
     }
+}
+
+/// The next messages the reader can open, at most OPENED_BATCH, and the reason to drop the
+/// connection if it met one after them.
+fn next_batch(reader: &mut PeerReader) -> (Vec<Opened>, Result<(), DropReason>) {
+    let mut opened = Vec::with_capacity(OPENED_BATCH);
+    while opened.len() < OPENED_BATCH {
+        match reader.next_message() {
+            Some(Ok(o)) => opened.push(o),
+            Some(Err(reason)) => return (opened, Err(reason)),
+            None => break,
+        }
+    }
+    (opened, Ok(()))
 }
 
 /// One read; at the end of the stream or on an error, the node task is told and `None` is

@@ -33,10 +33,9 @@ pub(crate) enum Input {
     Accepted(TcpStream, SocketAddr),
     Dialed(ConnId, Result<TcpStream, DialError>),
     Bytes(ConnId, Vec<u8>),
-    /// Messages the connection's reader opened.
-    Opened(ConnId, Vec<Opened>),
-    /// The connection's reader found a reason to drop it.
-    ReadFailed(ConnId, DropReason),
+    /// Messages the connection's reader opened, and then the reason to drop the connection
+    /// if it found one.
+    Read(ConnId, Vec<Opened>, Result<(), DropReason>),
     Closed(ConnId, DropReason),
     Writable(ConnId),
     Resolved {
@@ -275,13 +274,12 @@ impl NodeTask {
                 self.processing.handle_bytes(&mut self.node, t, unix, conn, &bytes);
                 self.answer_read(conn);
             }
-            Input::Opened(conn, opened) => {
-                self.processing.measure(&mut self.node, conn, |n| n.handle_opened(t, unix, conn, opened));
+            Input::Read(conn, opened, result) => {
+                self.processing.measure(&mut self.node, conn, |n| n.handle_read(t, unix, conn, opened, result));
                 if let Some(c) = self.conns.get(&conn) {
                     c.read_credit.add_permits(1);
                 }
             }
-            Input::ReadFailed(conn, reason) => self.node.handle_read_failed(t, unix, conn, reason),
             Input::Closed(conn, reason) => self.node.handle_socket_closed(t, unix, conn, reason),
             Input::Writable(conn) => {
                 self.flush_pending(conn);
