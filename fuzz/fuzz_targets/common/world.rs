@@ -25,7 +25,9 @@
 use overlay_auth::{Handshake, HelloParams, LocalAuth, MacChannel, NodeIdentity, OpenPolicy, Progress, Role};
 use overlay_node::app::{AppInput, Application, Delivery};
 use overlay_node::discovery::{MemoryStore, StoreChange};
-use overlay_node::{ConnId, DropReason, Node, NodeConfig, NodeEvent, Output, PeerReader, Relay, RelayConfig};
+use overlay_node::{
+    ConnId, DropReason, Node, NodeConfig, NodeEvent, Output, PeerReader, PeerWriter, Relay, RelayConfig,
+};
 use overlay_proto::frame::{FrameDecoder, encode_unauthenticated};
 use overlay_proto::wire::{RawMessage, encode_message};
 use overlay_proto::xdr::{DontHave, MessageType, ScpEnvelope, SendMoreExtended, StellarMessage, Uint256};
@@ -391,10 +393,11 @@ pub struct World {
     to_node: VecDeque<(ConnId, Vec<u8>)>,
     closed_by_remote: VecDeque<ConnId>,
     inbound_port: u16,
-    /// Take each peer's reader once admitted and open its bytes outside the node, as a
-    /// driver with connection tasks does.
+    /// Take each peer's reader once admitted and open its bytes outside the node, and its
+    /// writer and seal its batches outside the node, as a driver with connection tasks does.
     pub read_elsewhere: bool,
     readers: BTreeMap<ConnId, PeerReader>,
+    writers: BTreeMap<ConnId, PeerWriter>,
 }
 
 impl World {
@@ -426,6 +429,7 @@ impl World {
             inbound_port: 40_000,
             read_elsewhere: false,
             readers: BTreeMap::new(),
+            writers: BTreeMap::new(),
         };
         w.drain();
         w
@@ -539,6 +543,7 @@ impl World {
                 self.handle_output(out);
                 continue;
             }
+            self.take_writers();
             if let Some((conn, bytes)) = self.to_node.pop_front() {
                 self.read(conn, &bytes);
                 continue;
@@ -582,6 +587,18 @@ impl World {
         self.remotes.iter().position(|r| r.conn == Some(conn))
     }
 
+    /// With `read_elsewhere`, the send halves too: each connection whose reader was taken
+    /// gets its writer taken once the node offers it, and its batches are sealed here.
+    fn take_writers(&mut self) {
+        for conn in self.readers.keys() {
+            if !self.writers.contains_key(conn) {
+                if let Some(w) = self.node.take_writer(*conn) {
+                    self.writers.insert(*conn, w);
+                }
+            }
+        }
+    }
+
     fn handle_output(&mut self, out: Output) {
         let (now, unix) = (self.now, self.unix());
         match out {
@@ -601,7 +618,13 @@ impl World {
                     _ => self.node.handle_connect_failed(now, unix, conn, "connection refused"),
                 }
             }
-            Output::Transmit { conn, bytes } => {
+            Output::Transmit { conn, mut bytes } => {
+                if let Some(w) = self.writers.get_mut(&conn) {
+                    if w.seal(&mut bytes).is_err() {
+                        self.violations.push(format!("connection {conn}: a write batch its writer cannot seal"));
+                        return;
+                    }
+                }
                 let Some(k) = self.remote_of(conn) else { return };
                 let (reply, close) = self.remotes[k].handle_bytes(&bytes, unix, &mut self.violations);
                 if !reply.is_empty() {
@@ -615,6 +638,7 @@ impl World {
             Output::Close { conn } => {
                 self.finished.insert(conn);
                 self.readers.remove(&conn);
+                self.writers.remove(&conn);
                 if let Some(k) = self.remote_of(conn) {
                     self.remotes[k].reset();
                 }
