@@ -95,6 +95,11 @@ pub struct Args {
     /// No progress bar on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Run every node as a driver that reads and seals on connection tasks: each admitted
+    /// peer's reader and writer taken out of the node. The wire, and so the report, is the
+    /// same byte for byte; a difference is a bug.
+    #[arg(long)]
+    pub take_connection_work: bool,
     /// Run the bench instead: `--bench-nodes` nodes flooding `--bench-txs` transactions;
     /// prints events per second, wall time and peak memory. Only `--seed`,
     /// `--max-tx-set-ops`, `--report` and `--plot` apply to it.
@@ -435,6 +440,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.take_connection_work {
+        world.take_connection_work();
+    }
     let mut bar = ProgressBar::new(!args.no_progress);
     let result = world.run(&mut |p| bar.update(p));
     bar.finish();
