@@ -116,13 +116,11 @@ impl Live {
         self.node.handle_read(now, unix, conn, opened, result);
     }
 
-    /// Take the writers the node offers now (after its outputs were drained).
+    /// Take the writers the node offers now (after its outputs were drained), for the
+    /// connections whose reader is out, as the tokio driver does.
     pub(super) fn take_writers(&mut self) {
-        for conn in self.conns.keys() {
-            let halves = self.halves.entry(*conn).or_default();
-            if halves.writer.is_none() {
-                halves.writer = self.node.take_writer(*conn);
-            }
+        for (conn, halves) in self.halves.iter_mut().filter(|(_, h)| h.writer.is_none()) {
+            halves.writer = self.node.take_writer(*conn);
         }
     }
 }
