@@ -245,3 +245,22 @@ fn a_ledger_emptied_gives_its_slot_to_the_next_and_records_stay_apart() {
     assert!(!g.record_received(h(5), 3, 9).unwrap(), "still known");
     assert_eq!(g.record_ledger(&h(5)), Some(8));
 }
+
+#[test]
+fn warming_counts_known_identities_and_changes_nothing() {
+    let mut g = gate(4);
+    for i in 0..4 {
+        g.record_received(h(i), 1, 10 + i).unwrap();
+    }
+    // Two known, two new; recording the new ones would evict the two oldest records.
+    let batch = [h(2), h(3), h(8), h(9)];
+    assert_eq!(g.warm(&batch), 2);
+    assert_eq!(g.warm(&[]), 0);
+    assert_eq!(g.len(), 4);
+    assert!((0..4).all(|i| g.contains(&h(i))));
+    assert_eq!(g.metrics(), FloodgateMetrics { received_unique: 4, ..FloodgateMetrics::default() });
+    // More new identities than records: every record would go.
+    let many: Vec<Hash256> = (100..110).map(h).collect();
+    assert_eq!(g.warm(&many), 0);
+    assert_eq!(g.len(), 4);
+}

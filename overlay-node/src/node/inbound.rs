@@ -96,6 +96,10 @@ impl Node {
         }
         // The pull-mode hash is also the transaction's Floodgate identity.
         let Some((xdr, hash)) = flood else { return false };
+        // The delivery's references, taken before the Floodgate records the message: an
+        // atomic increment waits for every earlier store, and a new record's stores to the
+        // index miss the cache.
+        let (held, envelope) = (xdr.clone(), tx.clone());
         if let Some(latency) = self.pull.handle_transaction(self.now, from, &hash) {
             self.measures.pull_latency.observe(latency.since_first_demand);
         }
@@ -113,8 +117,8 @@ impl Node {
             self.floodgate.forget(&hash);
             return true;
         }
-        self.pending_txs.insert(self.now, hash, xdr.clone());
-        let d = TxDelivery { hash, from, envelope: tx.clone(), xdr };
+        self.pending_txs.insert(self.now, hash, held);
+        let d = TxDelivery { hash, from, envelope, xdr };
         self.outputs.push_back(Output::Deliver(Delivery::Transaction(d)));
         true
     }

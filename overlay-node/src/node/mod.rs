@@ -487,6 +487,12 @@ impl Node {
     }
 
     fn drain_events(&mut self, conn: ConnId) {
+        // The lookups each message of a read will make in the two tables too large for the
+        // cache, made first for the whole read so that their cache misses overlap.
+        if let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer.as_ref()) {
+            let held = peer.pending_flood_ids().filter(|id| self.items.txs.contains(id)).count();
+            std::hint::black_box(self.floodgate.warm(peer.pending_flood_ids()) + held);
+        }
         loop {
             let Some(ev) = self.conns.get_mut(&conn).and_then(|c| c.peer.as_mut()).and_then(|p| p.poll_event()) else {
                 return;

@@ -421,6 +421,14 @@ impl Peer {
         self.inner.urgent.clear();
     }
 
+    /// The flood identities of the messages among the events not yet taken.
+    pub fn pending_flood_ids(&self) -> impl Iterator<Item = &Hash256> {
+        self.inner.events.iter().filter_map(|e| match e {
+            PeerEvent::Message { flood: Some((_, id)), .. } => Some(id),
+            _ => None,
+        })
+    }
+
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<PeerEvent> {
         self.inner.events.pop_front()
