@@ -362,6 +362,9 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Floodgate<P> {
             known += usize::from(self.find_loc(id).is_some());
         }
         let mut evictions = (self.index.len() + count).saturating_sub(self.entries_max).min(count);
+        if evictions == 0 {
+            return known;
+        }
         for &slot in self.ledgers.values() {
             let Some(bucket) = bucket_at(&self.slab, slot) else { continue };
             for (_, id) in bucket.live_entries().take(evictions) {
