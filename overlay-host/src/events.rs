@@ -186,7 +186,7 @@ impl OverlayEvent {
         use overlay_node::NodeEvent;
         match event {
             NodeEvent::Connected { role, remote, .. } => {
-                OverlayEvent::Connected { address: socket, direction: *role, remote: remote.clone() }
+                OverlayEvent::Connected { address: socket, direction: *role, remote: (**remote).clone() }
             }
             NodeEvent::Message { peer, message, size, first_seen, .. } => OverlayEvent::Message {
                 peer: *peer,

@@ -173,7 +173,12 @@ impl Node {
             Role::Acceptor => self.metrics.inbound_establish += 1,
         }
         self.dirty.insert(conn);
-        self.outputs.push_back(Output::Event(NodeEvent::Connected { conn, address, role: direction, remote: facts }));
+        self.outputs.push_back(Output::Event(NodeEvent::Connected {
+            conn,
+            address,
+            role: direction,
+            remote: Box::new(facts),
+        }));
     }
 
     /// §11.3: whether a slot of `direction` is available for this peer.

@@ -577,6 +577,7 @@ impl Node {
             _ => {}
         }
         self.on_dropped(&address, direction);
+        let reason = Box::new(reason);
         let ev = NodeEvent::Disconnected { conn, peer: peer_id, address, role: direction, was_authenticated, reason };
         self.outputs.push_back(Output::Event(ev));
     }

@@ -84,8 +84,9 @@ pub enum NodeEvent {
         address: PeerAddress,
         /// Our role.
         role: Role,
-        /// Its HELLO.
-        remote: HelloFacts,
+        /// Its HELLO (boxed: admissions are rare, and every output is as large as its
+        /// largest variant).
+        remote: Box<HelloFacts>,
     },
     /// An authenticated message arrived and was processed.
     Message {
@@ -124,8 +125,8 @@ pub enum NodeEvent {
         role: Role,
         /// Whether it had been admitted to an authenticated slot.
         was_authenticated: bool,
-        /// Why.
-        reason: DropReason,
+        /// Why (boxed, as `Connected::remote` is).
+        reason: Box<DropReason>,
     },
 }
 

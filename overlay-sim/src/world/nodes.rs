@@ -463,7 +463,7 @@ impl World {
         let now = self.q.now();
         match e {
             NodeEvent::Connected { conn, .. } => self.on_authenticated(n, conn),
-            NodeEvent::Disconnected { conn, reason, .. } => self.on_disconnected(n, conn, reason),
+            NodeEvent::Disconnected { conn, reason, .. } => self.on_disconnected(n, conn, *reason),
             NodeEvent::Message { message: Received::ScpMessage(env), .. } => {
                 self.log.receipt(MsgKey::Scp(super::scp_key(&env.signature.0)), n, now);
                 Ok(())
