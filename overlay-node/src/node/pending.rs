@@ -139,6 +139,44 @@ mod tests {
                     prop_assert!(p.len() <= 6 && p.order.len() <= 13);
                 }
             }
+
+            /// Inserts, verdicts, evictions and expiries agree with a plain list in arrival
+            /// order.
+            #[test]
+            fn agrees_with_a_list(ops in proptest::collection::vec((0u8..3, 0u8..12, 0u64..3), 0..300)) {
+                let timeout = Duration::from_secs(4);
+                let mut p = Pending::new(5, 2);
+                let mut model: Vec<(Hash256, Timestamp, u32)> = Vec::new();
+                let mut now = Timestamp::from_secs(1);
+                for (n, (op, key, dt)) in ops.into_iter().enumerate() {
+                    let (key, value) = (Hash256([key; 32]), n as u32);
+                    now += Duration::from_secs(dt);
+                    match op {
+                        0 => {
+                            let evicted = (model.len() >= 5).then(|| model.remove(0)).map(|(k, _, v)| (k, v));
+                            match model.iter().position(|(k, _, _)| *k == key) {
+                                Some(i) if model[i].1 == now => model[i].2 = value,
+                                Some(i) => {
+                                    model.remove(i);
+                                    model.push((key, now, value));
+                                }
+                                None => model.push((key, now, value)),
+                            }
+                            prop_assert_eq!(p.insert(now, key, value), evicted);
+                        }
+                        1 => {
+                            let i = model.iter().position(|(k, _, _)| *k == key);
+                            prop_assert_eq!(p.remove(&key), i.map(|i| model.remove(i).2));
+                        }
+                        _ => {
+                            let due = model.iter().take_while(|(_, t, _)| now - *t >= timeout).count();
+                            let expected: Vec<_> = model.drain(..due).map(|(k, _, v)| (k, v)).collect();
+                            prop_assert_eq!(p.expire(now, timeout), expected);
+                        }
+                    }
+                    prop_assert_eq!(p.len(), model.len());
+                }
+            }
         }
     }
 }
