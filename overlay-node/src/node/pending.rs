@@ -2,23 +2,44 @@
 
 use core::time::Duration;
 use overlay_proto::{Hash256, SeededState, Timestamp};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque, hash_map};
 
 /// Values waiting for a verdict by hash, with the time they started waiting.
+///
+/// Each entry knows its place in the arrival order; an answered place is marked dead there,
+/// so a verdict costs one hash-table removal and a key that waits again, even within the same
+/// instant, goes to the back of the order.
 #[derive(Debug)]
 pub(crate) struct Pending<V> {
     /// Bound: `max` entries.
-    map: HashMap<Hash256, (Timestamp, V), SeededState>,
-    /// Arrival order, for expiry and eviction. Entries whose key was answered are skipped
-    /// lazily, except at the front, which is kept live (so the next expiry is read in O(1));
-    /// bound: 2 × `max` (compacted past it).
-    order: VecDeque<(Timestamp, Hash256)>,
+    map: HashMap<Hash256, Entry<V>, SeededState>,
+    /// Arrival order, for expiry and eviction: the place at position `first + i` is
+    /// `order[i]`. Answered places stay, dead, until they reach the front, which is kept live
+    /// (so the next expiry is read in O(1)); bound: 2 × `max` (compacted past it).
+    order: VecDeque<Place>,
+    /// The position of `order`'s front.
+    first: u64,
     max: usize,
+}
+
+#[derive(Debug)]
+struct Entry<V> {
+    since: Timestamp,
+    /// Position of the entry's place in the order.
+    at: u64,
+    value: V,
+}
+
+#[derive(Debug)]
+struct Place {
+    since: Timestamp,
+    key: Hash256,
+    live: bool,
 }
 
 impl<V> Pending<V> {
     pub fn new(max: usize, seed: u64) -> Self {
-        Pending { map: HashMap::with_hasher(SeededState::new(seed)), order: VecDeque::new(), max: max.max(1) }
+        Pending { map: HashMap::with_hasher(SeededState::new(seed)), order: VecDeque::new(), first: 0, max: max.max(1) }
     }
 
     pub fn is_full(&self) -> bool {
@@ -28,32 +49,59 @@ impl<V> Pending<V> {
     /// Start waiting; returns the oldest entry if it had to make room.
     pub fn insert(&mut self, now: Timestamp, key: Hash256, value: V) -> Option<(Hash256, V)> {
         let evicted = if self.is_full() { self.pop_oldest() } else { None };
-        // A key waiting again from another time gets a new place in the order (its old one
-        // goes stale).
-        if self.map.insert(key, (now, value)).is_none_or(|(t, _)| t != now) {
-            self.order.push_back((now, key));
+        let at = self.first + self.order.len() as u64;
+        match self.map.entry(key) {
+            hash_map::Entry::Vacant(e) => {
+                e.insert(Entry { since: now, at, value });
+                self.order.push_back(Place { since: now, key, live: true });
+            }
+            hash_map::Entry::Occupied(mut e) => {
+                let entry = e.get_mut();
+                entry.value = value;
+                // A key waiting again from another time gets a new place in the order (its
+                // old one dies); from the same time it keeps its place.
+                if entry.since != now {
+                    let old = core::mem::replace(&mut entry.at, at);
+                    entry.since = now;
+                    if let Some(p) = self.order.get_mut((old - self.first) as usize) {
+                        p.live = false;
+                    }
+                    self.order.push_back(Place { since: now, key, live: true });
+                }
+            }
         }
         if self.order.len() > 2 * self.max {
-            let map = &self.map;
-            self.order.retain(|(t, k)| map.get(k).is_some_and(|(s, _)| s == t));
+            self.compact();
         }
         self.trim_front();
         evicted
     }
 
     pub fn remove(&mut self, key: &Hash256) -> Option<V> {
-        let v = self.map.remove(key).map(|(_, v)| v);
+        let e = self.map.remove(key)?;
+        if let Some(p) = self.order.get_mut((e.at - self.first) as usize) {
+            p.live = false;
+        }
         self.trim_front();
-        v
+        Some(e.value)
     }
 
-    /// Drop answered entries from the front of the order.
+    /// Drop dead places from the front of the order.
     fn trim_front(&mut self) {
-        while let Some((t, k)) = self.order.front() {
-            if self.map.get(k).is_some_and(|(s, _)| s == t) {
-                break;
-            }
+        while self.order.front().is_some_and(|p| !p.live) {
             self.order.pop_front();
+            self.first += 1;
+        }
+    }
+
+    /// Keep only the live places, renumbered from the front.
+    fn compact(&mut self) {
+        self.order.retain(|p| p.live);
+        self.first = 0;
+        for (i, p) in self.order.iter().enumerate() {
+            if let Some(e) = self.map.get_mut(&p.key) {
+                e.at = i as u64;
+            }
         }
     }
 
@@ -62,11 +110,13 @@ impl<V> Pending<V> {
     }
 
     fn pop_oldest(&mut self) -> Option<(Hash256, V)> {
-        while let Some((t, k)) = self.order.pop_front() {
-            if self.map.get(&k).is_some_and(|(s, _)| *s == t) {
-                let entry = self.map.remove(&k).map(|(_, v)| (k, v));
+        while let Some(p) = self.order.pop_front() {
+            self.first += 1;
+            if p.live
+                && let Some(e) = self.map.remove(&p.key)
+            {
                 self.trim_front();
-                return entry;
+                return Some((p.key, e.value));
             }
         }
         None
@@ -75,8 +125,8 @@ impl<V> Pending<V> {
     /// Entries that waited `timeout` or longer, removed.
     pub fn expire(&mut self, now: Timestamp, timeout: Duration) -> Vec<(Hash256, V)> {
         let mut out = Vec::new();
-        while let Some(&(t, _)) = self.order.front() {
-            if now - t < timeout {
+        while let Some(p) = self.order.front() {
+            if now - p.since < timeout {
                 break;
             }
             if let Some(e) = self.pop_oldest() {
@@ -88,8 +138,8 @@ impl<V> Pending<V> {
 
     /// When the oldest entry expires (the front of the order is live).
     pub fn next_expiry(&self, timeout: Duration) -> Option<Timestamp> {
-        debug_assert!(self.order.front().is_none_or(|(t, k)| self.map.get(k).is_some_and(|(s, _)| s == t)));
-        self.order.front().map(|(t, _)| *t + timeout)
+        debug_assert!(self.order.front().is_none_or(|p| p.live));
+        self.order.front().map(|p| p.since + timeout)
     }
 
     pub fn len(&self) -> usize {
@@ -115,6 +165,19 @@ mod tests {
         assert_eq!(p.len(), 0);
     }
 
+    #[test]
+    fn a_key_answered_and_waiting_again_in_the_same_instant_goes_to_the_back() {
+        let t0 = Timestamp::from_secs(1);
+        let mut p = Pending::new(5, 0);
+        p.insert(t0, Hash256([1; 32]), 1);
+        p.insert(t0, Hash256([0; 32]), 2);
+        assert_eq!(p.remove(&Hash256([0; 32])), Some(2));
+        p.insert(t0, Hash256([2; 32]), 3);
+        p.insert(t0, Hash256([0; 32]), 4);
+        let expired = p.expire(t0 + Duration::from_secs(5), Duration::from_secs(5));
+        assert_eq!(expired, vec![(Hash256([1; 32]), 1), (Hash256([2; 32]), 3), (Hash256([0; 32]), 4)]);
+    }
+
     mod props {
         use super::*;
         use proptest::prelude::*;
@@ -134,9 +197,17 @@ mod tests {
                         1 => { p.remove(&Hash256([key; 32])); }
                         _ => { p.expire(now, timeout); }
                     }
-                    let oldest = p.map.values().map(|(t, _)| *t).min();
+                    let oldest = p.map.values().map(|e| e.since).min();
                     prop_assert_eq!(p.next_expiry(timeout), oldest.map(|t| t + timeout));
                     prop_assert!(p.len() <= 6 && p.order.len() <= 13);
+                    // Every entry's place is live and agrees with it; every live place has
+                    // its entry.
+                    let live: Vec<_> = p.order.iter().enumerate().filter(|(_, q)| q.live).collect();
+                    prop_assert_eq!(live.len(), p.len());
+                    for (i, q) in live {
+                        let e = &p.map[&q.key];
+                        prop_assert_eq!((e.at, e.since), (p.first + i as u64, q.since));
+                    }
                 }
             }
 
